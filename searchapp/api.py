@@ -1,0 +1,237 @@
+"""The JSON API: the same search as the web page, for programs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from searchapp import __version__
+from searchapp.params import ParamError, parse_search_params
+from searchapp.querylang import MAX_QUERY_CHARS, QueryError
+from searchapp.web import archive
+from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
+
+bp = Blueprint("api", __name__)
+
+
+def error_response(status: int, message: str, param: str | None = None):
+    """Return the JSON error every API failure uses, with its HTTP status.
+
+    The body is always ``{"error": {"status": <int>, "message": <str>}}``, plus
+    ``"parameter"`` naming the offending query parameter for a 400 caused by one.
+    """
+    body = {"status": status, "message": message}
+    if param:
+        body["parameter"] = param
+    return jsonify(error=body), status
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def results_json(results: SearchResults) -> dict:
+    """Render search results as the API's JSON object."""
+    return {
+        "query": results.query,
+        "total": results.total,
+        "page": results.page,
+        "per_page": results.per_page,
+        "pages": results.pages,
+        "took_ms": round(results.took_ms, 1),
+        "suggestion": results.suggestion,
+        "results": [
+            {
+                "id": hit.id,
+                "headline": hit.headline,
+                "date": _iso(hit.date),
+                "snippet": hit.snippet,
+                "url": url_for("web.article", article_id=hit.id),
+            }
+            for hit in results.hits
+        ],
+    }
+
+
+def article_json(record: ArticleRecord) -> dict:
+    """Render a stored article as the API's JSON object."""
+    return {
+        "id": record.id,
+        "headline": record.headline,
+        "date": _iso(record.date),
+        "author": record.author,
+        "caption": record.caption,
+        "body": record.body,
+        "paragraphs": record.paragraphs,
+        "source_url": record.url,
+        "url": url_for("web.article", article_id=record.id),
+        "related": [
+            {"id": r.id, "headline": r.headline, "date": _iso(r.date),
+             "url": url_for("web.article", article_id=r.id)}
+            for r in record.related
+        ],
+    }
+
+
+@bp.get("/search")
+def search():
+    """Search the archive; see /api/openapi.json."""
+    try:
+        params = parse_search_params(request.args)
+        results = archive().search(
+            params.q, params.page, params.per_page, params.sort, params.date_from, params.date_to
+        )
+    except ParamError as error:
+        return error_response(400, str(error), error.param)
+    except QueryError as error:
+        return error_response(400, str(error), "q")
+    return jsonify(results_json(results))
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str):
+    """Return one article's fields."""
+    record = archive().article(article_id)
+    if record is None:
+        return error_response(404, f"no article with id {article_id!r}")
+    return jsonify(article_json(record))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """Return the OpenAPI 3 description of this API."""
+    return jsonify(openapi_document())
+
+
+def openapi_document() -> dict:
+    """Describe the API in OpenAPI 3.0."""
+    nullable_string = {"type": "string", "nullable": True}
+    nullable_date = {"type": "string", "format": "date", "nullable": True}
+    error = {"$ref": "#/components/responses/Error"}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "searchapp API",
+            "version": __version__,
+            "description": "Full-text search over a newspaper's archive.",
+        },
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "summary": "Search articles",
+                    "operationId": "search",
+                    "parameters": [
+                        _param("q", {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                               "The query: words, \"phrases\", -exclude, AND/OR/NOT, "
+                               "headline:/body:/caption:/author: fields, date:2022 or "
+                               "date:2022-01-01..2022-06-30. Empty gives no results."),
+                        _param("page", {"type": "integer", "minimum": 1, "default": 1},
+                               f"Page number; pages beyond result {MAX_RESULT_WINDOW:,} are refused."),
+                        _param("per_page", {"type": "integer", "minimum": 1,
+                                            "maximum": MAX_PER_PAGE, "default": 10},
+                               "Results per page."),
+                        _param("sort", {"type": "string", "enum": list(SORTS),
+                                        "default": "relevance"}, "Order of results."),
+                        _param("from", {"type": "string", "format": "date"},
+                               "Only articles dated on or after this day (YYYY-MM-DD)."),
+                        _param("to", {"type": "string", "format": "date"},
+                               "Only articles dated on or before this day (YYYY-MM-DD)."),
+                    ],
+                    "responses": {
+                        "200": {"description": "One page of results", "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/SearchResults"}}}},
+                        "400": error, "503": error,
+                    },
+                }
+            },
+            "/api/articles/{id}": {
+                "get": {
+                    "summary": "Get one article",
+                    "operationId": "getArticle",
+                    "parameters": [{"name": "id", "in": "path", "required": True,
+                                    "schema": {"type": "string"},
+                                    "description": "The article id from a search result."}],
+                    "responses": {
+                        "200": {"description": "The article", "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Article"}}}},
+                        "404": error, "503": error,
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "SearchResults": {
+                    "type": "object",
+                    "required": ["query", "total", "page", "per_page", "pages", "took_ms",
+                                 "suggestion", "results"],
+                    "properties": {
+                        "query": {"type": "string"},
+                        "total": {"type": "integer", "description": "Matching articles in all."},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                        "pages": {"type": "integer"},
+                        "took_ms": {"type": "number"},
+                        "suggestion": {**nullable_string,
+                                       "description": "A corrected query that finds more, if any."},
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                    },
+                },
+                "Hit": {
+                    "type": "object",
+                    "required": ["id", "headline", "date", "snippet", "url"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "headline": {"type": "string"},
+                        "date": nullable_date,
+                        "snippet": {"type": "string", "description":
+                                    "HTML: matches in <mark>, everything else escaped."},
+                        "url": {"type": "string", "description": "The article's page."},
+                    },
+                },
+                "Article": {
+                    "type": "object",
+                    "required": ["id", "headline", "date", "body", "paragraphs", "url", "related"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "headline": {"type": "string"},
+                        "date": nullable_date,
+                        "author": nullable_string,
+                        "caption": nullable_string,
+                        "body": {"type": "string", "description": "Plain text; paragraphs "
+                                 "separated by a blank line."},
+                        "paragraphs": {"type": "array", "items": {"type": "string"}},
+                        "source_url": {**nullable_string, "description": "Where the article was published."},
+                        "url": {"type": "string", "description": "The article's page here."},
+                        "related": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["id", "headline", "date", "url"],
+                            "properties": {"id": {"type": "string"}, "headline": {"type": "string"},
+                                           "date": nullable_date, "url": {"type": "string"}}}},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {
+                        "type": "object",
+                        "required": ["status", "message"],
+                        "properties": {
+                            "status": {"type": "integer"},
+                            "message": {"type": "string"},
+                            "parameter": {"type": "string", "description": "The parameter at fault."},
+                        },
+                    }},
+                },
+            },
+            "responses": {
+                "Error": {"description": "An error, with a message that says what is wrong",
+                          "content": {"application/json": {
+                              "schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        },
+    }
+
+
+def _param(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}

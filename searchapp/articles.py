@@ -1,0 +1,465 @@
+"""Read article files (plain text, HTML pages, JSON Lines) into ``Article`` records.
+
+Each reader yields ``Article`` for what it could use and ``Skip`` (with a reason a person
+can act on) for what it could not; nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from searchapp.cleaning import clean_paragraphs, is_boilerplate, normalize_space, split_paragraphs
+from searchapp.dates import find_dates, find_weekday_date, find_years, parse_date
+
+TEXT_SUFFIXES = (".txt", ".text")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES
+
+# A single article file larger than this is not an article; it is skipped, not read.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+# Longest headline kept, and length of a headline made from the body when there is none.
+MAX_HEADLINE_CHARS = 300
+DERIVED_HEADLINE_CHARS = 90
+
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+]
+HTML_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)""", re.IGNORECASE)
+HTML_SNIFF_RE = re.compile(r"^\s*(?:<!doctype html|<html|<head|<body)", re.IGNORECASE)
+
+# Plain-text header lines such as "Date: 2024-03-01" (only in the first lines of a file).
+METADATA_LINE_RE = re.compile(
+    r"^(?P<key>date|published|publication date|headline|title|author|byline|url|link)"
+    r"\s*:\s*(?P<value>\S.*)$",
+    re.IGNORECASE,
+)
+METADATA_KEYS = {
+    "date": "date", "published": "date", "publication date": "date",
+    "headline": "headline", "title": "headline",
+    "author": "author", "byline": "author", "url": "url", "link": "url",
+}
+HEADER_LINES = 10
+BYLINE_RE = re.compile(r"^by\s+(?P<name>[^\d]{2,80})$", re.IGNORECASE)
+# Words that mark a line as a photo caption or credit rather than a headline.
+CAPTION_MARKERS_RE = re.compile(
+    r"\b(?:photo|photos|photograph|pictured|courtesy|credit|file photo|getty images|"
+    r"ap photo|reuters/|afp|shutterstock|image)\b|^(?:above|left|right|top|below)\s*:",
+    re.IGNORECASE,
+)
+# The header (caption, headline, byline) ends at the first paragraph that reads like text.
+HEADER_MAX_CHARS = 200
+HEADER_MAX_CANDIDATES = 4
+# Dates are looked for in the first paragraphs only: later ones cite other days.
+LEAD_PARAGRAPHS = 3
+DATELINE_CHARS = 100
+
+
+class _Unusable(Exception):
+    """A file or record that cannot be indexed; the message is the reason."""
+
+
+@dataclass
+class Article:
+    """One article, cleaned and ready for the index."""
+
+    id: str
+    headline: str
+    body: str = ""
+    date: date | None = None
+    caption: str | None = None
+    author: str | None = None
+    url: str | None = None
+    source: str = ""
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.body.split("\n\n") if p]
+
+
+@dataclass
+class Skip:
+    """A file (or a line of one) that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class SourceFile:
+    """An article file found under a folder that is being indexed."""
+
+    path: Path
+    root: Path
+    size: int = 0
+    mtime_ns: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return str(self.path)
+
+    @property
+    def signature(self) -> str:
+        return f"{self.size}:{self.mtime_ns}"
+
+    @property
+    def base_id(self) -> str:
+        """The article id: the path relative to the indexed folder, without its suffix."""
+        relative = self.path.relative_to(self.root).as_posix()
+        for suffix in sorted(SUPPORTED_SUFFIXES, key=len, reverse=True):
+            if relative.lower().endswith(suffix):
+                return relative[: -len(suffix)]
+        return relative
+
+
+def file_kind(path: Path) -> str | None:
+    """Tell which reader handles ``path`` by its name: "text", "html", "jsonl" or None."""
+    name = path.name.lower()
+    if name.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
+    if name.endswith(TEXT_SUFFIXES) or "." not in name:
+        return "text"
+    return None
+
+
+def find_files(root: Path) -> Iterator[SourceFile | Skip]:
+    """Walk ``root`` (a folder or one file) and yield its article files in a stable order.
+
+    Hidden files and folders are passed over; symlinked folders are not followed, so a
+    symlink loop cannot trap the walk.
+    """
+    root = root.absolute()
+    if root.is_file():
+        yield from _source_file(root, root.parent)
+        return
+    for folder, dirnames, filenames in os.walk(root, onerror=None):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield from _source_file(Path(folder, name), root)
+
+
+def _source_file(path: Path, root: Path) -> Iterator[SourceFile | Skip]:
+    if file_kind(path) is None:
+        yield Skip(str(path), f"unsupported file type {path.suffix!r}")
+        return
+    try:
+        stat = path.stat()
+    except OSError as error:
+        yield Skip(str(path), f"cannot read: {error.strerror or error}")
+        return
+    if not path.is_file():
+        return
+    yield SourceFile(path, root, stat.st_size, stat.st_mtime_ns)
+
+
+def read_articles(source: SourceFile) -> Iterator[Article | Skip]:
+    """Read one article file and yield its articles, or a ``Skip`` saying why not."""
+    kind = file_kind(source.path)
+    try:
+        if kind == "jsonl":
+            yield from _read_jsonl(source)
+            return
+        data = _read_bytes(source.path)
+        if kind == "html" or (kind == "text" and HTML_SNIFF_RE.match(data[:512].decode("latin-1"))):
+            article = parse_html_article(decode_bytes(data, html=True), source.base_id)
+        else:
+            article = parse_text_article(decode_bytes(data), source.base_id)
+    except _Unusable as error:
+        yield Skip(str(source.path), str(error))
+        return
+    except OSError as error:
+        yield Skip(str(source.path), f"cannot read: {error.strerror or error}")
+        return
+    if not article.headline and not article.body:
+        yield Skip(str(source.path), "no article text found")
+        return
+    article.source = source.key
+    yield article
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if not data:
+        raise _Unusable("empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise _Unusable(f"too large for an article (over {MAX_FILE_BYTES // 2**20} MB)")
+    return data
+
+
+def decode_bytes(data: bytes, html: bool = False) -> str:
+    """Decode article bytes: a BOM's encoding, else UTF-8, else the page's charset or cp1252.
+
+    :raises _Unusable: for binary data.
+    """
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, errors="replace")
+    if b"\x00" in data[:8192]:
+        raise _Unusable("binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = _decode_legacy(data, html)
+    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
+    if controls > max(8, len(text[:8192]) // 100):
+        raise _Unusable("binary file, not text")
+    return text
+
+
+def _decode_legacy(data: bytes, html: bool) -> str:
+    if html and (match := HTML_CHARSET_RE.search(data[:4096])):
+        try:
+            return data.decode(match.group(1).decode("ascii"), errors="replace")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    # cp1252 is what "latin-1" text almost always is; its five unassigned bytes are
+    # taken as latin-1 so that no byte is lost.
+    return data.decode("cp1252", errors="latin1_fallback")
+
+
+def _latin1_fallback(error: UnicodeDecodeError) -> tuple[str, int]:
+    return error.object[error.start:error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("latin1_fallback", _latin1_fallback)
+
+
+def parse_text_article(text: str, article_id: str) -> Article:
+    """Parse a plain-text article: optional caption, headline, byline, then paragraphs."""
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    metadata, text = _take_metadata_lines(text)
+    paragraphs = [normalize_space(p) for p in split_paragraphs(text)]
+    paragraphs = [p for p in paragraphs if p and not is_boilerplate(p)]
+    header, body = _split_header(paragraphs)
+
+    headline = metadata.get("headline")
+    caption_lines: list[str] = []
+    author = metadata.get("author")
+    header_date = None
+    candidates = []
+    for line in header:
+        if (byline := BYLINE_RE.match(line)) and not author:
+            author = byline["name"].strip()
+        elif len(line) <= 40 and (line_date := parse_date(line)) and not header_date:
+            header_date = line_date
+        else:
+            candidates.append(line)
+    if not headline and candidates:
+        position = _pick_headline(candidates)
+        headline = candidates[position]
+        caption_lines = candidates[:position]
+        # Lines between the headline and the text are a standfirst: they are article text.
+        body = candidates[position + 1:] + body
+    else:
+        body = candidates + body
+    caption = " ".join(caption_lines) or None
+    body = [p for p in clean_paragraphs(body) if p != caption]
+    published = metadata.get("date") or header_date or find_text_date(body, caption)
+    return Article(
+        id=article_id,
+        headline=_headline_or_lead(headline, body),
+        body="\n\n".join(body),
+        date=published,
+        caption=caption,
+        author=author,
+        url=metadata.get("url"),
+    )
+
+
+def _take_metadata_lines(text: str) -> tuple[dict, str]:
+    """Pull "Key: value" header lines (Date:, Headline:, ...) out of the top of a file."""
+    lines = text.split("\n")
+    metadata: dict = {}
+    seen = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        seen += 1
+        if seen > HEADER_LINES:
+            break
+        match = METADATA_LINE_RE.match(line.strip())
+        if not match:
+            continue
+        key = METADATA_KEYS[match["key"].lower()]
+        value = normalize_space(match["value"])
+        if key == "date":
+            value = parse_date(value)
+        elif key == "url" and not value.lower().startswith(("http://", "https://")):
+            value = None
+        if value and key not in metadata:
+            metadata[key] = value
+            lines[i] = ""
+    return metadata, "\n".join(lines)
+
+
+def _split_header(paragraphs: list[str]) -> tuple[list[str], list[str]]:
+    """Split leading short lines (caption, headline, byline) from the article's text."""
+    header: list[str] = []
+    for paragraph in paragraphs:
+        if len(header) >= HEADER_MAX_CANDIDATES or not _is_header_line(paragraph):
+            break
+        header.append(paragraph)
+    if len(header) == len(paragraphs) and len(header) > 1:
+        # Nothing but short lines: the first is the headline, the rest is the text.
+        return header[:1], header[1:]
+    return header, paragraphs[len(header):]
+
+
+def _is_header_line(paragraph: str) -> bool:
+    if len(paragraph) > HEADER_MAX_CHARS:
+        return False
+    words = paragraph.split()
+    return not (len(words) >= 15 and paragraph.rstrip("\"'”’)").endswith((".", "!", "?")))
+
+
+def _pick_headline(candidates: list[str]) -> int:
+    """Return the position of the headline among the leading short lines.
+
+    Lines that carry a date or a photo credit are captions; of the rest, the line that
+    is most in Title Case wins, and the earliest on a tie.
+    """
+    def looks_like_caption(line: str) -> bool:
+        return bool(find_dates(line) or CAPTION_MARKERS_RE.search(line))
+
+    plain = [i for i, line in enumerate(candidates) if not looks_like_caption(line)]
+    if not plain:
+        return len(candidates) - 1
+    return max(plain, key=lambda i: (_title_case_ratio(candidates[i]), -i))
+
+
+def _title_case_ratio(line: str) -> float:
+    words = [w for w in re.findall(r"[^\W\d_][\w'’-]*", line) if len(w) > 3]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w[0].isupper()) / len(words)
+
+
+def find_text_date(paragraphs: list[str], caption: str | None = None) -> date | None:
+    """Find the publication date in an article's text; never a caption's date.
+
+    In order: a dateline at the start, a weekday with month and day whose year the
+    other dates in the article fix, then a full date in the first paragraphs.
+    """
+    lead = paragraphs[:LEAD_PARAGRAPHS]
+    if lead and (dateline := find_dates(lead[0][:DATELINE_CHARS])):
+        return dateline[0][0]
+    context = " ".join(paragraphs)
+    years = [d.year for d, _ in find_dates(context + " " + (caption or ""))]
+    if not years:
+        years = find_years(context)
+    if weekday_date := find_weekday_date(" ".join(lead), years):
+        return weekday_date
+    for paragraph in lead:
+        if found := find_dates(paragraph):
+            return found[0][0]
+    return None
+
+
+def _headline_or_lead(headline: str | None, paragraphs: list[str]) -> str:
+    """Return the headline, or a short one made from the first words of the text."""
+    headline = normalize_space(headline or "")
+    if headline:
+        return headline[:MAX_HEADLINE_CHARS]
+    if not paragraphs:
+        return ""
+    lead = normalize_space(paragraphs[0].split("\n")[0])
+    if len(lead) <= DERIVED_HEADLINE_CHARS:
+        return lead
+    cut = lead[:DERIVED_HEADLINE_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:-–— ") + "…"
+
+
+def parse_html_article(html: str, article_id: str) -> Article:
+    """Parse a saved web page into an article with the HTML extractor."""
+    from searchapp.extraction import extract_page
+
+    page = extract_page(html)
+    paragraphs = page.paragraphs
+    return Article(
+        id=article_id,
+        headline=_headline_or_lead(page.headline, paragraphs),
+        body="\n\n".join(paragraphs),
+        date=page.date or find_text_date(paragraphs, page.caption),
+        caption=page.caption,
+        author=page.author,
+        url=page.url,
+    )
+
+
+def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
+    """Read a JSON Lines export: one article an object with headline, date and body."""
+    path = source.path
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        records = 0
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                records += 1
+                try:
+                    article = parse_jsonl_record(line, f"{source.base_id}/{number}")
+                except _Unusable as error:
+                    yield Skip(f"{path}:{number}", str(error))
+                    continue
+                article.source = source.key
+                yield article
+        if not records:
+            yield Skip(str(path), "empty file")
+    except (OSError, EOFError, zlib.error) as error:
+        yield Skip(str(path), f"cannot read: {getattr(error, 'strerror', None) or error}")
+
+
+def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
+    """Parse one JSON Lines record into an article.
+
+    :raises _Unusable: when the line is not a JSON object of the expected shape.
+    """
+    if len(line) > MAX_FILE_BYTES:
+        raise _Unusable("line too long for an article")
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _Unusable(f"not valid JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise _Unusable("not a JSON object")
+    values = {}
+    for key in ("id", "headline", "body", "author", "url", "date", "caption"):
+        value = record.get(key)
+        if key == "id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is not None and not isinstance(value, str):
+            raise _Unusable(f"{key!r} must be a string, not {type(value).__name__}")
+        values[key] = value
+    # Exports separate paragraphs with one newline or more.
+    paragraphs = clean_paragraphs(re.split(r"\n\s*", values["body"] or ""))
+    if not paragraphs and not normalize_space(values["headline"] or ""):
+        raise _Unusable("no headline and no body")
+    article_id = normalize_space(values["id"] or "") or default_id
+    return Article(
+        id=article_id,
+        headline=_headline_or_lead(values["headline"], paragraphs),
+        body="\n\n".join(paragraphs),
+        date=parse_date(values["date"]) if values["date"] else find_text_date(paragraphs),
+        caption=normalize_space(values["caption"] or "") or None,
+        author=normalize_space(values["author"] or "") or None,
+        url=values["url"] if (values["url"] or "").startswith(("http://", "https://")) else None,
+    )

@@ -1,0 +1,89 @@
+"""Clean article text: whitespace, boilerplate lines and the debris of stripped links.
+
+Works on plain strings and lists of paragraphs, whatever format they came from; the HTML
+extractor and the plain-text reader both finish their work here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Whole paragraphs that are site furniture, not article text (matched case-insensitively
+# against the complete paragraph).
+BOILERPLATE_PARAGRAPHS = [
+    r"get (?:the )?.{0,60}\bin your inbox\s*[:.!]?",
+    r"(?:sign up|subscribe)(?: now)?(?: (?:for|to)) (?:our|the) .{0,60}(?:newsletter|e-?mail|updates)[^.]{0,40}[:.!]?",
+    r"(?:sign up|subscribe)(?: now| today| here)?\s*[:.!]?",
+    r"(?:enter|type) your e-?mail(?: address)?.{0,40}",
+    r"(?:share|share this|share this article|share on \w+)\s*[:.!]?",
+    r"(?:advertisement|advertisements|sponsored content|ad)\s*",
+    r"(?:click|tap) here to .{0,80}",
+    r"(?:read|see) (?:more|also)\s*[:.]?",
+    r"(?:related|related articles|related stories|more stories|recommended)\s*[:.]?",
+    r"(?:follow us on|like us on) .{0,60}",
+    r"(?:comments?|leave a comment|leave a reply|\d+ comments?)\s*[:.]?",
+    r"this (?:article|story) (?:was|has been) (?:updated|corrected)\.?",
+]
+BOILERPLATE_RE = re.compile(
+    r"^(?:" + "|".join(BOILERPLATE_PARAGRAPHS) + r")$", re.IGNORECASE
+)
+
+# Characters that never belong in indexed text: C0/C1 controls except tab and newline,
+# and zero-width/format characters that break words apart.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_EMPTY_BRACKETS_RE = re.compile(r"\(\s*\)|\[\s*\]")
+_SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of spaces, drop control characters and trim the ends."""
+    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def is_boilerplate(paragraph: str) -> bool:
+    """Tell whether a whole paragraph is a newsletter prompt, share bar or similar."""
+    return len(paragraph) < 160 and bool(BOILERPLATE_RE.match(paragraph.strip()))
+
+
+def drop_dangling_brackets(paragraph: str) -> str:
+    """Remove brackets that lost their content or their partner when a link was stripped.
+
+    "YEREVAN ( — Fighting" becomes "YEREVAN — Fighting"; balanced pairs are kept.
+    """
+    paragraph = _EMPTY_BRACKETS_RE.sub("", paragraph)
+    keep = list(paragraph)
+    open_stack: list[int] = []
+    pairs = {")": "(", "]": "["}
+    for i, char in enumerate(paragraph):
+        if char in "([":
+            open_stack.append(i)
+        elif char in ")]":
+            if open_stack and paragraph[open_stack[-1]] == pairs[char]:
+                open_stack.pop()
+    for i in open_stack:
+        # An opener followed by a space or dash never opens a real aside.
+        following = paragraph[i + 1 : i + 3]
+        if not following.strip() or following.lstrip()[:1] in "—–-":
+            keep[i] = ""
+    text = "".join(keep)
+    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text)).strip()
+
+
+def clean_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Normalise each paragraph and drop the empty and boilerplate ones."""
+    cleaned = []
+    for paragraph in paragraphs:
+        text = drop_dangling_brackets(normalize_space(paragraph))
+        if text and not is_boilerplate(text):
+            cleaned.append(text)
+    return cleaned
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split text into paragraphs at blank lines, joining hard-wrapped lines."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks = re.split(r"\n\s*\n", text)
+    return [" ".join(line.strip() for line in block.split("\n")) for block in blocks]

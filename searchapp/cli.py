@@ -1,0 +1,215 @@
+"""The ``searchapp`` command: index article files and serve the search."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from searchapp import __version__, config
+from searchapp.indexing import IndexerError, IndexLocked, IndexReport, open_index, update_index
+
+# Exit codes of `searchapp index` (documented in the README and in --help).
+EXIT_OK = 0
+EXIT_SKIPPED = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_INDEXED = 3
+EXIT_LOCKED = 4
+EXIT_FAILED = 5
+EXIT_INTERRUPTED = 130
+
+PROGRESS_WIDTH = 30
+PROGRESS_INTERVAL = 0.1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="searchapp")
+def main() -> None:
+    """searchapp: full-text search for a newspaper's archive."""
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
+)
+@click.option("--rebuild", is_flag=True, help="Build the index anew from PATHS alone.")
+def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool) -> None:
+    """Index article files (.txt, .html, .jsonl, .jsonl.gz) found under PATHS.
+
+    PATHS are folders (walked recursively) or single files; the default is
+    $SEARCHAPP_SOURCES or seeds/. Only new and changed files are read; articles
+    whose files are gone are removed. Example:
+
+        searchapp index seeds/ --index-dir index/
+
+    Exit codes: 0 all files indexed (or nothing to do); 1 some files were skipped,
+    the rest were indexed; 2 bad arguments or a missing path; 3 nothing could be
+    indexed; 4 another indexer holds the index; 5 the index could not be written;
+    130 interrupted (the index keeps its last commit).
+    """
+    sources = list(paths) or config.source_paths()
+    target = index_dir or config.index_dir()
+    _raise_on_sigterm()
+    try:
+        report = update_index(sources, target, rebuild=rebuild, progress=_progress_bar())
+    except KeyboardInterrupt:
+        _clear_progress()
+        _fail("interrupted: nothing from this run was committed; the index is as it was.",
+              EXIT_INTERRUPTED)
+    except IndexLocked as error:
+        _fail(str(error), EXIT_LOCKED)
+    except IndexerError as error:
+        code = EXIT_USAGE if str(error).startswith("no such file") else EXIT_FAILED
+        _fail(str(error), code)
+    _clear_progress()
+    for skip in report.skipped:
+        click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
+    click.echo(_summary(report))
+    sys.exit(_exit_code(report))
+
+
+def _summary(report: IndexReport) -> str:
+    counts = (
+        f"{report.added:,} added, {report.updated:,} updated, {report.removed:,} removed, "
+        f"{report.unchanged:,} unchanged files, {len(report.skipped):,} skipped"
+    )
+    if report.written:
+        return f"Indexed in {report.seconds:.2f} s: {counts}."
+    return f"No changes ({report.seconds:.2f} s): {counts}; the index was not written."
+
+
+def _exit_code(report: IndexReport) -> int:
+    if report.skipped and not (report.indexed or report.unchanged):
+        return EXIT_NOTHING_INDEXED
+    if report.skipped:
+        return EXIT_SKIPPED
+    if not (report.indexed or report.unchanged or report.removed):
+        click.echo("No article files found.", err=True)
+        return EXIT_NOTHING_INDEXED
+    return EXIT_OK
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"searchapp: {message}", err=True)
+    sys.exit(code)
+
+
+def _raise_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the writer is cancelled and its lock released."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _progress_bar():
+    """Return a progress callback that draws a bar on a terminal, or None off one."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def draw(done: int, total: int, articles: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_INTERVAL and done < total:
+            return
+        last[0] = now
+        fraction = done / total if total else 1.0
+        filled = int(fraction * PROGRESS_WIDTH)
+        bar = "#" * filled + "-" * (PROGRESS_WIDTH - filled)
+        sys.stderr.write(f"\rindexing [{bar}] {fraction:4.0%}  {articles:,} articles")
+        sys.stderr.flush()
+
+    return draw
+
+
+def _clear_progress() -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Requests served at once.")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
+)
+def serve_command(host: str, port: int, threads: int, index_dir: Path | None) -> None:
+    """Serve the search page and the JSON API with a production WSGI server (waitress).
+
+    When there is no index yet, it is first built from $SEARCHAPP_SOURCES or seeds/.
+    Example:
+
+        searchapp serve --host 127.0.0.1 --port 8000
+    """
+    import waitress
+
+    from searchapp.web import create_app
+
+    target = index_dir or config.index_dir()
+    if open_index(target) is None:
+        sources = config.source_paths()
+        click.echo(f"No index in {target} yet: indexing {', '.join(map(str, sources))} first.")
+        try:
+            report = update_index(sources, target, progress=_progress_bar())
+        except IndexerError as error:
+            _fail(str(error), EXIT_FAILED)
+        _clear_progress()
+        for skip in report.skipped:
+            click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
+        click.echo(_summary(report))
+    app = create_app({"INDEX_DIR": str(target)})
+    click.echo(f"Serving on http://{host}:{port}/ (press Ctrl-C to stop)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 50))
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
+)
+def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None) -> None:
+    """Search the index from the terminal, with matches highlighted. Example:
+
+        searchapp search '"ceasefire" Armenia' --limit 5
+    """
+    import html
+    import json
+
+    from searchapp.querylang import QueryError
+    from searchapp.searching import Archive, IndexUnavailable
+
+    try:
+        results = Archive(index_dir or config.index_dir()).search(query, per_page=limit)
+    except (QueryError, IndexUnavailable) as error:
+        _fail(str(error), EXIT_USAGE)
+    if as_json:
+        hits = [{"id": h.id, "headline": h.headline,
+                 "date": h.date.isoformat() if h.date else None, "snippet": h.snippet}
+                for h in results.hits]
+        click.echo(json.dumps({"query": results.query, "total": results.total,
+                               "suggestion": results.suggestion, "results": hits},
+                              ensure_ascii=False, indent=2))
+        return
+    color = sys.stdout.isatty()
+    plural = "" if results.total == 1 else "s"
+    click.echo(f"{results.total:,} result{plural} ({results.took_ms:.0f} ms)")
+    if results.suggestion:
+        click.echo(f"Did you mean: {results.suggestion}")
+    for number, hit in enumerate(results.hits, start=1):
+        snippet = hit.snippet.replace("<mark>", "\x1b[1;33m" if color else "*")
+        snippet = html.unescape(snippet.replace("</mark>", "\x1b[0m" if color else "*"))
+        date_text = hit.date.isoformat() if hit.date else "undated"
+        click.echo(f"\n{number}. {click.style(hit.headline, bold=color)}  [{date_text}]  {hit.id}")
+        click.echo("   " + " ".join(snippet.split()))

@@ -1,0 +1,591 @@
+"""Extract a news article's parts from one saved web page.
+
+Metadata comes from the page's own markup, most explicit first: JSON-LD, then OpenGraph
+and other meta tags, then plain HTML. The body is the text of the element that holds the
+article, found with general signals (semantic markup, paragraph text, link density) after
+the site furniture around it is removed. This is the only module that imports bs4.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html as html_entities
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from bs4 import (
+    BeautifulSoup,
+    MarkupResemblesLocatorWarning,
+    NavigableString,
+    Tag,
+    XMLParsedAsHTMLWarning,
+)
+
+from searchapp.cleaning import clean_paragraphs, normalize_space, split_paragraphs
+from searchapp.dates import parse_date
+
+# schema.org types whose JSON-LD describes the article itself (any other "...Article" too).
+ARTICLE_TYPES = {
+    "BlogPosting", "LiveBlogPosting", "SocialMediaPosting", "DiscussionForumPosting", "Report",
+}
+HEADLINE_META = ["og:title", "twitter:title", "title", "dc.title"]
+DATE_META = [
+    "article:published_time", "og:article:published_time", "article.published",
+    "date", "pubdate", "publishdate", "publish-date", "publish_date", "dc.date",
+    "dc.date.issued", "dcterms.date", "dcterms.created", "parsely-pub-date",
+    "sailthru.date", "datepublished", "og:published_time", "article:modified_time",
+]
+AUTHOR_META = [
+    "article:author", "author", "parsely-author", "sailthru.author", "dc.creator", "byl",
+]
+URL_META = ["og:url", "twitter:url"]
+
+# Elements that never hold article text.
+DROPPED_TAGS = [
+    "script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
+    "button", "iframe", "svg", "select", "input", "textarea", "object", "embed", "canvas",
+    "video", "audio", "dialog", "menu",
+]
+# Substrings of class/id values that mark site furniture rather than article text.
+FURNITURE_WORDS = [
+    "share", "sharing", "social", "newsletter", "subscri", "signup", "sign-up", "comment",
+    "disqus", "related", "recommend", "more-stories", "read-more", "readmore", "promo",
+    "sponsor", "advert", "adslot", "ad-slot", "ad-container", "ad-wrapper", "dfp-",
+    "outbrain", "taboola", "cookie", "consent", "gdpr", "breadcrumb", "tag-list", "taglist",
+    "author-bio", "authorbio", "byline", "popup", "modal", "sidebar", "widget", "masthead",
+    "navbar", "menu", "trending", "popular", "most-read", "mostread", "banner", "toolbar",
+    "sr-only", "visually-hidden", "screen-reader", "skip-link", "paywall", "login",
+]
+# Short words that mark furniture only as a whole word, so "head" or "shadow" survive.
+FURNITURE_TOKENS = [
+    "ad", "ads", "nav", "tag", "tags", "bio", "meta", "author", "date", "time", "timestamp",
+    "dateline", "print", "keywords", "topics", "footer", "header",
+]
+# Words in a class/id value that say "this is the article", overriding a furniture word
+# found in another class of the same element ("article-body has-sidebar").
+CONTENT_WORDS = ["article", "body", "content", "story", "entry", "main", "post", "text"]
+FURNITURE_ROLES = {
+    "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog",
+    "menu", "menubar", "toolbar",
+}
+HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
+MEDIA_CLASS = re.compile(r"caption|credit|image|photo|picture|media|gallery|figure", re.I)
+
+# Elements that end a paragraph: their text never runs on into their neighbours'.
+BLOCK_TAGS = {
+    "address", "article", "aside", "blockquote", "br", "center", "dd", "details", "dialog",
+    "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre",
+    "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul", "caption",
+}
+# Block elements that break lines inside a paragraph rather than hold text of their own.
+LINE_BREAKS = {"br", "hr"}
+_HOLDING_BLOCK_TAGS = BLOCK_TAGS - LINE_BREAKS
+# Elements whose own text counts towards the score of the block around them.
+SCORED_TAGS = ["p", "pre", "blockquote", "div", "td", "li"]
+MIN_SCORED_CHARS = 25
+# The best block grows to an ancestor only if that adds this share of paragraphs and the
+# text added is mostly paragraphs (articles split into sections around photos).
+WIDEN_MIN_GAIN = 0.5
+WIDEN_MIN_PROSE = 0.6
+# A semantic container with less text than this is a teaser, not the article.
+MIN_CONTAINER_CHARS = 250
+# Below this much body text the page's JSON-LD articleBody is the better source.
+MIN_BODY_CHARS = 200
+# Paragraphs whose text is mostly link text are navigation, not prose.
+MAX_PARAGRAPH_LINK_DENSITY = 0.5
+BYLINE_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
+TITLE_SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•)\s+")
+COMMAS = re.compile(r"[,，、،]")
+
+
+class TextCounts(NamedTuple):
+    """Characters of text inside one element: all, in links, in prose paragraphs."""
+
+    text: int
+    links: int
+    paragraphs: int
+
+
+_NO_TEXT = TextCounts(0, 0, 0)
+# TextCounts of every element of a page, by id().
+Stats = dict[int, TextCounts]
+
+
+@dataclass
+class Page:
+    """The parts of one news page; None where the page does not say."""
+
+    headline: str | None = None
+    date: datetime.date | None = None
+    author: str | None = None
+    url: str | None = None
+    caption: str | None = None
+    paragraphs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Metadata:
+    headline: str | None = None
+    date: datetime.date | None = None
+    author: str | None = None
+    url: str | None = None
+    article_body: str | None = None
+
+
+def extract_page(html: str) -> Page:
+    """Extract headline, date, author, URL, caption and body paragraphs from a news page."""
+    soup = _parse(html)
+    meta = _read_metadata(soup)
+    root = soup.body or soup
+    _drop_furniture(root)
+    stats = _text_stats(root)
+    containers = _find_article(root, stats)
+    caption = _take_caption(containers, root)
+    paragraphs = _block_texts(containers)
+    if meta.article_body and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
+        paragraphs = _split_article_body(meta.article_body)
+    paragraphs = _drop_headline(clean_paragraphs(paragraphs), meta.headline)
+    return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
+
+
+def _parse(html: str) -> BeautifulSoup:
+    with warnings.catch_warnings():
+        # Plain text that looks like a URL or an XML feed is still a page to us.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        return BeautifulSoup(html or "", "lxml")
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return " ".join(normalize_space(value).split()) or None
+
+
+# --- metadata -------------------------------------------------------------------------------
+
+
+def _read_metadata(soup: BeautifulSoup) -> _Metadata:
+    found = _json_ld_metadata(soup)
+    meta = _meta_tags(soup)
+    found.headline = found.headline or _first(meta, HEADLINE_META) or _h1_text(soup)
+    found.headline = found.headline or _title_text(soup)
+    found.date = found.date or _first_date(_first_all(meta, DATE_META)) or _time_date(soup)
+    found.author = found.author or _first_name(_first_all(meta, AUTHOR_META))
+    found.url = found.url or _first(meta, URL_META) or _canonical_url(soup)
+    return found
+
+
+def _json_ld_metadata(soup: BeautifulSoup) -> _Metadata:
+    found = _Metadata()
+    for article in _json_ld_articles(soup):
+        found.headline = found.headline or _unescaped(article.get("headline"))
+        found.headline = found.headline or _unescaped(article.get("name"))
+        found.date = found.date or parse_date(article.get("datePublished"))
+        found.date = found.date or parse_date(article.get("dateCreated"))
+        found.author = found.author or _author_names(article.get("author"))
+        found.url = found.url or _ld_url(article.get("url"))
+        found.url = found.url or _ld_url(article.get("mainEntityOfPage"))
+        body = article.get("articleBody")
+        if isinstance(body, str) and len(body) > len(found.article_body or ""):
+            found.article_body = body
+    return found
+
+
+def _json_ld_articles(soup: BeautifulSoup) -> Iterator[dict]:
+    for script in soup.find_all("script", type=re.compile(r"ld\+json", re.IGNORECASE)):
+        try:
+            data = json.loads(script.get_text())
+        except (ValueError, RecursionError):
+            continue  # publishers' JSON-LD is often broken; the rest of the page still counts
+        yield from (node for node in _walk_json(data) if _is_article(node))
+
+
+def _walk_json(data: object) -> Iterator[dict]:
+    # Iterative, because articles hide in lists, "@graph" and "mainEntity" at any depth.
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(reversed(list(node.values())))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+
+
+def _is_article(node: dict) -> bool:
+    types = node.get("@type")
+    for name in types if isinstance(types, list) else [types]:
+        if isinstance(name, str):
+            name = name.rsplit("/", 1)[-1]
+            if name.endswith("Article") or name in ARTICLE_TYPES:
+                return True
+    return False
+
+
+def _unescaped(value: object) -> str | None:
+    # JSON-LD sits in a <script>, so the parser left its entities ("&#8217;") encoded.
+    return _clean(html_entities.unescape(value)) if isinstance(value, str) else None
+
+
+def _author_names(value: object) -> str | None:
+    names = []
+    for item in value if isinstance(value, list) else [value]:
+        name = item.get("name") if isinstance(item, dict) else item
+        if isinstance(name, list):
+            name = next((n for n in name if isinstance(n, str)), None)
+        name = _unescaped(name)
+        name = BYLINE_PREFIX.sub("", name) if name else None
+        if name and not _is_url(name) and name not in names:
+            names.append(name)
+    return ", ".join(names) or None
+
+
+def _ld_url(value: object) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("@id") or value.get("url")
+    url = _clean(value)
+    return url if url and _is_url(url) else None
+
+
+def _is_url(text: str) -> bool:
+    return bool(re.match(r"https?://\S+$", text))
+
+
+def _meta_tags(soup: BeautifulSoup) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for tag in soup.find_all("meta"):
+        key = tag.get("property") or tag.get("name") or tag.get("itemprop")
+        value = _clean(tag.get("content"))
+        if isinstance(key, str) and value:
+            values.setdefault(key.strip().lower(), []).append(value)
+    for tag in soup.find_all(itemprop="datePublished"):
+        if tag.name != "meta" and (value := _clean(tag.get("datetime") or tag.get_text())):
+            values.setdefault("datepublished", []).append(value)
+    return values
+
+
+def _first_all(meta: dict[str, list[str]], keys: list[str]) -> list[str]:
+    return [value for key in keys for value in meta.get(key, [])]
+
+
+def _first(meta: dict[str, list[str]], keys: list[str]) -> str | None:
+    return next(iter(_first_all(meta, keys)), None)
+
+
+def _first_date(values: list[str]) -> datetime.date | None:
+    return next((day for day in map(parse_date, values) if day), None)
+
+
+def _first_name(values: list[str]) -> str | None:
+    # article:author is often a profile URL, which is no name.
+    names = (BYLINE_PREFIX.sub("", value) for value in values if not _is_url(value))
+    return next(filter(None, names), None)
+
+
+def _time_date(soup: BeautifulSoup) -> datetime.date | None:
+    times = soup.find_all("time", datetime=True)
+    in_article = [time for time in times if time.find_parent("article")]
+    return _first_date([str(time["datetime"]) for time in in_article + times])
+
+
+def _h1_text(soup: BeautifulSoup) -> str | None:
+    return next(filter(None, (_clean(h1.get_text(" ")) for h1 in soup.find_all("h1"))), None)
+
+
+def _title_text(soup: BeautifulSoup) -> str | None:
+    title = _clean(soup.title.get_text()) if soup.title else None
+    # "Headline | Site Name": the last separated part is the site's name.
+    separators = list(TITLE_SEPARATOR.finditer(title or ""))
+    return title[: separators[-1].start()] if separators else title
+
+
+def _canonical_url(soup: BeautifulSoup) -> str | None:
+    for link in soup.find_all("link", href=True):
+        if "canonical" in (link.get("rel") or []):
+            return _clean(link["href"])
+    return None
+
+
+# --- body -----------------------------------------------------------------------------------
+
+
+def _drop_furniture(root: Tag) -> None:
+    """Remove the page's navigation, share bars, prompts and other non-article elements."""
+    stats = _text_stats(root)
+    # Never remove what holds most of the page's prose, whatever its class says.
+    most_prose = _prose_chars(root, stats) / 2
+    protected = _landmark_lineage(root, stats)
+    # A walk that skips what it removed (bs4's own "decomposed" check searches the subtree).
+    stack = _child_tags(root)
+    while stack:
+        element = stack.pop()
+        removable = id(element) not in protected and _prose_chars(element, stats) <= most_prose
+        if removable and _is_furniture(element):
+            element.decompose()
+        else:
+            stack.extend(_child_tags(element))
+
+
+def _child_tags(element: Tag) -> list[Tag]:
+    return [child for child in element.contents if isinstance(child, Tag)]
+
+
+def _is_furniture(element: Tag) -> bool:
+    if element.name in DROPPED_TAGS or _is_hidden(element):
+        return True
+    role = element.get("role")
+    if isinstance(role, str) and role.lower() in FURNITURE_ROLES:
+        return True
+    names = [*(element.get("class") or []), element.get("id") or ""]
+    names = [name.lower() for name in names if isinstance(name, str) and name]
+    furniture = [name for name in names if _FURNITURE_RE.search(name)]
+    content = [name for name in names if _CONTENT_RE.search(name) and name not in furniture]
+    return bool(furniture) and not content
+
+
+def _is_hidden(element: Tag) -> bool:
+    style = element.get("style")
+    return (
+        element.has_attr("hidden")
+        or element.get("aria-hidden") == "true"
+        or (isinstance(style, str) and bool(HIDDEN_STYLE.search(style)))
+    )
+
+
+_FURNITURE_RE = re.compile(
+    "|".join(map(re.escape, FURNITURE_WORDS))
+    + r"|(?:^|[-_])(?:" + "|".join(FURNITURE_TOKENS) + r")(?:$|[-_])"
+)
+_CONTENT_RE = re.compile("|".join(CONTENT_WORDS))
+
+
+def _landmark_lineage(root: Tag, stats: Stats) -> set[int]:
+    """Return the ids of the article landmarks and of every element around them."""
+    landmarks = root.find_all(itemprop="articleBody") + root.find_all("main")
+    articles = root.find_all("article")
+    if articles:
+        landmarks.append(max(articles, key=lambda article: stats[id(article)].text))
+    lineage: set[int] = set()
+    for landmark in landmarks:
+        for element in [landmark, *landmark.parents]:
+            if id(element) in lineage:
+                break
+            lineage.add(id(element))
+    return lineage
+
+
+def _text_stats(root: Tag) -> Stats:
+    """Count, for every element, its characters of text, link text and paragraph prose."""
+    stats: Stats = {}
+    # Reversed document order visits children before parents, with no recursion.
+    for element in reversed([root, *root.find_all(True)]):
+        text = links = paragraphs = 0
+        for child in element.contents:
+            if type(child) is NavigableString:
+                size = len(child.strip())
+                text += size
+                # Loose text between blocks (<br>-separated posts) is prose too.
+                paragraphs += size if size >= MIN_SCORED_CHARS else 0
+            elif isinstance(child, Tag):
+                counts = stats.get(id(child), _NO_TEXT)
+                text += counts.text
+                links += counts.links
+                paragraphs += counts.paragraphs
+        if element.name == "a":
+            links = text
+        if _is_text_block(element):
+            paragraphs = text - links if _is_prose(text, links) else 0
+        stats[id(element)] = TextCounts(text, links, paragraphs)
+    return stats
+
+
+def _is_text_block(element: Tag) -> bool:
+    """Tell whether an element holds paragraph text itself, not other blocks that do."""
+    return element.name in SCORED_TAGS and not any(
+        isinstance(child, Tag) and child.name in _HOLDING_BLOCK_TAGS
+        for child in element.contents
+    )
+
+
+def _is_prose(text: int, links: int) -> bool:
+    return text >= MIN_SCORED_CHARS and links <= text * MAX_PARAGRAPH_LINK_DENSITY
+
+
+def _find_article(root: Tag, stats: Stats) -> list[Tag]:
+    """Return the element(s) holding the article body, most explicit markup first."""
+    for candidates in (
+        root.find_all(itemprop="articleBody"),
+        root.find_all("article"),
+        root.find_all("main"),
+    ):
+        if candidates:
+            best = max(candidates, key=lambda element: _prose_chars(element, stats))
+            if _prose_chars(best, stats) >= MIN_CONTAINER_CHARS:
+                return [best]
+    return _densest_block(root, stats)
+
+
+def _prose_chars(element: Tag, stats: Stats) -> int:
+    counts = stats.get(id(element), _NO_TEXT)
+    return counts.text - counts.links
+
+
+def _link_density(element: Tag, stats: Stats) -> float:
+    counts = stats.get(id(element), _NO_TEXT)
+    return counts.links / counts.text if counts.text else 0.0
+
+
+def _densest_block(root: Tag, stats: Stats) -> list[Tag]:
+    """Score blocks by the paragraph text they directly hold (the readability method)."""
+    scores: dict[int, float] = {}
+    elements: dict[int, Tag] = {}
+    for block in root.find_all(SCORED_TAGS):
+        counts = stats.get(id(block), _NO_TEXT)
+        if not _is_prose(counts.text, counts.links) or not _is_text_block(block):
+            continue  # blocks around text blocks are scored through them
+        if _is_media_text(block):
+            continue
+        score = 1 + len(COMMAS.findall(block.get_text())) + min(counts.text / 100, 3)
+        for level, ancestor in enumerate(block.parents):
+            if level > 2 or id(ancestor) not in stats:
+                break  # only the block's own surroundings, and only inside the page body
+            scores[id(ancestor)] = scores.get(id(ancestor), 0) + score / (1, 2, 6)[level]
+            elements[id(ancestor)] = ancestor
+    if not scores:
+        return [root]
+    final = {
+        key: score * (1 - _link_density(elements[key], stats)) for key, score in scores.items()
+    }
+    best = _widen(elements[max(final, key=final.__getitem__)], root, stats)
+    return _with_siblings(best, final, stats)
+
+
+def _widen(best: Tag, root: Tag, stats: Stats) -> Tag:
+    """Climb to the ancestors that add more paragraphs of prose and little else."""
+    for parent in best.parents:
+        if parent is root or id(parent) not in stats:
+            break
+        inner, outer = stats[id(best)], stats[id(parent)]
+        added_paragraphs = outer.paragraphs - inner.paragraphs
+        added_text = outer.text - inner.text
+        if added_paragraphs >= inner.paragraphs * WIDEN_MIN_GAIN and (
+            added_paragraphs >= added_text * WIDEN_MIN_PROSE
+        ):
+            best = parent
+        elif added_text:
+            break
+    return best
+
+
+def _is_media_text(block: Tag) -> bool:
+    # Photo captions are paragraphs too, but they must not pull the article towards a photo.
+    for element in (block, block.parent):
+        names = " ".join(element.get("class") or []) if element else ""
+        if element and (element.name in ("figure", "figcaption") or MEDIA_CLASS.search(names)):
+            return True
+    return False
+
+
+def _with_siblings(best: Tag, scores: dict[int, float], stats: Stats) -> list[Tag]:
+    # Articles split into several sibling blocks (text, embed, more text) stay whole.
+    if best.parent is None:
+        return [best]
+    threshold = max(10, max(scores.values()) * 0.2)
+    chosen = []
+    for sibling in best.parent.find_all(True, recursive=False):
+        if sibling is best or scores.get(id(sibling), 0) >= threshold:
+            chosen.append(sibling)
+        elif sibling.name == "p" and _prose_chars(sibling, stats) > 80:
+            if _link_density(sibling, stats) < 0.25:
+                chosen.append(sibling)
+    return chosen
+
+
+def _take_caption(containers: list[Tag], root: Tag) -> str | None:
+    """Return the first photo caption and remove every caption from the article body."""
+    captions = [element for scope in containers for element in scope.find_all(_is_caption)]
+    caption = next(filter(None, (_clean(element.get_text(" ")) for element in captions)), None)
+    # Inner captions first: a caption may sit inside another one.
+    for element in reversed(captions):
+        element.decompose()
+    if caption is None:
+        texts = (_clean(element.get_text(" ")) for element in root.find_all(_is_caption))
+        caption = next(filter(None, texts), None)
+    return caption
+
+
+def _is_caption(element: Tag) -> bool:
+    if element.name == "figcaption" or element.get("itemprop") == "caption":
+        return True
+    names = " ".join(element.get("class") or [])
+    return bool(CAPTION_CLASS.search(names)) and element.name != "figure"
+
+
+class _Paragraphs:
+    """Collect text into paragraphs, remembering how much of each is link text."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[str] = []
+        self.parts: list[str] = []
+        self.link_chars = 0
+
+    def add(self, text: str, in_link: bool) -> None:
+        self.parts.append(text)
+        if in_link:
+            self.link_chars += len(text.strip())
+
+    def end(self) -> None:
+        text = " ".join("".join(self.parts).split())
+        if text and self.link_chars / len(text) <= MAX_PARAGRAPH_LINK_DENSITY:
+            self.paragraphs.append(text)
+        self.parts, self.link_chars = [], 0
+
+
+def _block_texts(containers: list[Tag]) -> list[str]:
+    """Split the containers' text into paragraphs at block boundaries."""
+    collected = _Paragraphs()
+    link_depth = 0
+    # (node, closing) pairs on an explicit stack: pages nest deeper than Python recurses.
+    stack: list[tuple[object, bool]] = [(node, False) for node in reversed(containers)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:
+            link_depth -= node.name == "a"
+            if node.name in BLOCK_TAGS:
+                collected.end()
+            continue
+        if type(node) is NavigableString:
+            collected.add(str(node), link_depth > 0)
+        elif isinstance(node, Tag) and node.name != "h1":
+            # The headline is not body text.
+            if node.name in BLOCK_TAGS:
+                collected.end()
+            link_depth += node.name == "a"
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
+    collected.end()
+    return collected.paragraphs
+
+
+def _split_article_body(body: str) -> list[str]:
+    if re.search(r"<(?:p|br|div)\b", body, re.IGNORECASE):
+        soup = _parse(body)
+        return _block_texts([soup.body or soup])
+    text = html_entities.unescape(body)
+    # Some sites separate paragraphs with one newline, others with a blank line.
+    if re.search(r"\n\s*\n", text):
+        return split_paragraphs(text)
+    return text.splitlines()
+
+
+def _drop_headline(paragraphs: list[str], headline: str | None) -> list[str]:
+    if paragraphs and headline and paragraphs[0].casefold() == headline.casefold():
+        return paragraphs[1:]
+    return paragraphs

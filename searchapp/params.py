@@ -1,0 +1,90 @@
+"""Read and check the search parameters of a request, for the web page and the API alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
+
+MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
+SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to")
+
+
+class ParamError(ValueError):
+    """A request parameter that is missing its shape; ``param`` names it."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass
+class SearchParams:
+    """The checked parameters of one search."""
+
+    q: str = ""
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    sort: str = "relevance"
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sort != "relevance")
+
+
+def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
+    """Check ``q``, ``page``, ``per_page``, ``sort``, ``from`` and ``to`` from a query string.
+
+    :param args: a MultiDict (or plain mapping) of the request's query string.
+    :raises ParamError: naming the first parameter that is wrong and why.
+    """
+    for name in SINGLE_VALUED:
+        if hasattr(args, "getlist") and len(args.getlist(name)) > 1:
+            raise ParamError(name, f"give {name!r} only once")
+    params = SearchParams(q=_get(args, "q"))
+    params.page = _integer(args, "page", 1, 1, MAX_PAGE)
+    if allow_per_page:
+        params.per_page = _integer(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    if params.page * params.per_page > MAX_RESULT_WINDOW:
+        raise ParamError("page", f"only the first {MAX_RESULT_WINDOW:,} results can be paged to")
+    params.sort = _get(args, "sort") or "relevance"
+    if params.sort not in SORTS:
+        raise ParamError("sort", f"sort must be one of: {', '.join(SORTS)}")
+    params.date_from = _date(args, "from")
+    params.date_to = _date(args, "to")
+    if params.date_from and params.date_to and params.date_from > params.date_to:
+        raise ParamError("from", "'from' must not be after 'to'")
+    return params
+
+
+def _get(args: Mapping, name: str) -> str:
+    value = args.get(name) or ""
+    return value.strip() if name != "q" else value
+
+
+def _integer(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+    text = _get(args, name)
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ParamError(name, f"{name} must be a whole number from {low} to {high:,}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ParamError(name, f"{name} must be a whole number from {low} to {high:,}")
+    return value
+
+
+def _date(args: Mapping, name: str) -> date | None:
+    text = _get(args, name)
+    if not text:
+        return None
+    try:
+        if len(text) == 10 and text.isascii():
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise ParamError(name, f"{name!r} must be a date written YYYY-MM-DD, such as 2022-09-14")

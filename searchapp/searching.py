@@ -1,0 +1,336 @@
+"""Search the index: ranked, filtered, paged results with highlighted snippets.
+
+``Archive`` opens the index once per process and gives each thread its own searcher,
+refreshed when the indexer commits, so new articles appear without a restart. Results
+are plain dataclasses that the web page, the JSON API and the tests all share.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from whoosh import highlight
+from whoosh import query as wq
+from whoosh.sorting import FieldFacet, ScoreFacet
+
+from searchapp.indexing import ANALYZER, open_index
+from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery, parse_query
+
+SORTS = ("relevance", "newest", "oldest")
+DEFAULT_PER_PAGE = 10
+MAX_PER_PAGE = 50
+# Deeper than this, paging is scraping: nobody reads result 10,001.
+MAX_RESULT_WINDOW = 10_000
+# A headline match counts three times a body match; a caption match half.
+FIELD_WEIGHTS = {"headline": 3.0, "body": 1.0, "caption": 0.5}
+MIN_PREFIX_CHARS = 3
+MAX_PREFIX_TERMS = 50
+SNIPPET_CHARS = 240
+SNIPPET_SURROUND = 70
+SNIPPET_FRAGMENTS = 2
+RELATED_ARTICLES = 5
+RELATED_KEY_TERMS = 12
+# Words shorter than this are not spell-corrected; too many false friends.
+MIN_CORRECTION_CHARS = 4
+
+
+class IndexUnavailable(Exception):
+    """There is no index to search yet; the message says how to build one."""
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    id: str
+    headline: str
+    date: date | None
+    snippet: str  # HTML: escaped text, matches in <mark>
+    score: float = 0.0
+
+
+@dataclass
+class SearchResults:
+    """A page of results and what produced it."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    sort: str = "relevance"
+    date_from: date | None = None
+    date_to: date | None = None
+    suggestion: str | None = None
+    hits: list[Hit] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return min(math.ceil(self.total / self.per_page), MAX_RESULT_WINDOW // self.per_page)
+
+
+@dataclass
+class Related:
+    """An article like another one."""
+
+    id: str
+    headline: str
+    date: date | None
+
+
+@dataclass
+class ArticleRecord:
+    """An article as stored in the index."""
+
+    id: str
+    headline: str
+    body: str
+    date: date | None = None
+    caption: str | None = None
+    author: str | None = None
+    url: str | None = None
+    related: list[Related] = field(default_factory=list)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.body.split("\n\n") if p.strip()]
+
+
+class MarkFormatter(highlight.Formatter):
+    """Wrap matches in <mark> and escape everything else: snippets are safe HTML."""
+
+    between = " … "
+
+    def _text(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def format_token(self, text, token, replace=False):
+        return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
+
+
+class Archive:
+    """The searchable archive in one index folder, shared by all threads of a process."""
+
+    def __init__(self, index_dir: Path | str):
+        self.index_dir = Path(index_dir)
+        self._index = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _searcher(self):
+        """Return this thread's searcher, refreshed if the index has a newer commit."""
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = open_index(self.index_dir)
+            if self._index is None:
+                raise IndexUnavailable(
+                    f"There is no index in {self.index_dir} yet. Build it with "
+                    f"`searchapp index --index-dir {self.index_dir}` (or start "
+                    "`searchapp serve`, which builds it from seeds/)."
+                )
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._index.searcher()
+        elif not searcher.up_to_date():
+            searcher = searcher.refresh()
+        self._local.searcher = searcher
+        if searcher.doc_count() == 0:
+            raise IndexUnavailable(
+                f"The index in {self.index_dir} has no articles yet. Add article files "
+                "and run `searchapp index`."
+            )
+        return searcher
+
+    def count(self) -> int:
+        """Return how many articles the index holds."""
+        return self._searcher().doc_count()
+
+    def search(
+        self,
+        text: str,
+        page: int = 1,
+        per_page: int = DEFAULT_PER_PAGE,
+        sort: str = "relevance",
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> SearchResults:
+        """Run a reader's query and return one page of results.
+
+        :raises QueryError: for a query that cannot be run (the message says why).
+        :raises ValueError: for out-of-range paging or an unknown sort.
+        """
+        started = time.perf_counter()
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}")
+        if page * per_page > MAX_RESULT_WINDOW:
+            raise ValueError(f"results beyond the first {MAX_RESULT_WINDOW:,} are not shown")
+        parsed = parse_query(text)
+        date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
+        date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
+        results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
+
+        searcher = self._searcher()
+        query = build_query(parsed, searcher.reader())
+        if query is not None:
+            found = searcher.search(
+                query,
+                limit=page * per_page,
+                sortedby=_sort_facet(sort),
+                filter=_date_filter(date_from, date_to),
+                terms=True,
+            )
+            found.fragmenter = highlight.ContextFragmenter(
+                maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND
+            )
+            found.formatter = MarkFormatter()
+            results.total = len(found)
+            start = (page - 1) * per_page
+            results.hits = [_hit(hit) for hit in found[start:start + per_page]]
+            results.suggestion = self._suggest(searcher, parsed, text, results)
+        results.took_ms = (time.perf_counter() - started) * 1000
+        return results
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        """Return the stored article with ``article_id`` and articles like it, or None."""
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            return None
+        stored = searcher.stored_fields(docnum)
+        record = ArticleRecord(
+            id=stored["id"],
+            headline=stored.get("headline", ""),
+            body=stored.get("body", ""),
+            date=_date(stored.get("date")),
+            caption=stored.get("caption"),
+            author=stored.get("author"),
+            url=stored.get("url"),
+        )
+        field_name = "body" if record.body else "headline"
+        similar = searcher.more_like(docnum, field_name, top=RELATED_ARTICLES,
+                                     numterms=RELATED_KEY_TERMS)
+        record.related = [
+            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date"))) for hit in similar
+        ]
+        return record
+
+    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults):
+        """Return a spelling-corrected query when it finds more than ``text`` did."""
+        corrector = searcher.corrector("body")
+        corrected = text
+        for clause in parsed.clauses:
+            word = clause.text.lower()
+            if (clause.kind != "word" or clause.occur == MUST_NOT
+                    or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
+                continue
+            tokens = [t.text for t in ANALYZER(word)]
+            if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
+                continue
+            suggestions = corrector.suggest(word, limit=1, maxdist=2, prefix=1)
+            if suggestions and suggestions[0] != word:
+                corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
+                                   suggestions[0], corrected, count=1)
+        if corrected == text:
+            return None
+        query = build_query(parse_query(corrected), searcher.reader())
+        if query is None:
+            return None
+        found = searcher.search(query, limit=1, filter=_date_filter(results.date_from, results.date_to))
+        return corrected if len(found) > results.total else None
+
+
+def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
+    """Turn parsed clauses into an engine query, or None when nothing is searchable.
+
+    Words are OR-ed so that every word counts towards the score; required clauses
+    are AND-ed; excluded ones are subtracted. A word typed twice weighs twice.
+    """
+    weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in parsed.clauses)
+    groups: dict[str, list[wq.Query]] = {SHOULD: [], MUST: [], MUST_NOT: []}
+    for (text, kind, field_name, occur), count in weights.items():
+        clause_query = _clause_query(Clause(text, kind, field_name, occur), reader)
+        if clause_query is not None:
+            clause_query.boost *= count
+            groups[occur].append(clause_query)
+    should, must, must_not = groups[SHOULD], groups[MUST], groups[MUST_NOT]
+    if must and should:
+        positive = wq.AndMaybe(wq.And(must), wq.Or(should))
+    elif must:
+        positive = wq.And(must)
+    elif should:
+        positive = wq.Or(should)
+    elif must_not:
+        positive = wq.Every()
+    else:
+        return None
+    return wq.AndNot(positive, wq.Or(must_not)) if must_not else positive
+
+
+def _clause_query(clause: Clause, reader) -> wq.Query | None:
+    fields = [clause.field] if clause.field else list(FIELD_WEIGHTS)
+    parts: list[wq.Query] = []
+    for name in fields:
+        weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
+        if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
+            prefix = clause.text.lower()
+            terms = []
+            for term in reader.expand_prefix(name, prefix):
+                terms.append(wq.Term(name, term.decode("utf-8") if isinstance(term, bytes) else term))
+                if len(terms) >= MAX_PREFIX_TERMS:
+                    break
+            if terms:
+                parts.append(wq.Or(terms, boost=weight))
+            continue
+        tokens = [token.text for token in ANALYZER(clause.text)]
+        if len(tokens) == 1:
+            parts.append(wq.Term(name, tokens[0], boost=weight))
+        elif tokens:
+            parts.append(wq.Phrase(name, tokens, boost=weight))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.Or(parts)
+
+
+def _sort_facet(sort: str):
+    if sort == "relevance":
+        return None
+    return [FieldFacet("date", reverse=sort == "newest"), ScoreFacet()]
+
+
+def _date_filter(date_from: date | None, date_to: date | None):
+    if not date_from and not date_to:
+        return None
+    start = datetime(date_from.year, date_from.month, date_from.day) if date_from else None
+    end = datetime(date_to.year, date_to.month, date_to.day, 23, 59, 59) if date_to else None
+    return wq.DateRange("date", start, end)
+
+
+def _date(value) -> date | None:
+    return value.date() if isinstance(value, datetime) else None
+
+
+def _hit(hit) -> Hit:
+    # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
+    snippet = " ".join(hit.highlights("body", top=SNIPPET_FRAGMENTS).split())
+    if not snippet:
+        snippet = html.escape(lead(hit.get("body", "")), quote=False)
+    return Hit(hit["id"], hit.get("headline", ""), _date(hit.get("date")), snippet, hit.score or 0.0)
+
+
+def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
+    """Return the start of an article, cut at a word boundary."""
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

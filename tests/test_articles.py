@@ -1,0 +1,216 @@
+import gzip
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED, write_articles
+from searchapp.articles import (
+    Article,
+    Skip,
+    SourceFile,
+    decode_bytes,
+    find_files,
+    parse_jsonl_record,
+    parse_text_article,
+    read_articles,
+)
+
+
+def read_one(path: Path, root: Path | None = None):
+    """Read a single file and return what the reader yields for it."""
+    stat = path.stat()
+    return list(read_articles(SourceFile(path, root or path.parent, stat.st_size, stat.st_mtime_ns)))
+
+
+# --- the client's seed ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def seed() -> Article:
+    return parse_text_article(SEED.read_text(encoding="utf-8"), "seed")
+
+
+def test_seed_headline_is_the_third_line(seed):
+    assert seed.headline == "Fighting Continues on Armenia-Azerbaijan Border"
+
+
+def test_seed_date_comes_from_the_text_not_the_caption(seed):
+    # The caption's "May 17, 2021" is the photo's; "Wednesday morning, September 14" is 2022.
+    assert seed.date == date(2022, 9, 14)
+
+
+def test_seed_caption_is_kept_apart(seed):
+    assert seed.caption == "Armenian soldiers take up positions on the border with Azerbaijan, May 17, 2021"
+    assert "Armenian soldiers take up positions" not in seed.body
+
+
+def test_seed_body_starts_at_the_dateline_without_dangling_bracket(seed):
+    assert seed.body.startswith("YEREVAN — Fighting reportedly continued")
+    assert "(" not in seed.paragraphs[0]
+
+
+def test_seed_body_has_no_newsletter_prompts(seed):
+    assert "in your inbox" not in seed.body
+    assert seed.paragraphs[-1].startswith("“He emphasized to President Aliyev")
+    assert len(seed.paragraphs) == 11
+
+
+def test_seed_with_windows_line_endings_parses_the_same(seed):
+    crlf = SEED.read_text(encoding="utf-8").replace("\n", "\r\n")
+    assert parse_text_article(crlf, "seed") == seed
+
+
+# --- plain-text variants ----------------------------------------------------------------
+
+BODY = (
+    "The council voted on Tuesday to rebuild the old bridge across the river, ending a "
+    "debate that has divided the town for more than a decade and cost two mayors their jobs."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "headline", "caption", "published"),
+    [
+        # no caption
+        (f"Council Votes to Rebuild the Bridge\n\n{BODY}", "Council Votes to Rebuild the Bridge", None, None),
+        # a caption without a date, before the headline
+        (f"The old bridge in winter (Photo: Town Archive)\n\nCouncil Votes to Rebuild the Bridge\n\n{BODY}",
+         "Council Votes to Rebuild the Bridge", "The old bridge in winter (Photo: Town Archive)", None),
+        # a dateline with a date
+        ("Council Votes to Rebuild the Bridge\n\nGYUMRI, March 3, 2023 — " + BODY,
+         "Council Votes to Rebuild the Bridge", None, date(2023, 3, 3)),
+        # an explicit Date: line wins over the dateline
+        ("Date: 2024-03-01\nCouncil Votes to Rebuild the Bridge\n\nGYUMRI, March 3, 2023 — " + BODY,
+         "Council Votes to Rebuild the Bridge", None, date(2024, 3, 1)),
+        # a written-out date in the lead
+        (f"Council Votes to Rebuild the Bridge\n\nOn 14 September 2022 the council met. {BODY}",
+         "Council Votes to Rebuild the Bridge", None, date(2022, 9, 14)),
+        # a date on a line of its own under the headline
+        (f"Council Votes to Rebuild the Bridge\n\nSeptember 14, 2022\n\n{BODY}",
+         "Council Votes to Rebuild the Bridge", None, date(2022, 9, 14)),
+    ],
+)
+def test_parse_text_article_variants(text, headline, caption, published):
+    article = parse_text_article(text, "x")
+    assert (article.headline, article.caption, article.date) == (headline, caption, published)
+    assert article.paragraphs[-1].endswith("cost two mayors their jobs.")
+
+
+def test_parse_text_article_reads_a_byline():
+    article = parse_text_article(f"Council Votes to Rebuild the Bridge\n\nBy Anna Petrosyan\n\n{BODY}", "x")
+    assert article.author == "Anna Petrosyan"
+    assert article.body == BODY
+
+
+def test_parse_text_article_never_invents_a_year():
+    text = f"Council Votes\n\nThe council met on Wednesday, September 14, to vote. {BODY}"
+    assert parse_text_article(text, "x").date is None
+
+
+def test_parse_text_article_without_headline_takes_the_first_words():
+    article = parse_text_article(BODY, "x")
+    assert article.headline.startswith("The council voted on Tuesday")
+    assert article.headline.endswith("…") and len(article.headline) < 100
+    assert article.body == BODY
+
+
+# --- encodings and unusable files ------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ("Café – “Yerevan”".encode(), "Café – “Yerevan”"),
+        (b"\xef\xbb\xbf" + "Café".encode(), "Café"),
+        ("Café – “Yerevan”".encode("cp1252"), "Café – “Yerevan”"),
+        ("Ça va".encode("latin-1"), "Ça va"),
+        ("Café".encode("utf-16"), "Café"),
+        (b"caf\x81", "caf\x81"),  # a byte cp1252 leaves undefined is kept as latin-1
+    ],
+)
+def test_decode_bytes_reads_common_encodings(data, text):
+    assert decode_bytes(data) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", b"", "empty file"),
+        ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20, "binary"),
+        ("blank.txt", b"  \n\n \n", "no article text"),
+        ("only-prompt.txt", b"Get the Mirror in your inbox:\n", "no article text"),
+        ("photo.jpg", b"\xff\xd8\xff", "unsupported file type"),
+    ],
+)
+def test_unusable_files_are_skipped_with_a_reason(tmp_path, name, content, reason):
+    write_articles(tmp_path, {name: content})
+    found = list(find_files(tmp_path))
+    items = found if isinstance(found[0], Skip) else read_one(tmp_path / name)
+    assert len(items) == 1 and isinstance(items[0], Skip)
+    assert reason in items[0].reason
+    assert items[0].path.endswith(name)
+
+
+def test_find_files_walks_folders_skips_hidden_and_survives_symlink_loops(tmp_path):
+    write_articles(tmp_path, {"a.txt": "A\n\nText.", "deep/er/b.html": "<h1>B</h1>",
+                              ".hidden/c.txt": "C", ".DS_Store": b"\x00"})
+    (tmp_path / "deep" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    found = [f for f in find_files(tmp_path) if isinstance(f, SourceFile)]
+    assert [f.base_id for f in found] == ["a", "deep/er/b"]
+
+
+# --- JSON Lines ------------------------------------------------------------------------
+
+def test_jsonl_record_fields():
+    article = parse_jsonl_record(json.dumps({
+        "id": "r-1", "headline": "Cocoa Review", "date": "1987-02-26",
+        "body": "First paragraph.\nSecond paragraph.", "url": "https://example.com/a",
+        "author": "Desk",
+    }), "default")
+    assert article == Article(
+        id="r-1", headline="Cocoa Review", body="First paragraph.\n\nSecond paragraph.",
+        date=date(1987, 2, 26), author="Desk", url="https://example.com/a",
+    )
+
+
+def test_jsonl_record_without_headline_gets_one_from_the_body():
+    article = parse_jsonl_record('{"id": 7, "headline": "", "body": "FEDERAL RESERVE WEEKLY REPORT"}', "d")
+    assert (article.id, article.headline) == ("7", "FEDERAL RESERVE WEEKLY REPORT")
+
+
+def test_jsonl_record_without_body_is_indexed_with_an_empty_body():
+    article = parse_jsonl_record('{"headline": "BRIEF ITEM", "body": ""}', "file/3")
+    assert (article.id, article.headline, article.body) == ("file/3", "BRIEF ITEM", "")
+
+
+def test_jsonl_record_keeps_no_unsafe_url():
+    article = parse_jsonl_record('{"headline": "x", "url": "javascript:alert(1)"}', "d")
+    assert article.url is None
+
+
+def test_jsonl_file_reports_each_bad_line_and_reads_the_rest(tmp_path):
+    lines = [
+        '{"id": "ok-1", "headline": "Good", "body": "Text", "date": "2020-01-02"}',
+        "{not json",
+        "[1, 2]",
+        '{"id": "bad-type", "headline": 5}',
+        '{"id": "empty", "headline": "", "body": ""}',
+        "",
+        '{"id": "ok-2", "headline": "Also good", "date": "not a date"}',
+    ]
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join(lines).encode()))
+    items = read_one(path)
+    articles = [i for i in items if isinstance(i, Article)]
+    skips = {s.path.rsplit(":", 1)[1]: s.reason for s in items if isinstance(s, Skip)}
+    assert [a.id for a in articles] == ["ok-1", "ok-2"]
+    assert articles[1].date is None  # an unreadable date is left empty, never guessed
+    assert set(skips) == {"2", "3", "4", "5"}
+    assert "not valid JSON" in skips["2"] and "must be a string" in skips["4"]
+
+
+def test_truncated_gzip_is_reported_not_raised(tmp_path):
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"headline": "a"}\n' * 1000)[:60])
+    items = read_one(path)
+    assert isinstance(items[-1], Skip) and "cannot read" in items[-1].reason

@@ -1,0 +1,68 @@
+import pytest
+
+from searchapp.cleaning import (
+    clean_paragraphs,
+    drop_dangling_brackets,
+    is_boilerplate,
+    normalize_space,
+    split_paragraphs,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("YEREVAN ( — Fighting continued", "YEREVAN — Fighting continued"),
+        ("YEREVAN (Azatutyun) — Fighting", "YEREVAN (Azatutyun) — Fighting"),
+        ("the talks ( ) ended", "the talks ended"),
+        ("the [ ] gap", "the gap"),
+        ("quoted [of the border,] today", "quoted [of the border,] today"),
+        ("prices rose (see chart .", "prices rose (see chart."),
+    ],
+)
+def test_drop_dangling_brackets_keeps_balanced_pairs(text, expected):
+    assert drop_dangling_brackets(text) == expected
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "Get the Mirror in your inbox:",
+        "Get the Mirror-Spectator Weekly in your inbox:",
+        "Sign up for our newsletter",
+        "Subscribe to our daily newsletter!",
+        "Share this article",
+        "Advertisement",
+        "Related Articles",
+        "Click here to subscribe to the print edition",
+    ],
+)
+def test_is_boilerplate_recognises_prompts(paragraph):
+    assert is_boilerplate(paragraph)
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "The minister said readers should get the facts in their inbox and elsewhere, "
+        "and that the newsletter was one of many ways the ministry keeps in touch.",
+        "Share prices fell sharply on Monday.",
+        "Comments from the minister were not immediately available.",
+    ],
+)
+def test_is_boilerplate_keeps_article_sentences(paragraph):
+    assert not is_boilerplate(paragraph)
+
+
+def test_normalize_space_drops_controls_and_collapses_runs():
+    assert normalize_space("  a\u00a0\u00a0b\x00c\u200b d\t\te ") == "a bc d e"
+
+
+def test_clean_paragraphs_drops_empty_and_boilerplate():
+    paragraphs = ["First.", "   ", "Get the Mirror in your inbox:", "Second ( — part."]
+    assert clean_paragraphs(paragraphs) == ["First.", "Second — part."]
+
+
+def test_split_paragraphs_joins_wrapped_lines_and_splits_blank_lines():
+    text = "one line\nwrapped here\r\n\r\nnext para\n \nlast"
+    assert split_paragraphs(text) == ["one line wrapped here", "next para", "last"]

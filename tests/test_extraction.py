@@ -1,0 +1,370 @@
+import datetime
+import json
+
+import pytest
+
+from searchapp.extraction import Page, extract_page
+
+BODY = [
+    "The city council voted on Tuesday to rebuild the old harbour bridge, ending a debate "
+    "that had lasted for more than a decade.",
+    "Engineers said the new bridge, which will carry trams as well as cars, should open "
+    "in the spring of 2027 if the funding arrives on time.",
+    "Residents who had campaigned for the repairs welcomed the decision, although several "
+    "shop owners worried about two years of road works.",
+]
+
+
+def page(body: str = "", head: str = "") -> str:
+    """Wrap markup in a small but complete news page."""
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Bridge vote | The Harbour Gazette</title>{head}</head>
+<body>
+<header class="site-header"><a href="/">The Harbour Gazette</a> <a href="/news">News</a></header>
+<nav><ul><li><a href="/sport">Sport</a></li><li><a href="/weather">Weather</a></li></ul></nav>
+{body}
+<footer><p>Copyright 2024 The Harbour Gazette. All rights reserved, including reprints.</p>
+</footer>
+</body></html>"""
+
+
+def article(extra: str = "", heading: str = "<h1>Council backs new harbour bridge</h1>") -> str:
+    paragraphs = "".join(f"<p>{text}</p>" for text in BODY)
+    return f"<article>{heading}{paragraphs}{extra}</article>"
+
+
+def json_ld(data: object) -> str:
+    return f'<script type="application/ld+json">{json.dumps(data)}</script>'
+
+
+def test_extract_page_returns_article_body_paragraphs_in_order():
+    result = extract_page(page(article()))
+
+    assert isinstance(result, Page)
+    assert result.paragraphs == BODY
+
+
+def test_extract_page_reads_json_ld_metadata():
+    head = json_ld({
+        "@context": "https://schema.org",
+        "@type": "NewsArticle",
+        "headline": "Council backs bridge &amp; tram plan",
+        "datePublished": "2024-03-05T09:30:00+01:00",
+        "author": {"@type": "Person", "name": "Ann Lee"},
+        "url": "https://gazette.example/news/bridge",
+    })
+
+    result = extract_page(page(article(), head))
+
+    assert result.headline == "Council backs bridge & tram plan"
+    assert result.date == datetime.date(2024, 3, 5)
+    assert result.author == "Ann Lee"
+    assert result.url == "https://gazette.example/news/bridge"
+
+
+def test_extract_page_finds_article_in_json_ld_graph_with_author_list():
+    head = json_ld({
+        "@context": "https://schema.org",
+        "@graph": [
+            {"@type": "WebSite", "name": "The Harbour Gazette", "url": "https://gazette.example"},
+            {
+                "@type": ["ReportageNewsArticle"],
+                "headline": "Council backs new harbour bridge",
+                "dateCreated": "2024-03-04",
+                "author": [{"@type": "Person", "name": "Ann Lee"}, "Bo Chen"],
+                "mainEntityOfPage": {"@id": "https://gazette.example/news/bridge"},
+            },
+        ],
+    })
+
+    result = extract_page(page(article(), head))
+
+    assert result.headline == "Council backs new harbour bridge"
+    assert result.date == datetime.date(2024, 3, 4)
+    assert result.author == "Ann Lee, Bo Chen"
+    assert result.url == "https://gazette.example/news/bridge"
+
+
+def test_extract_page_prefers_json_ld_over_meta_tags():
+    head = json_ld({"@type": "NewsArticle", "headline": "From JSON-LD"}) + (
+        '<meta property="og:title" content="From OpenGraph">'
+    )
+
+    assert extract_page(page(article(), head)).headline == "From JSON-LD"
+
+
+def test_extract_page_falls_back_to_opengraph_and_article_meta():
+    head = """
+        <meta property="og:title" content="Bridge vote: council says yes">
+        <meta property="og:url" content="https://gazette.example/news/bridge">
+        <meta property="article:published_time" content="2024-03-05T09:30:00Z">
+        <meta property="article:author" content="https://gazette.example/staff/ann-lee">
+        <meta name="author" content="By Ann Lee">"""
+
+    result = extract_page(page(article(), head))
+
+    assert result.headline == "Bridge vote: council says yes"
+    assert result.url == "https://gazette.example/news/bridge"
+    assert result.date == datetime.date(2024, 3, 5)
+    assert result.author == "Ann Lee"  # the profile URL is no name, "By" no part of it
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        '<meta name="date" content="2024-03-05">',
+        '<meta name="pubdate" content="20240305">',
+        '<meta name="publish-date" content="March 5, 2024">',
+        '<meta name="dc.date" content="2024-03-05">',
+        '<meta name="DC.date.issued" content="2024-03-05">',
+        '<meta name="parsely-pub-date" content="2024-03-05T08:00:00Z">',
+        '<meta name="sailthru.date" content="Tue, 05 Mar 2024 08:00:00 -0000">',
+        '<meta itemprop="datePublished" content="2024-03-05">',
+    ],
+)
+def test_extract_page_reads_date_from_common_meta(meta):
+    assert extract_page(page(article(), meta)).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_prefers_time_inside_the_article():
+    body = (
+        '<div class="ticker"><time datetime="2023-12-31">Yesterday</time></div>'
+        + article(heading='<time datetime="2024-03-05T10:00">5 March</time>')
+    )
+
+    assert extract_page(page(body)).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_falls_back_to_h1_and_canonical_link():
+    head = '<link rel="canonical" href="https://gazette.example/news/bridge">'
+
+    result = extract_page(page(article(), head))
+
+    assert result.headline == "Council backs new harbour bridge"
+    assert result.url == "https://gazette.example/news/bridge"
+
+
+@pytest.mark.parametrize(
+    ("title", "headline"),
+    [
+        ("Bridge vote | The Harbour Gazette", "Bridge vote"),
+        ("Council backs new harbour bridge - Gazette", "Council backs new harbour bridge"),
+        ("Council backs bridge — The Gazette", "Council backs bridge"),
+        ("Covid-19 rules end", "Covid-19 rules end"),
+    ],
+)
+def test_extract_page_uses_title_without_site_name_as_last_resort(title, headline):
+    html = f"<html><head><title>{title}</title></head><body>{article(heading='')}</body></html>"
+
+    assert extract_page(html).headline == headline
+
+
+def test_extract_page_does_not_repeat_headline_in_body():
+    result = extract_page(page(article()))
+
+    assert result.headline == "Council backs new harbour bridge"
+    assert "Council backs new harbour bridge" not in result.paragraphs
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        '<div class="share-bar"><p>Share this story on Facebook, Twitter and by e-mail</p></div>',
+        '<div class="newsletter-signup"><p>Get our free morning briefing every day</p></div>',
+        '<section id="comments"><p>Great article, I have always loved that bridge!</p></section>',
+        '<div class="related-articles"><p>Ferry fares to rise again in the spring</p></div>',
+        '<aside><p>Most read: ferry fares to rise again in the spring</p></aside>',
+        '<div class="ad-slot"><p>Buy the best garden furniture at half price</p></div>',
+        '<div class="cookie-banner"><p>We use cookies to improve your experience</p></div>',
+        '<ol class="breadcrumb"><li>Home</li><li>News</li><li>Local</li></ol>',
+        '<div class="author-bio"><p>Ann Lee covers city politics for the Gazette</p></div>',
+        '<form><p>Search the archive for older stories about the bridge</p></form>',
+        '<div role="navigation"><p>Previous story about the tram network</p></div>',
+        '<div style="display: none"><p>Hidden text the reader never sees</p></div>',
+    ],
+)
+def test_extract_page_removes_site_furniture(furniture):
+    result = extract_page(page(article(extra=furniture)))
+
+    assert result.paragraphs == BODY
+
+
+def test_extract_page_removes_page_navigation_header_and_footer():
+    text = " ".join(extract_page(page(article())).paragraphs)
+
+    assert "Sport" not in text
+    assert "Harbour Gazette" not in text
+    assert "Copyright" not in text
+
+
+def test_extract_page_keeps_article_despite_furniture_word_on_its_wrapper():
+    body = f'<div class="layout has-sidebar"><div class="story">{article()}</div></div>'
+
+    assert extract_page(page(body)).paragraphs == BODY
+
+
+def test_extract_page_drops_boilerplate_and_link_lists_inside_article():
+    extra = (
+        "<p>Get the Gazette in your inbox:</p>"
+        '<ul><li><a href="/a">Ferry fares to rise again</a></li>'
+        '<li><a href="/b">Tram line opens next year</a></li></ul>'
+    )
+
+    assert extract_page(page(article(extra=extra))).paragraphs == BODY
+
+
+def test_extract_page_keeps_blocks_as_separate_paragraphs():
+    body = """<article>
+        <p>First paragraph, with <b>bold</b> and <a href="/x">a link</a> inside it.</p>
+        <h2>A subheading</h2>
+        <ul><li>First point of the list.</li><li>Second point of the list.</li></ul>
+        <blockquote>A quotation from the mayor.</blockquote>
+        <div>Loose line one<br><br>Loose line two</div>
+        <p>Last   paragraph
+           spread over lines.</p>
+    </article>"""
+
+    assert extract_page(page(body)).paragraphs == [
+        "First paragraph, with bold and a link inside it.",
+        "A subheading",
+        "First point of the list.",
+        "Second point of the list.",
+        "A quotation from the mayor.",
+        "Loose line one",
+        "Loose line two",
+        "Last paragraph spread over lines.",
+    ]
+
+
+def test_extract_page_decodes_entities():
+    body = article(extra="<p>Caf&eacute; owners &amp; residents said &#8220;yes&#8221;.</p>")
+
+    assert extract_page(page(body)).paragraphs[-1] == "Café owners & residents said “yes”."
+
+
+def test_extract_page_captures_first_caption_outside_body():
+    figures = (
+        '<figure><img src="a.jpg"><figcaption>The old bridge in 1950. '
+        "Photo: City Archive</figcaption></figure>"
+        '<figure><img src="b.jpg"><figcaption>A tram in 2019.</figcaption></figure>'
+    )
+
+    result = extract_page(page(article(extra=figures)))
+
+    assert result.caption == "The old bridge in 1950. Photo: City Archive"
+    assert result.paragraphs == BODY
+
+
+def test_extract_page_caption_is_none_without_photos():
+    assert extract_page(page(article())).caption is None
+
+
+def test_extract_page_finds_body_without_semantic_markup():
+    paragraphs = "".join(f"<p>{text}</p>" for text in BODY)
+    body = f"""
+        <div class="top"><a href="/">Home</a> <a href="/news">News</a>
+        <a href="/sport">Sport</a></div>
+        <div class="wrap"><div class="col-8">{paragraphs}</div>
+        <div class="col-4"><a href="/a">Ferry fares to rise again this spring</a><br>
+        <a href="/b">Tram line opens next year after delays</a></div></div>"""
+
+    assert extract_page(page(body)).paragraphs == BODY
+
+
+def test_extract_page_prefers_itemprop_article_body():
+    body = (
+        '<article><div class="teaser"><p>A teaser that is not the story at all, '
+        "only a summary of it.</p></div>"
+        '<div itemprop="articleBody">' + "".join(f"<p>{text}</p>" for text in BODY) + "</div>"
+        "</article>"
+    )
+
+    assert extract_page(page(body)).paragraphs == BODY
+
+
+def test_extract_page_falls_back_to_json_ld_article_body():
+    head = json_ld({
+        "@type": "NewsArticle",
+        "headline": "Council backs new harbour bridge",
+        "articleBody": "\n\n".join(BODY),
+    })
+
+    result = extract_page(page('<div id="app">Loading…</div>', head))
+
+    assert result.paragraphs == BODY
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        '{"@type": "NewsArticle", "headline": ',
+        "not json at all",
+        "[" * 5000 + "]" * 5000,
+        '{"@type": 5, "headline": ["list"], "author": [null, 3, {"name": 7}]}',
+        '{"@type": "NewsArticle", "headline": 5, "datePublished": {"a": 1}, "url": [1]}',
+        "",
+    ],
+)
+def test_extract_page_ignores_malformed_json_ld(broken):
+    head = (
+        f'<script type="application/ld+json">{broken}</script>'
+        '<meta property="og:title" content="Bridge vote: council says yes">'
+    )
+
+    result = extract_page(page(article(), head))
+
+    assert result.headline == "Bridge vote: council says yes"
+    assert result.paragraphs == BODY
+
+
+def test_extract_page_survives_deeply_nested_markup():
+    depth = 10_000
+    html = (
+        "<html><body>" + "<div>" * depth + f"<p>{BODY[0]}</p>" + "</div>" * depth
+        + "</body></html>"
+    )
+
+    assert extract_page(html).paragraphs == [BODY[0]]
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "   \n ",
+        "just some plain text",
+        "http://example.com/",
+        "<p>unclosed <b>tags <i>everywhere",
+        "</div></p></html>",
+        "<<<>>>",
+        "\x00\x01 control characters",
+        '<?xml version="1.0"?><rss><channel><title>Feed</title></channel></rss>',
+        "<html><head><title></title></head><body></body></html>",
+    ],
+)
+def test_extract_page_accepts_any_input(html):
+    result = extract_page(html)
+
+    assert isinstance(result, Page)
+    assert all(isinstance(paragraph, str) and paragraph for paragraph in result.paragraphs)
+
+
+def test_extract_page_returns_empty_page_for_empty_input():
+    assert extract_page("") == Page(None, None, None, None, None, [])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Der Stadtrat hat am Dienstag beschlossen, die alte Hafenbrücke neu zu bauen, "
+        "nachdem jahrelang über die Kosten gestritten worden war.",
+        "Городской совет во вторник проголосовал за реконструкцию старого моста в порту, "
+        "завершив многолетний спор.",
+        "市議会は火曜日、港の古い橋を建て替えることを決定し、十年以上続いた議論に終止符を打った。",
+        "시의회는 화요일 오래된 항구 다리를 재건하기로 결정하여 10년 넘게 이어진 논쟁을 끝냈다.",
+    ],
+)
+def test_extract_page_keeps_non_english_text(text):
+    body = f"<article><h1>Titel</h1><p>{text}</p><p>{text}</p></article>"
+
+    assert extract_page(page(body)).paragraphs == [text, text]

@@ -1,0 +1,160 @@
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.fields import ID, TEXT, Schema
+
+from conftest import SEED, write_articles
+from searchapp.indexing import INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
+from searchapp.searching import Archive
+
+
+def stored(index_dir):
+    """Return {id: stored fields} of every article in the index."""
+    with open_index(index_dir).searcher() as searcher:
+        return {fields["id"]: fields for fields in searcher.all_stored_fields()}
+
+
+def touch(path, text):
+    path.write_text(text, encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+def test_index_holds_the_seed_with_its_fields(tmp_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / SEED.name).write_bytes(SEED.read_bytes())
+    report = update_index([folder], tmp_path / "index")
+    assert (report.added, report.skipped, report.written) == (1, [], True)
+    article = stored(tmp_path / "index")[SEED.stem]
+    assert article["headline"] == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert article["date"].date() == date(2022, 9, 14)
+    assert article["body"].startswith("YEREVAN — Fighting")
+    assert article["caption"].endswith("May 17, 2021")
+    assert article["source"] == str(folder / SEED.name)
+
+
+def test_rerun_over_unchanged_folder_writes_nothing(archive_dir, index_dir):
+    files_before = {p.name: p.stat().st_mtime_ns for p in index_dir.iterdir()}
+    report = update_index([archive_dir], index_dir)
+    assert (report.added, report.updated, report.removed, report.written) == (0, 0, 0, False)
+    assert report.unchanged == 5
+    assert {p.name: p.stat().st_mtime_ns for p in index_dir.iterdir()} == files_before
+
+
+def test_changed_new_and_deleted_files_are_applied(archive_dir, index_dir):
+    touch(archive_dir / "church-festival.txt", "Festival Cancelled\n\nThe festival will not take place.")
+    write_articles(archive_dir, {"new.txt": "A New Article\n\nWith some text."})
+    (archive_dir / "undated-recipe.txt").unlink()
+    report = update_index([archive_dir], index_dir)
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 1, 1, 3)
+    articles = stored(index_dir)
+    assert articles["church-festival"]["headline"] == "Festival Cancelled"
+    assert "new" in articles and "undated-recipe" not in articles
+
+
+def test_changed_jsonl_drops_records_no_longer_in_it(archive_dir, index_dir):
+    touch(archive_dir / "feeds" / "export.jsonl", '{"id": "feed-1", "headline": "Only One Left"}')
+    report = update_index([archive_dir], index_dir)
+    assert (report.updated, report.removed) == (1, 1)
+    articles = stored(index_dir)
+    assert articles["feed-1"]["headline"] == "Only One Left" and "feed-2" not in articles
+
+
+def test_indexing_another_folder_keeps_the_first(archive_dir, index_dir, tmp_path):
+    other = write_articles(tmp_path / "other", {"more/extra.txt": "Extra Article\n\nMore text here."})
+    report = update_index([other], index_dir)
+    assert (report.added, report.removed) == (1, 0)
+    assert {"more/extra", "border-talks", SEED.stem} <= set(stored(index_dir))
+
+
+def test_an_id_already_taken_by_another_file_is_skipped(archive_dir, index_dir, tmp_path):
+    other = write_articles(tmp_path / "other", {"border-talks.txt": "Impostor\n\nSame id."})
+    report = update_index([other], index_dir)
+    assert report.added == 0
+    assert "already used by" in report.skipped[0].reason
+    assert stored(index_dir)["border-talks"]["headline"].startswith("Talks on the")
+
+
+def test_a_file_that_becomes_unusable_keeps_its_last_good_version(archive_dir, index_dir):
+    (archive_dir / "border-talks.txt").write_bytes(b"")
+    report = update_index([archive_dir], index_dir)
+    assert report.skipped[0].reason == "empty file"
+    assert stored(index_dir)["border-talks"]["headline"].startswith("Talks on the")
+
+
+def test_rebuild_replaces_the_index_in_one_commit(archive_dir, index_dir, tmp_path):
+    searcher_archive = Archive(index_dir)
+    assert searcher_archive.search("Jermuk").total == 2
+    only = write_articles(tmp_path / "only", {"solo.txt": "Solo Article\n\nAbout Jermuk."})
+    report = update_index([only], index_dir, rebuild=True)
+    assert (report.added, report.written) == (1, True)
+    assert set(stored(index_dir)) == {"solo"}
+    # A searcher opened before the rebuild moves to the new index without a restart.
+    assert [h.id for h in searcher_archive.search("Jermuk").hits] == ["solo"]
+
+
+def test_rebuild_upgrades_an_index_with_an_old_schema(tmp_path, archive_dir):
+    old = tmp_path / "old"
+    old.mkdir()
+    ix = whoosh_index.create_in(str(old), Schema(id=ID(stored=True), text=TEXT), indexname=INDEX_NAME)
+    with ix.writer() as writer:
+        writer.add_document(id="legacy", text="old")
+    update_index([archive_dir], old, rebuild=True)
+    assert "headline" in open_index(old).schema and "legacy" not in stored(old)
+
+
+def test_missing_path_is_an_error_and_touches_nothing(tmp_path):
+    with pytest.raises(IndexerError, match="no such file or folder"):
+        update_index([tmp_path / "nope"], tmp_path / "index")
+    assert not (tmp_path / "index").exists()
+
+
+def test_a_second_indexer_is_told_the_index_is_locked(archive_dir, index_dir):
+    writer = open_index(index_dir).writer()
+    try:
+        with pytest.raises(IndexLocked, match="another `searchapp index`"):
+            update_index([archive_dir], index_dir)
+    finally:
+        writer.cancel()
+
+
+def test_an_interrupted_run_leaves_the_last_commit(archive_dir, index_dir):
+    before = stored(index_dir)
+    write_articles(archive_dir, {f"new-{i}.txt": f"New {i}\n\nText {i}." for i in range(5)})
+
+    def interrupt(done, total, articles):
+        if articles or done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        update_index([archive_dir], index_dir, progress=interrupt)
+    assert stored(index_dir) == before
+    # The lock was released: the next run completes.
+    assert update_index([archive_dir], index_dir).added == 5
+
+
+def test_a_killed_indexer_leaves_a_readable_index(archive_dir, index_dir, tmp_path):
+    before = set(stored(index_dir))
+    big = tmp_path / "big"
+    big.mkdir()
+    lines = "\n".join(f'{{"id": "big-{i}", "headline": "Story {i}", "body": "Text about item {i}."}}'
+                      for i in range(30000))
+    (big / "big.jsonl").write_text(lines)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)
+    process.kill()
+    process.wait()
+    after = set(stored(index_dir))
+    assert after == before or after == before | {f"big-{i}" for i in range(30000)}
+    report = update_index([big], index_dir)
+    assert report.added + report.unchanged > 0 and not report.skipped
+    assert len(stored(index_dir)) == len(before) + 30000
