@@ -19,7 +19,7 @@ from pathlib import Path
 
 from whoosh import highlight
 from whoosh import query as wq
-from whoosh.sorting import FieldFacet, ScoreFacet
+from whoosh.sorting import FieldFacet, ScoreFacet, TranslateFacet
 
 from searchapp.indexing import ANALYZER, open_index
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery, parse_query
@@ -33,6 +33,8 @@ MAX_RESULT_WINDOW = 10_000
 FIELD_WEIGHTS = {"headline": 3.0, "body": 1.0, "caption": 0.5}
 MIN_PREFIX_CHARS = 3
 MAX_PREFIX_TERMS = 50
+# The sort key of a missing date in Whoosh's 64-bit date column.
+UNDATED_KEY = 2**64 - 1
 SNIPPET_CHARS = 240
 SNIPPET_SURROUND = 70
 SNIPPET_FRAGMENTS = 2
@@ -116,6 +118,10 @@ class MarkFormatter(highlight.Formatter):
         return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
 
 
+CONTEXT = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
+WHOLE = highlight.WholeFragmenter()
+
+
 class Archive:
     """The searchable archive in one index folder, shared by all threads of a process."""
 
@@ -189,9 +195,6 @@ class Archive:
                 sortedby=_sort_facet(sort),
                 filter=_date_filter(date_from, date_to),
                 terms=True,
-            )
-            found.fragmenter = highlight.ContextFragmenter(
-                maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND
             )
             found.formatter = MarkFormatter()
             results.total = len(found)
@@ -303,9 +306,18 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
 
 
 def _sort_facet(sort: str):
+    """Sort by date with undated articles last either way, then by relevance."""
     if sort == "relevance":
         return None
-    return [FieldFacet("date", reverse=sort == "newest"), ScoreFacet()]
+    by_date = FieldFacet("date")
+    if sort == "newest":
+        by_date = TranslateFacet(_newest_first, by_date)
+    return [by_date, ScoreFacet()]
+
+
+def _newest_first(key: int) -> int:
+    # Whoosh gives an undated article the largest key; keep it largest, negate the rest.
+    return key if key >= UNDATED_KEY else -key
 
 
 def _date_filter(date_from: date | None, date_to: date | None):
@@ -321,11 +333,15 @@ def _date(value) -> date | None:
 
 
 def _hit(hit) -> Hit:
+    body = hit.get("body", "")
+    # A short article is its own snippet; a long one shows the passages around matches.
+    hit.results.fragmenter = WHOLE if len(body) <= SNIPPET_CHARS else CONTEXT
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
     snippet = " ".join(hit.highlights("body", top=SNIPPET_FRAGMENTS).split())
     if not snippet:
-        snippet = html.escape(lead(hit.get("body", "")), quote=False)
-    return Hit(hit["id"], hit.get("headline", ""), _date(hit.get("date")), snippet, hit.score or 0.0)
+        snippet = html.escape(lead(body), quote=False)
+    score = hit.score if isinstance(hit.score, float) else 0.0  # a sort key when sorted
+    return Hit(hit["id"], hit.get("headline", ""), _date(hit.get("date")), snippet, score)
 
 
 def lead(body: str, limit: int = SNIPPET_CHARS) -> str:

@@ -1,0 +1,133 @@
+import pytest
+
+from conftest import SEED
+from searchapp import create_app
+from test_web import HOSTILE_QUERIES
+
+RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "results"]
+
+
+def test_search_returns_the_documented_shape(client):
+    body = client.get("/api/search?q=Jermuk").get_json()
+    assert list(body) == RESULT_KEYS
+    assert (body["query"], body["total"], body["page"], body["per_page"], body["pages"]) == (
+        "Jermuk", 2, 1, 10, 1)
+    assert isinstance(body["took_ms"], float) and body["suggestion"] is None
+    seed = next(r for r in body["results"] if r["id"] == SEED.stem)
+    assert seed == {
+        "id": SEED.stem,
+        "headline": "Fighting Continues on Armenia-Azerbaijan Border",
+        "date": "2022-09-14",
+        "snippet": seed["snippet"],
+        "url": f"/articles/{SEED.stem}",
+    }
+    assert "<mark>Jermuk</mark>" in seed["snippet"]
+
+
+def test_search_matches_the_web_page(client):
+    api_ids = [r["id"] for r in client.get("/api/search?q=border+jermuk").get_json()["results"]]
+    html = client.get("/?q=border+jermuk").get_data(as_text=True)
+    positions = [html.index(f'href="/articles/{i}"') for i in api_ids]
+    assert positions == sorted(positions)
+
+
+def test_undated_articles_have_null_dates(client):
+    results = client.get("/api/search?q=apricot").get_json()["results"]
+    assert results[0]["id"] == "undated-recipe" and results[0]["date"] is None
+
+
+def test_paging_sort_and_dates(client):
+    query = "/api/search?q=border+jermuk+festival+apricot+chess"
+    body = client.get(query + "&per_page=2&page=2&sort=newest").get_json()
+    assert (body["total"], body["pages"], body["per_page"]) == (6, 3, 2)
+    assert [r["id"] for r in body["results"]] == [SEED.stem, "feed-2"]
+    body = client.get(query + "&from=2023-01-01&to=2023-03-31").get_json()
+    assert [r["id"] for r in body["results"]] == ["border-talks"]
+
+
+def test_suggestion(client):
+    assert client.get("/api/search?q=Jermukk").get_json()["suggestion"] == "jermuk"
+
+
+def test_empty_query_finds_nothing(client):
+    body = client.get("/api/search?q=").get_json()
+    assert (body["total"], body["results"]) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("query_string", "parameter"),
+    [
+        ("page=0", "page"), ("page=x", "page"), ("page=1001", "page"), ("per_page=0", "per_page"),
+        ("per_page=51", "per_page"), ("per_page=-5", "per_page"), ("per_page=50&page=201", "page"),
+        ("sort=best", "sort"), ("from=2022-02-30", "from"), ("to=tomorrow", "to"),
+        ("from=2023-01-01&to=2022-01-01", "from"), ("q=a&q=b", "q"), ("per_page=1&per_page=2", "per_page"),
+        ("q=date:soon", "q"), ("q=" + "x" * 2001, "q"),
+    ],
+)
+def test_bad_parameters_give_a_400_that_names_them(client, query_string, parameter):
+    response = client.get("/api/search?" + query_string)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["status"] == 400 and error["parameter"] == parameter and error["message"]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_queries_give_json(client, query):
+    response = client.get("/api/search", query_string={"q": query})
+    assert response.status_code in (200, 400)
+    body = response.get_json()
+    assert "results" in body or "error" in body
+
+
+def test_snippets_are_escaped_html(tmp_path):
+    from conftest import write_articles
+    from searchapp.indexing import update_index
+
+    folder = write_articles(tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    snippet = client.get("/api/search?q=jermuk").get_json()["results"][0]["snippet"]
+    assert snippet == "Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;."
+
+
+def test_article_fields(client):
+    body = client.get(f"/api/articles/{SEED.stem}").get_json()
+    assert body["headline"] == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert body["date"] == "2022-09-14"
+    assert body["caption"].endswith("May 17, 2021")
+    assert body["paragraphs"][0].startswith("YEREVAN") and body["body"].startswith("YEREVAN")
+    assert body["url"] == f"/articles/{SEED.stem}" and body["source_url"] is None
+    assert {"id", "headline", "date", "url"} == set(body["related"][0])
+
+
+def test_unknown_article_and_path_are_json_404s(client):
+    for path in ("/api/articles/nope", "/api/nowhere"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.get_json()["error"]["status"] == 404
+
+
+def test_wrong_method_is_a_json_405(client):
+    response = client.post("/api/search?q=x")
+    assert response.status_code == 405 and response.get_json()["error"]["status"] == 405
+
+
+def test_missing_index_is_a_json_503(tmp_path):
+    client = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client()
+    response = client.get("/api/search?q=x")
+    assert response.status_code == 503
+    assert "searchapp index" in response.get_json()["error"]["message"]
+
+
+def test_openapi_describes_exactly_the_api(client, app):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    search = spec["paths"]["/api/search"]["get"]
+    assert [p["name"] for p in search["parameters"]] == ["q", "page", "per_page", "sort", "from", "to"]
+    hit_schema = spec["components"]["schemas"]["SearchResults"]
+    assert hit_schema["required"] == RESULT_KEYS
+    assert spec["components"]["schemas"]["Hit"]["required"] == ["id", "headline", "date", "snippet", "url"]
+    article = client.get(f"/api/articles/{SEED.stem}").get_json()
+    assert set(spec["components"]["schemas"]["Article"]["properties"]) == set(article)
+    api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    documented = {p.replace("{id}", "<path:article_id>") for p in spec["paths"]}
+    assert api_rules - {"/api/openapi.json"} == documented

@@ -1,0 +1,133 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SEED, write_articles
+from searchapp.cli import main
+from searchapp.indexing import open_index
+
+
+def run(runner, *args, env=None):
+    return runner.invoke(main, list(map(str, args)), env=env)
+
+
+def test_index_prints_a_summary_and_a_rerun_reports_no_changes(runner, archive_dir, tmp_path):
+    first = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    assert first.exit_code == 0
+    assert first.stdout.startswith("Indexed in ")
+    assert "6 added, 0 updated, 0 removed, 0 unchanged files, 0 skipped" in first.stdout
+    second = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    assert second.exit_code == 0
+    assert second.stdout.startswith("No changes")
+    assert "5 unchanged files" in second.stdout and "not written" in second.stdout
+
+
+def test_index_output_has_no_progress_bar_off_a_terminal(runner, archive_dir, tmp_path):
+    result = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    assert "indexing [" not in result.output
+
+
+def test_index_defaults_come_from_the_environment(runner, archive_dir, tmp_path):
+    env = {"SEARCHAPP_SOURCES": str(archive_dir), "SEARCHAPP_INDEX_DIR": str(tmp_path / "envix")}
+    assert run(runner, "index", env=env).exit_code == 0
+    assert open_index(tmp_path / "envix").doc_count() == 6
+
+
+def test_skipped_files_are_listed_with_reasons_and_exit_1(runner, archive_dir, tmp_path):
+    write_articles(archive_dir, {"empty.txt": b"", "blob.txt": b"\x00\x01\x02" * 100,
+                                 "bad.jsonl": '{"headline": "ok"}\n{oops\n'})
+    result = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    assert result.exit_code == 1
+    assert f"skipped {archive_dir / 'empty.txt'}: empty file" in result.stderr
+    assert f"skipped {archive_dir / 'blob.txt'}: binary file" in result.stderr
+    assert f"skipped {archive_dir / 'bad.jsonl'}:2: not valid JSON" in result.stderr
+    assert "7 added" in result.stdout and "3 skipped" in result.stdout
+
+
+def test_nothing_indexable_exits_3(runner, tmp_path):
+    folder = write_articles(tmp_path / "a", {"empty.txt": b""})
+    assert run(runner, "index", folder, "--index-dir", tmp_path / "ix").exit_code == 3
+    (tmp_path / "b").mkdir()
+    result = run(runner, "index", tmp_path / "b", "--index-dir", tmp_path / "ix")
+    assert result.exit_code == 3 and "No article files found" in result.stderr
+
+
+def test_missing_path_exits_2_without_traceback(runner, tmp_path):
+    result = run(runner, "index", tmp_path / "nope", "--index-dir", tmp_path / "ix")
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_locked_index_exits_4_with_a_clear_message(runner, archive_dir, index_dir):
+    write_articles(archive_dir, {"new.txt": "New\n\nText."})
+    writer = open_index(index_dir).writer()
+    try:
+        result = run(runner, "index", archive_dir, "--index-dir", index_dir)
+    finally:
+        writer.cancel()
+    assert result.exit_code == 4
+    assert "index is locked" in result.stderr and "Traceback" not in result.output
+
+
+def test_unwritable_index_location_exits_5(runner, archive_dir, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run(runner, "index", archive_dir, "--index-dir", blocker / "ix")
+    assert result.exit_code == 5 and "cannot create or open the index" in result.stderr
+
+
+def test_rebuild(runner, archive_dir, index_dir, tmp_path):
+    only = write_articles(tmp_path / "only", {"one.txt": "One\n\nText."})
+    result = run(runner, "index", only, "--index-dir", index_dir, "--rebuild")
+    assert result.exit_code == 0 and "1 added" in result.stdout
+    assert open_index(index_dir).doc_count() == 1
+
+
+def test_python_dash_m_works_like_the_command(archive_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "searchapp", "index", str(archive_dir), "--index-dir", str(tmp_path / "ix")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0 and "6 added" in result.stdout
+    assert "Usage: searchapp" in subprocess.run(
+        [sys.executable, "-m", "searchapp", "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+
+
+def test_help_documents_exit_codes_with_an_example(runner):
+    text = run(runner, "index", "--help").output
+    assert "searchapp index seeds/ --index-dir index/" in text and "Exit codes" in text
+
+
+def test_search_command_prints_results(runner, index_dir):
+    result = run(runner, "search", "Jermuk", "--index-dir", index_dir)
+    assert result.exit_code == 0
+    assert result.stdout.startswith("2 results")
+    assert "Fighting Continues on Armenia-Azerbaijan Border  [2022-09-14]" in result.stdout
+    assert "*Jermuk*" in result.stdout
+
+
+def test_search_command_json(runner, index_dir):
+    body = json.loads(run(runner, "search", "Jermuk", "--json", "--limit", "1", "--index-dir", index_dir).stdout)
+    assert body["total"] == 2 and len(body["results"]) == 1
+
+
+@pytest.mark.parametrize("query", ["date:never", '"'])
+def test_search_command_never_shows_a_traceback(runner, index_dir, query):
+    result = run(runner, "search", query, "--index-dir", index_dir)
+    assert "Traceback" not in result.output and result.exit_code in (0, 2)
+
+
+def test_search_command_without_index_explains(runner, tmp_path):
+    result = run(runner, "search", "x", "--index-dir", tmp_path / "none")
+    assert result.exit_code == 2 and "searchapp index" in result.stderr
+
+
+def test_seed_folder_indexes_cleanly(runner, tmp_path):
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    (folder / SEED.name).write_bytes(SEED.read_bytes())
+    result = run(runner, "index", folder, "--index-dir", tmp_path / "ix")
+    assert result.exit_code == 0 and "1 added" in result.stdout

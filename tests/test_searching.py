@@ -1,0 +1,154 @@
+from datetime import date
+
+import pytest
+
+from conftest import SEED, write_articles
+from searchapp.indexing import update_index
+from searchapp.searching import Archive, IndexUnavailable
+
+
+@pytest.fixture
+def archive(index_dir):
+    return Archive(index_dir)
+
+
+def ids(results):
+    return [hit.id for hit in results.hits]
+
+
+def test_search_finds_the_seed_with_highlighted_snippet(archive):
+    results = archive.search("Jermuk")
+    assert results.total == 2
+    seed = next(hit for hit in results.hits if hit.id == SEED.stem)
+    assert seed.headline == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert seed.date == date(2022, 9, 14)
+    assert "<mark>Jermuk</mark>" in seed.snippet
+
+
+def test_headline_matches_rank_above_body_matches(archive):
+    # "Jermuk" is in feed-1's headline and only in the seed's body.
+    assert ids(archive.search("Jermuk"))[0] == "feed-1"
+
+
+def test_words_are_stemmed(archive):
+    assert SEED.stem in ids(archive.search("fight"))
+
+
+def test_every_word_counts_and_articles_with_more_words_rank_first(tmp_path):
+    filler = "The committee met in the hall and discussed the agenda for the season."
+    folder = write_articles(tmp_path / "a", {
+        "one.txt": f"Notes One\n\n{filler} Apricot harvest.",
+        "two.txt": f"Notes Two\n\n{filler} Apricot harvest, with festival.",
+        "three.txt": f"Notes Three\n\n{filler} Apricot harvest, festival and wine.",
+        "none.txt": f"Notes Four\n\n{filler} Nothing else.",
+    })
+    update_index([folder], tmp_path / "ix")
+    results = Archive(tmp_path / "ix").search("wine festival apricot")
+    assert ids(results) == ["three", "two", "one"]
+
+
+def test_headline_only_match_shows_the_lead(archive):
+    hit = archive.search("draws").hits[0]
+    assert hit.id == "church-festival"
+    assert hit.snippet.startswith("Thousands of pilgrims gathered")
+    assert "<mark>" not in hit.snippet
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"resort town"', [SEED.stem]),
+        ('"town resort"', []),
+        ("border -Jermuk", ["border-talks"]),
+        ("border NOT Jermuk", ["border-talks"]),
+        ("Jermuk AND spa", ["feed-1"]),
+        ("+spa Jermuk", ["feed-1"]),
+        ("headline:jermuk", ["feed-1"]),
+        ("caption:soldiers", [SEED.stem]),
+        ("jerm*", ["feed-1", SEED.stem]),
+        ("Jermuk date:2023", ["feed-1"]),
+        ("Jermuk date:2022-09-01..2022-09-30", [SEED.stem]),
+        ("ELYSEE PALACE", [SEED.stem]),
+        ("what about the chess olympiad?", ["feed-2"]),
+    ],
+)
+def test_query_syntax(archive, query, expected):
+    assert sorted(ids(archive.search(query))) == sorted(expected)
+
+
+def test_date_filter_parameters(archive):
+    results = archive.search("border jermuk", date_from=date(2023, 1, 1))
+    assert sorted(ids(results)) == ["border-talks", "feed-1"]
+    results = archive.search("border jermuk", date_to=date(2022, 12, 31))
+    assert ids(results) == [SEED.stem]
+
+
+def test_sort_by_date_puts_undated_articles_last(archive):
+    query = "border jermuk festival apricot chess"
+    newest = archive.search(query, sort="newest")
+    oldest = archive.search(query, sort="oldest")
+    assert ids(newest) == ["feed-1", "border-talks", SEED.stem, "feed-2", "church-festival", "undated-recipe"]
+    assert ids(oldest)[:5] == ["church-festival", "feed-2", SEED.stem, "border-talks", "feed-1"]
+
+
+def test_paging(archive):
+    query = "border jermuk festival apricot chess"
+    everything = ids(archive.search(query, per_page=10))
+    pages = [archive.search(query, page=n, per_page=2) for n in (1, 2, 3, 4)]
+    assert [ids(p) for p in pages[:3]] == [everything[0:2], everything[2:4], everything[4:6]]
+    assert pages[3].hits == [] and pages[3].total == 6 and pages[3].pages == 3
+
+
+def test_did_you_mean_when_a_correction_finds_more(archive):
+    results = archive.search("Jermukk")
+    assert results.total == 0
+    assert results.suggestion == "jermuk"
+    assert archive.search("Jermuk").suggestion is None
+
+
+@pytest.mark.parametrize("query", ["the", "*", "?", '"', "-", "AND", "\x00", "((((", "🙂", "שלום"])
+def test_queries_with_nothing_searchable_find_nothing(archive, query):
+    results = archive.search(query)
+    assert results.total == 0 and results.hits == []
+
+
+def test_bad_paging_and_sort_are_refused(archive):
+    for kwargs in ({"page": 0}, {"per_page": 51}, {"sort": "random"}, {"page": 1001}):
+        with pytest.raises(ValueError):
+            archive.search("jermuk", **kwargs)
+
+
+def test_article_with_related_articles(archive):
+    record = archive.article(SEED.stem)
+    assert record.headline == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert record.paragraphs[0].startswith("YEREVAN")
+    assert record.caption.startswith("Armenian soldiers")
+    assert "border-talks" in [r.id for r in record.related]
+    assert SEED.stem not in [r.id for r in record.related]
+    assert archive.article("no-such-id") is None
+
+
+def test_snippets_escape_article_markup(tmp_path):
+    folder = write_articles(tmp_path / "a", {"x.txt": "Hostile\n\nThe <script>alert(1)</script> "
+                                              "payload & <b>bold</b> jermuk text."})
+    update_index([folder], tmp_path / "ix")
+    snippet = Archive(tmp_path / "ix").search("jermuk").hits[0].snippet
+    assert "<script>" not in snippet and "&lt;script&gt;" in snippet
+    assert "&amp;" in snippet and "<mark>jermuk</mark>" in snippet
+
+
+def test_missing_and_empty_index_say_how_to_build_one(tmp_path):
+    with pytest.raises(IndexUnavailable, match="searchapp index"):
+        Archive(tmp_path / "none").search("x")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    update_index([empty], tmp_path / "ix")
+    with pytest.raises(IndexUnavailable, match="no articles"):
+        Archive(tmp_path / "ix").search("x")
+
+
+def test_new_commits_are_seen_without_reopening(archive, archive_dir, index_dir):
+    assert archive.search("marathon").total == 0
+    write_articles(archive_dir, {"marathon.txt": "City Marathon\n\nRunners filled the streets."})
+    update_index([archive_dir], index_dir)
+    assert ids(archive.search("marathon")) == ["marathon"]

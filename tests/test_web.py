@@ -1,0 +1,180 @@
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import SEED, write_articles
+from searchapp import create_app
+from searchapp.indexing import update_index
+
+HOSTILE_QUERIES = [
+    '"unbalanced', "AND", "OR OR", "NOT", "-", "+", "*", "?", "*a*", "a?b", "((((", "))",
+    "x" * 2000, "word " * 500, "\x00\x01\x02", "\u202eevil", "🙂🙂", "שלום עולם", "مرحبا",
+    "headline:", "date:", "date:..", "title:\"", "%", "%00", "\\", "'; DROP TABLE x;--",
+    "<script>alert(1)</script>", "{{7*7}}", "${7*7}", "\r\n\r\n", "a" * 300,
+]
+
+
+def soup(response):
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def test_home_page_has_a_labelled_search_form(client):
+    page = soup(client.get("/"))
+    form = page.find("form", attrs={"role": "search"})
+    box = form.find("input", attrs={"name": "q"})
+    assert page.find("label", attrs={"for": box["id"]}).get_text(strip=True)
+    assert "Search 6 articles" in page.h1.get_text(" ", strip=True)
+
+
+def test_results_page_shows_headline_date_and_marked_snippet(client):
+    response = client.get("/?q=Jermuk")
+    page = soup(response)
+    assert response.status_code == 200
+    assert page.find("input", attrs={"name": "q"})["value"] == "Jermuk"
+    assert "2 results" in page.find(id="results-title").get_text(" ", strip=True)
+    items = page.select("ol.results li")
+    seed = next(li for li in items if "Fighting Continues" in li.h2.get_text())
+    assert seed.h2.a["href"] == f"/articles/{SEED.stem}"
+    assert seed.find("time")["datetime"] == "2022-09-14"
+    assert [m.get_text() for m in seed.select(".snippet mark")] == ["Jermuk", "Jermuk"]
+
+
+def test_results_page_reports_time_taken(client):
+    title = soup(client.get("/?q=Jermuk")).find(id="results-title").get_text(" ", strip=True)
+    assert title.endswith("ms)")
+
+
+def test_pagination_links_keep_the_query_and_filters(client):
+    page = soup(client.get("/?q=border+jermuk+festival+apricot+chess&sort=newest"))
+    assert len(page.select("ol.results li")) == 6
+    # Six results fit on one page: no pagination.
+    assert page.select("nav.pagination") == []
+
+
+def test_pagination_across_pages(tmp_path):
+    folder = write_articles(tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}." for i in range(25)})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    page = soup(client.get("/?q=apricots&page=2"))
+    assert len(page.select("ol.results li")) == 10
+    assert page.select_one("ol.results")["start"] == "11"
+    nav = page.select_one("nav.pagination")
+    assert nav.select_one("[aria-current=page]").get_text() == "2"
+    assert nav.select_one("a[rel=next]")["href"] == "/?q=apricots&page=3"
+    assert nav.select_one("a[rel=prev]")["href"] == "/?q=apricots"
+    last = soup(client.get("/?q=apricots&page=3"))
+    assert len(last.select("ol.results li")) == 5 and not last.select("a[rel=next]")
+
+
+def test_sort_and_date_filter_are_kept_in_the_form(client):
+    page = soup(client.get("/?q=jermuk&sort=oldest&from=2022-01-01&to=2022-12-31"))
+    assert page.select_one("select[name=sort] option[selected]")["value"] == "oldest"
+    assert page.select_one("input[name=from]")["value"] == "2022-01-01"
+    assert page.select_one("input[name=to]")["value"] == "2022-12-31"
+    assert [li.h2.get_text(strip=True) for li in page.select("ol.results li")] == [
+        "Fighting Continues on Armenia-Azerbaijan Border"]
+
+
+def test_did_you_mean_links_to_the_corrected_query(client):
+    page = soup(client.get("/?q=Jermukk"))
+    link = page.select_one(".suggestion a")
+    assert link.get_text() == "jermuk" and link["href"] == "/?q=jermuk"
+
+
+def test_no_results_page_helps(client):
+    page = soup(client.get("/?q=zebra"))
+    assert "No results" in page.find(id="results-title").get_text()
+    assert "zebra" in page.select_one(".notice").get_text()
+
+
+def test_article_page(client):
+    page = soup(client.get(f"/articles/{SEED.stem}"))
+    article = page.find("article")
+    assert article.h1.get_text() == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert article.find("time")["datetime"] == "2022-09-14"
+    assert article.select_one(".caption").get_text().endswith("May 17, 2021")
+    paragraphs = article.find_all("p", class_=False)
+    assert paragraphs[0].get_text().startswith("YEREVAN — Fighting")
+    assert len(paragraphs) == 11
+    related = [a["href"] for a in page.select(".related a")]
+    assert "/articles/border-talks" in related
+
+
+def test_article_page_links_the_source_only_when_safe(tmp_path):
+    folder = write_articles(tmp_path / "a", {"feed.jsonl": "\n".join([
+        '{"id": "good", "headline": "Good", "body": "x", "url": "https://example.com/a"}',
+        '{"id": "bad", "headline": "Bad", "body": "x", "url": "javascript:alert(1)"}',
+    ])})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    assert soup(client.get("/articles/good")).select_one(".source a")["href"] == "https://example.com/a"
+    assert soup(client.get("/articles/bad")).select_one(".source") is None
+
+
+@pytest.mark.parametrize("path", ["/articles/nope", "/articles/../etc/passwd", "/articles/%2e%2e%2f",
+                                  "/articles/" + "a" * 5000, "/nowhere"])
+def test_unknown_pages_are_404_pages(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "text/html" in response.content_type
+
+
+def test_wrong_method_is_405(client):
+    assert client.post("/?q=x").status_code == 405
+
+
+def test_article_with_markup_is_rendered_inert(tmp_path):
+    payload = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    folder = write_articles(tmp_path / "a", {
+        "x.txt": f"Headline {payload}\n\nBody jermuk {payload} end.",
+    })
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    for response in (client.get("/?q=jermuk"), client.get("/articles/x"),
+                     client.get("/?q=" + payload)):
+        page = soup(response)
+        assert page.find("script") is None and page.find("img") is None
+        assert not any(attr.startswith("on") for tag in page.find_all(True) for attr in tag.attrs)
+    assert "<script>alert(1)</script>" in soup(client.get("/articles/x")).h1.get_text()
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_queries_never_fail(client, query):
+    response = client.get("/", query_string={"q": query})
+    assert response.status_code in (200, 400)
+    page = soup(response)
+    assert page.find("script") is None
+    assert page.find("form", attrs={"role": "search"}) is not None
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    ["page=0", "page=-1", "page=abc", "page=99999999999", "sort=random", "from=2022-13-01",
+     "from=yesterday", "from=2023-01-01&to=2022-01-01", "q=a&q=b", "page=1&page=2"],
+)
+def test_bad_parameters_give_a_400_page(client, query_string):
+    response = client.get("/?q=jermuk&" + query_string if "q=" not in query_string else "/?" + query_string)
+    assert response.status_code == 400
+    assert soup(response).select_one(".notice.error")
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/", "/?q=x", f"/articles/{SEED.stem}", "/nowhere", "/api/search?q=x"):
+        headers = client.get(path).headers
+        assert "default-src 'none'" in headers["Content-Security-Policy"]
+        assert "script-src" not in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_load_nothing_from_other_sites(client):
+    page = soup(client.get("/?q=jermuk"))
+    for tag in page.find_all(["link", "img", "script", "iframe"]):
+        assert not (tag.get("href") or tag.get("src") or "").startswith(("http:", "https:", "//"))
+    assert client.get(page.find("link", rel="stylesheet")["href"]).status_code == 200
+
+
+def test_missing_index_gives_a_page_saying_how_to_build_it(tmp_path):
+    client = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client()
+    response = client.get("/?q=jermuk")
+    assert response.status_code == 503
+    assert "searchapp index" in soup(response).get_text()
