@@ -194,7 +194,6 @@ class Archive:
                 limit=page * per_page,
                 sortedby=_sort_facet(sort),
                 filter=_date_filter(date_from, date_to),
-                terms=True,
             )
             found.formatter = MarkFormatter()
             results.total = len(found)

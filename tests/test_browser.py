@@ -1,0 +1,333 @@
+"""End to end in a real browser: `searchapp serve` started as a subprocess, driven by
+Debian's chromium through Playwright.
+
+Each test saves PNGs of the pages it checks in its ``tmp_path``, and also in
+$SEARCHAPP_SCREENSHOT_DIR when that is set; the README's screenshots are refreshed with
+
+    SEARCHAPP_SCREENSHOT_DIR=docs/screenshots pytest tests/test_browser.py -k keyboard
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from conftest import ARTICLES, SEED, write_articles
+
+from searchapp.indexing import update_index
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:
+    sync_playwright = None
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Quiet, offline chromium: no sandbox (CI runs as root), no GPU, no calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VIEWPORT = {"width": 1000, "height": 900}
+SCREENSHOT_DIR_VAR = "SEARCHAPP_SCREENSHOT_DIR"
+SERVER_START_SECONDS = 30
+SERVER_STOP_SECONDS = 10
+WAIT_MS = 10_000
+
+SEED_ID = "000_5181227ef7dc2b03"
+SEED_HEADLINE = "Fighting Continues on Armenia-Azerbaijan Border"
+SEED_CAPTION = "Armenian soldiers take up positions on the border with Azerbaijan, May 17, 2021"
+
+# A hostile article, as plain text and as JSON Lines: every field carries markup that
+# would run if it reached the page unescaped.
+HOSTILE_CAPTION = (
+    'Photo: <img src=x onerror="window.__xss=2"> lanterns over the river '
+    "<svg onload=window.__xss=3>"
+)
+HOSTILE_HEADLINE = (
+    'Lantern Festival <script>window.__xss=1</script> Lights Up Gyumri '
+    '"><script>window.__xss=6</script>'
+)
+HOSTILE_PARAGRAPHS = [
+    "GYUMRI, August 5, 2023 — Thousands came to the lantern festival on Saturday, where a sign "
+    'read <a href="javascript:window.__xss=7">click me</a> and another '
+    '"><img src=x onerror=window.__xss=8> without harm.',
+    'Organisers said the <iframe src="javascript:window.__xss=9"></iframe> lanterns would '
+    "return next summer.",
+]
+HOSTILE_RECORD = {
+    "id": "lantern-parade",
+    "headline": 'Lantern Parade <script>window.__xss=1</script> "><svg onload=window.__xss=3>',
+    "date": "2023-08-06",
+    "caption": '<img src=x onerror="window.__xss=2"> parade photo',
+    "url": "javascript:window.__xss=4",
+    "body": 'The lantern parade <script>window.__xss=1</script> crossed the bridge.\n'
+            '<a href="javascript:window.__xss=7">more</a> "><img src=x onerror=window.__xss=8> '
+            "ended at midnight.",
+}
+# An id and a source address that try to break out of the attributes they land in.
+HOSTILE_ID_RECORD = {
+    "id": 'makers"><script>window.__xss=10</script>',
+    "headline": "Lantern Makers Share Their Craft",
+    "date": "2023-08-07",
+    "url": 'https://example.com/"><script>window.__xss=11</script>',
+    "body": "Lantern makers showed visitors how to fold <b onmouseover=window.__xss=12>paper</b>.",
+}
+HOSTILE_ARTICLES = {
+    "hostile/lantern-festival.txt": "\n\n".join(
+        [HOSTILE_CAPTION, HOSTILE_HEADLINE, *HOSTILE_PARAGRAPHS]
+    ),
+    "hostile/lanterns.jsonl": "\n".join(json.dumps(r) for r in (HOSTILE_RECORD, HOSTILE_ID_RECORD)),
+}
+
+# Every attribute and URL an injection would leave in the DOM, whether it ran or not.
+FIND_INJECTIONS_JS = """() => [...document.querySelectorAll("*")].flatMap(el => [...el.attributes]
+    .filter(a => a.name.startsWith("on") || (
+        ["href", "src", "action", "formaction", "data", "xlink:href"].includes(a.name)
+        && /^\\s*javascript:/i.test(a.value)))
+    .map(a => `<${el.localName} ${a.name}="${a.value}">`))"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """Debian's chromium, checked before any server starts.
+
+    Without it the tests are skipped, except on CI, which must install it.
+    """
+    if sync_playwright is None:
+        problem = "the playwright package is not installed (pip install -e '.[test]')"
+    elif not os.access(CHROMIUM, os.X_OK):
+        problem = f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    else:
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests cannot run: {problem}; CI must install the browser",
+                    pytrace=False)
+    pytest.skip(f"browser tests need Debian's chromium: {problem}")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: str):
+    """A headless chromium for the module; Playwright never downloads a browser of its own."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _new_page(browser, **options):
+    context = browser.new_context(viewport=VIEWPORT, **options)
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
+    return context, context.new_page()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page with the server's real security headers in force."""
+    context, page = _new_page(browser)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def unguarded_page(browser):
+    """A fresh page that ignores the Content-Security-Policy, so that only our escaping
+    stands between injected markup and a running script."""
+    context, page = _new_page(browser, bypass_csp=True)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """Run `searchapp serve` on a free port over an index of the seed, the small test
+    archive and the hostile articles; yield its base URL and always stop it."""
+    root = tmp_path_factory.mktemp("browser")
+    folder = write_articles(root / "articles", {**ARTICLES, **HOSTILE_ARTICLES})
+    (folder / SEED.name).write_bytes(SEED.read_bytes())
+    report = update_index([folder], root / "index")
+    assert not report.skipped
+
+    port = _free_port()
+    command = [sys.executable, "-m", "searchapp", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--index-dir", str(root / "index")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHAPP_")}
+    log_path = root / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(base_url, process, log_path)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(SERVER_STOP_SECONDS)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(base_url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(base_url + "/", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the server did not answer within {SERVER_START_SECONDS} s:\n"
+                f"{log_path.read_text()}")
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> None:
+    """Save a PNG of the page in ``tmp_path``, and in $SEARCHAPP_SCREENSHOT_DIR when set."""
+    png = page.screenshot(path=tmp_path / name)
+    if folder := os.environ.get(SCREENSHOT_DIR_VAR):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / name).write_bytes(png)
+
+
+def search_box(page):
+    return page.get_by_role("search").get_by_label("Search the archive", exact=True)
+
+
+def assert_inert(page, dialogs: list[str], *texts: str) -> None:
+    """Assert that nothing injected ran or became markup, and that ``texts`` show as text."""
+    page.wait_for_load_state("load")
+    assert page.evaluate("window.__xss") is None
+    assert dialogs == []
+    assert page.locator("script").count() == 0
+    assert page.locator("main :is(img, svg, iframe, object, embed)").count() == 0
+    assert page.evaluate(FIND_INJECTIONS_JS) == []
+    for text in texts:
+        expect(page.locator("main")).to_contain_text(text, use_inner_text=True)
+
+
+@pytest.mark.browser
+def test_browser_search_by_keyboard_and_open_article(page, server, tmp_path):
+    page.goto(server + "/")
+    expect(page.get_by_role("search")).to_have_count(1)
+    box = search_box(page)
+    expect(box).to_have_accessible_name("Search the archive")
+
+    box.focus()
+    page.keyboard.type("Jermuk")
+    page.keyboard.press("Enter")
+
+    expect(page).to_have_url(re.compile(r"[?&]q=Jermuk(&|$)"))
+    result = page.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=SEED_HEADLINE, exact=True)
+    )
+    expect(result).to_have_count(1)
+    expect(result.locator("time")).to_have_text("2022-09-14")
+    expect(result.locator(".snippet mark").first).to_have_text("Jermuk")
+    save_screenshot(page, tmp_path, "results.png")
+
+    result.get_by_role("link", name=SEED_HEADLINE, exact=True).click()
+
+    expect(page).to_have_url(f"{server}/articles/{SEED_ID}")
+    article = page.get_by_role("article")
+    expect(article.get_by_role("heading", level=1)).to_have_text(SEED_HEADLINE)
+    expect(article.locator("header time")).to_have_attribute("datetime", "2022-09-14")
+    expect(article.locator(".caption")).to_contain_text(SEED_CAPTION)
+    paragraphs = article.locator(":scope > p")
+    expect(paragraphs.first).to_have_text(re.compile(r"^YEREVAN"))
+    assert paragraphs.count() >= 5
+    save_screenshot(page, tmp_path, "article.png")
+
+
+@pytest.mark.browser
+def test_browser_hostile_articles_stay_inert(unguarded_page, server, tmp_path):
+    page = unguarded_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(server + "/")
+    search_box(page).focus()
+    page.keyboard.type("lantern")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("listitem")).to_have_count(3)
+    results_url = page.url
+    assert_inert(page, dialogs, HOSTILE_HEADLINE, HOSTILE_RECORD["headline"],
+                 HOSTILE_ID_RECORD["headline"], '<a href="javascript:window.__xss=7">')
+    save_screenshot(page, tmp_path, "xss-results.png")
+
+    page.get_by_role("link", name=HOSTILE_HEADLINE, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE_HEADLINE)
+    assert_inert(page, dialogs, HOSTILE_CAPTION, *HOSTILE_PARAGRAPHS)
+    save_screenshot(page, tmp_path, "xss-article.png")
+
+    page.goto(results_url)
+    page.get_by_role("link", name=HOSTILE_RECORD["headline"], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE_RECORD["headline"])
+    assert_inert(page, dialogs, HOSTILE_RECORD["caption"], *HOSTILE_RECORD["body"].split("\n"))
+    expect(page.get_by_text("Originally published")).to_have_count(0)
+
+    page.goto(results_url)
+    page.get_by_role("link", name=HOSTILE_ID_RECORD["headline"], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE_ID_RECORD["headline"])
+    assert_inert(page, dialogs, HOSTILE_ID_RECORD["body"], HOSTILE_ID_RECORD["url"])
+    source = page.get_by_role("link", name=HOSTILE_ID_RECORD["url"], exact=True)
+    expect(source).to_have_attribute("href", HOSTILE_ID_RECORD["url"])
+
+
+@pytest.mark.browser
+def test_browser_hostile_queries_stay_inert(unguarded_page, server, tmp_path):
+    page = unguarded_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    misspelt = "<script>window.__xss=5</script> festivl"
+    corrected = "<script>window.__xss=5</script> festival"
+    page.goto(server + "/?" + urlencode({"q": misspelt}))
+    expect(page).to_have_title(f"{misspelt} – Archive search")
+    expect(search_box(page)).to_have_value(misspelt)
+    suggestion = page.locator(".suggestion a")
+    expect(suggestion).to_have_text(corrected)
+    assert parse_qs(urlsplit(suggestion.get_attribute("href")).query)["q"] == [corrected]
+    assert_inert(page, dialogs, f"Did you mean {corrected}?")
+
+    suggestion.click()
+    expect(search_box(page)).to_have_value(corrected)
+    expect(page.get_by_role("heading", name=HOSTILE_HEADLINE, exact=True)).to_be_visible()
+    assert_inert(page, dialogs, HOSTILE_HEADLINE)
+    save_screenshot(page, tmp_path, "xss-query.png")
+
+    nothing = "</title><svg onload=window.__xss=13> +qqzzy"
+    page.goto(server + "/?" + urlencode({"q": nothing}))
+    expect(page).to_have_title(f"{nothing} – Archive search")
+    assert_inert(page, dialogs, f"No articles match {nothing}")
+
+    bad_date = "date:<script>window.__xss=14</script>"
+    response = page.goto(server + "/?" + urlencode({"q": bad_date}))
+    assert response.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("<script>window.__xss=14</script>")
+    assert_inert(page, dialogs, "<script>window.__xss=14</script>")
