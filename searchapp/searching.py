@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from whoosh import highlight
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh import query as wq
 from whoosh.sorting import FieldFacet, ScoreFacet, TranslateFacet
 
@@ -27,6 +28,9 @@ from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery, par
 SORTS = ("relevance", "newest", "oldest")
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
+# Matching and counting stop after this long; the reader gets what was found by then.
+SEARCH_SECONDS = 2.0
+COUNT_CHECK_EVERY = 4096
 # Deeper than this, paging is scraping: nobody reads result 10,001.
 MAX_RESULT_WINDOW = 10_000
 # A headline match counts three times a body match; a caption match half.
@@ -73,6 +77,8 @@ class SearchResults:
     date_to: date | None = None
     suggestion: str | None = None
     hits: list[Hit] = field(default_factory=list)
+    # False when the time limit cut the search short: the total is then a lower bound.
+    complete: bool = True
 
     @property
     def pages(self) -> int:
@@ -116,6 +122,15 @@ class MarkFormatter(highlight.Formatter):
 
     def format_token(self, text, token, replace=False):
         return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
+
+    def format(self, fragments, replace=False):
+        """Join the passages, with an ellipsis where the article's text goes on."""
+        snippet = super().format(fragments, replace)
+        if fragments and fragments[0].startchar > 0:
+            snippet = "… " + snippet
+        if fragments and fragments[-1].endchar < len(fragments[-1].text):
+            snippet += " …"
+        return snippet
 
 
 CONTEXT = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
@@ -189,17 +204,27 @@ class Archive:
         searcher = self._searcher()
         query = build_query(parsed, searcher.reader())
         if query is not None:
-            found = searcher.search(
-                query,
-                limit=page * per_page,
-                sortedby=_sort_facet(sort),
-                filter=_date_filter(date_from, date_to),
+            deadline = time.monotonic() + SEARCH_SECONDS
+            # The date range is part of the query (with a constant score, so it does not
+            # change the order): Whoosh's filter collector would bypass the time limit.
+            query = _and(query, _date_filter(date_from, date_to))
+            collector = TimeLimitCollector(
+                searcher.collector(limit=page * per_page, sortedby=_sort_facet(sort)),
+                timelimit=SEARCH_SECONDS, use_alarm=False,  # signals only work in the main thread
             )
+            try:
+                searcher.search_with_collector(query, collector)
+            except TimeLimit:
+                results.complete = False
+            found = collector.results()
             found.formatter = MarkFormatter()
-            results.total = len(found)
             start = (page - 1) * per_page
             results.hits = [_hit(hit) for hit in found[start:start + per_page]]
-            results.suggestion = self._suggest(searcher, parsed, text, results)
+            total, counted = _count(searcher, query, deadline)
+            results.total = max(total, found.scored_length())
+            results.complete = results.complete and counted
+            if results.complete:
+                results.suggestion = self._suggest(searcher, parsed, text, results, deadline)
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
@@ -227,7 +252,8 @@ class Archive:
         ]
         return record
 
-    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults):
+    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
+                 deadline: float):
         """Return a spelling-corrected query when it finds more than ``text`` did."""
         corrector = searcher.corrector("body")
         corrected = text
@@ -248,8 +274,9 @@ class Archive:
         query = build_query(parse_query(corrected), searcher.reader())
         if query is None:
             return None
-        found = searcher.search(query, limit=1, filter=_date_filter(results.date_from, results.date_to))
-        return corrected if len(found) > results.total else None
+        date_range = _date_filter(results.date_from, results.date_to)
+        total, counted = _count(searcher, _and(query, date_range), deadline)
+        return corrected if counted and total > results.total else None
 
 
 def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
@@ -302,6 +329,19 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else wq.Or(parts)
+
+
+def _and(query: wq.Query, date_range: wq.Query | None) -> wq.Query:
+    return wq.And([query, date_range]) if date_range is not None else query
+
+
+def _count(searcher, query: wq.Query, deadline: float) -> tuple[int, bool]:
+    """Count the articles ``query`` matches; stop at the deadline and say so."""
+    count = 0
+    for count, _ in enumerate(searcher.docs_for_query(query), start=1):
+        if count % COUNT_CHECK_EVERY == 0 and time.monotonic() > deadline:
+            return count, False
+    return count, True
 
 
 def _sort_facet(sort: str):

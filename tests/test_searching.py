@@ -152,3 +152,27 @@ def test_new_commits_are_seen_without_reopening(archive, archive_dir, index_dir)
     write_articles(archive_dir, {"marathon.txt": "City Marathon\n\nRunners filled the streets."})
     update_index([archive_dir], index_dir)
     assert ids(archive.search("marathon")) == ["marathon"]
+
+
+def test_long_snippets_show_where_the_text_goes_on(archive):
+    seed = next(hit for hit in archive.search("Jermuk").hits if hit.id == SEED.stem)
+    assert seed.snippet.startswith("… ") and seed.snippet.endswith(" …")
+
+
+def test_a_search_stopped_by_the_time_limit_returns_what_it_found(archive, monkeypatch):
+    import searchapp.searching as searching
+
+    monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
+    monkeypatch.setattr(searching, "COUNT_CHECK_EVERY", 1)
+    results = archive.search("border jermuk festival apricot chess")
+    assert results.complete is False
+    assert results.total >= len(results.hits)
+    assert results.suggestion is None
+
+
+def test_the_page_says_when_a_search_was_stopped(client, monkeypatch):
+    import searchapp.searching as searching
+
+    monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
+    monkeypatch.setattr(searching, "COUNT_CHECK_EVERY", 1)
+    assert "took too long and was stopped" in client.get("/?q=border+jermuk").get_data(as_text=True)
