@@ -452,7 +452,8 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
     # Exports separate paragraphs with one newline or more.
     paragraphs = clean_paragraphs(re.split(r"\n\s*", values["body"] or ""))
     if not paragraphs and not normalize_space(values["headline"] or ""):
-        raise _Unusable("no headline and no body")
+        named = f" (id {values['id']!r})" if values["id"] else ""
+        raise _Unusable(f"no headline and no body{named}")
     article_id = normalize_space(values["id"] or "") or default_id
     return Article(
         id=article_id,
