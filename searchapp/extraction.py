@@ -26,7 +26,7 @@ from bs4 import (
 )
 
 from searchapp.cleaning import clean_paragraphs, normalize_space, split_paragraphs
-from searchapp.dates import parse_date
+from searchapp.dates import find_dates, parse_date
 
 # schema.org types whose JSON-LD describes the article itself (any other "...Article" too).
 ARTICLE_TYPES = {
@@ -43,6 +43,24 @@ AUTHOR_META = [
     "article:author", "author", "parsely-author", "sailthru.author", "dc.creator", "byl",
 ]
 URL_META = ["og:url", "twitter:url"]
+SITE_NAME_META = ["og:site_name", "application-name", "apple-mobile-web-app-title"]
+# Other meta names that say "published" ("sn-post-date", "pub_date"), never "modified".
+PUBLISHED_META_NAME = re.compile(r"pub|post|creat|issued")
+MODIFIED_META_NAME = re.compile(r"modif|updat|expir|revis")
+# The date a page shows under its headline: in an element named for it, or after a phrase.
+DATE_ELEMENT_NAME = re.compile(r"date|time|publish|posted", re.IGNORECASE)  # <time> too
+DATE_PHRASE = re.compile(r"\b(?:published|posted|written by|by)\b", re.IGNORECASE)
+UPDATED_PHRASE = re.compile(r"\b(?:updated|modified|edited)\b", re.IGNORECASE)
+# How many nodes after the <h1> the date line may be, and how long it may be.
+DATE_LINE_WINDOW = 200
+DATE_LINE_MAX_CHARS = 120
+DATE_LINE_MAX_PARTS = 12
+# A metadata timestamp in UTC (or with no zone) may be a day off the publisher's local date;
+# then the page's own date line, a day apart at most, wins.
+UTC_TIMESTAMP = re.compile(r"\d[T ]\d\d:\d\d(?::\d\d)?(?:\.\d+)?\s*(?:Z|[+-]00:?00|UTC|GMT)?$")
+LOCAL_DATE_TOLERANCE = datetime.timedelta(days=1)
+# A title part this short may be the site's name ("Headline | TheHill").
+SITE_NAME_MAX_WORDS = 4
 
 # Elements that never hold article text.
 DROPPED_TAGS = [
@@ -72,6 +90,10 @@ FURNITURE_ROLES = {
     "navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog",
     "menu", "menubar", "toolbar",
 }
+BROKEN_LD_ARTICLE = re.compile(r'"@type"\s*:\s*"[^"]*(?:Article|Posting)"')
+BROKEN_LD_FIELD = re.compile(
+    r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
+)
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 MEDIA_CLASS = re.compile(r"caption|credit|image|photo|picture|media|gallery|figure", re.I)
@@ -87,7 +109,7 @@ BLOCK_TAGS = {
 LINE_BREAKS = {"br", "hr"}
 _HOLDING_BLOCK_TAGS = BLOCK_TAGS - LINE_BREAKS
 # Elements whose own text counts towards the score of the block around them.
-SCORED_TAGS = ["p", "pre", "blockquote", "div", "td", "li"]
+SCORED_TAGS = {"p", "pre", "blockquote", "div", "td", "li"}
 MIN_SCORED_CHARS = 25
 # The best block grows to an ancestor only if that adds this share of paragraphs and the
 # text added is mostly paragraphs (articles split into sections around photos).
@@ -136,6 +158,8 @@ class _Metadata:
     author: str | None = None
     url: str | None = None
     article_body: str | None = None
+    site_names: list[str] = field(default_factory=list)
+    date_text: str | None = None
 
 
 def extract_page(html: str) -> Page:
@@ -143,9 +167,9 @@ def extract_page(html: str) -> Page:
     soup = _parse(html)
     meta = _read_metadata(soup)
     root = soup.body or soup
-    _drop_furniture(root)
-    stats = _text_stats(root)
-    containers = _find_article(root, stats)
+    elements = _drop_furniture(root)
+    stats = _text_stats(root, elements)
+    containers = _find_article(root, elements, stats)
     caption = _take_caption(containers, root)
     paragraphs = _block_texts(containers)
     if meta.article_body and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
@@ -159,7 +183,8 @@ def _parse(html: str) -> BeautifulSoup:
         # Plain text that looks like a URL or an XML feed is still a page to us.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        return BeautifulSoup(html or "", "lxml")
+        # lxml turns NUL into U+FFFD, which would leave paragraphs of nothing but "\ufffd".
+        return BeautifulSoup((html or "").replace("\x00", ""), "lxml")
 
 
 def _clean(value: object) -> str | None:
@@ -172,39 +197,168 @@ def _clean(value: object) -> str | None:
 
 
 def _read_metadata(soup: BeautifulSoup) -> _Metadata:
-    found = _json_ld_metadata(soup)
-    meta = _meta_tags(soup)
-    found.headline = found.headline or _first(meta, HEADLINE_META) or _h1_text(soup)
+    # One walk over the page serves every lookup below; each find_all would walk it again.
+    tags = soup.find_all(True)
+    found = _json_ld_metadata(tags)
+    meta = _meta_tags(tags)
+    found.url = found.url or _first(meta, URL_META) or _canonical_url(tags)
+    h1s = [text for text in (_clean(tag.get_text(" ")) for tag in tags if tag.name == "h1") if text]
+    found.headline = found.headline or _first(meta, HEADLINE_META) or next(iter(h1s), None)
     found.headline = found.headline or _title_text(soup)
-    found.date = found.date or _first_date(_first_all(meta, DATE_META)) or _time_date(soup)
+    if found.headline:
+        sites = found.site_names + _first_all(meta, SITE_NAME_META) + _host_names(found.url)
+        found.headline = _drop_site_name(found.headline, sites, h1s)
+    if not found.date:
+        times = [str(tag["datetime"]) for tag in _times(tags)]
+        values = _first_all(meta, DATE_META) + _published_meta(meta) + times
+        found.date_text, found.date = next(
+            ((value, day) for value in values if (day := parse_date(value))), (None, None)
+        )
+    shown = _date_line(tags, found.headline)
+    if shown and (
+        not found.date
+        or UTC_TIMESTAMP.search(found.date_text or "")
+        and abs(shown - found.date) <= LOCAL_DATE_TOLERANCE
+    ):
+        found.date = shown
     found.author = found.author or _first_name(_first_all(meta, AUTHOR_META))
-    found.url = found.url or _first(meta, URL_META) or _canonical_url(soup)
     return found
 
 
-def _json_ld_metadata(soup: BeautifulSoup) -> _Metadata:
+def _drop_site_name(headline: str, site_names: list[str], h1s: list[str]) -> str:
+    """Remove the site's name from a title: "Headline | Site", "Headline - Site.com"."""
+    headline = re.sub(r"\s+[-|–—:]$", "", headline)
+    separators = list(TITLE_SEPARATOR.finditer(headline))
+    # The page's own <h1> before a separator is the headline without the rest.
+    for separator in reversed(separators):
+        if headline[: separator.start()].casefold() in {h1.casefold() for h1 in h1s}:
+            return headline[: separator.start()]
+    names = {_letters(name) for name in site_names} - {""}
+    if separators:
+        last = headline[separators[-1].end() :]
+        if _is_site_name(last, names):
+            return headline[: separators[-1].start()]
+        first = headline[: separators[0].start()]
+        if _is_site_name(first, names):
+            return headline[separators[0].end() :]
+    return headline
+
+
+def _is_site_name(part: str, names: set[str]) -> bool:
+    key = _letters(part)
+    if not key or len(part.split()) > SITE_NAME_MAX_WORDS:
+        return False
+    return any(key == name or (len(name) >= 3 and (name in key or key in name)) for name in names)
+
+
+def _letters(text: str) -> str:
+    return "".join(char for char in text.casefold() if char.isalnum())
+
+
+def _host_names(url: str | None) -> list[str]:
+    """Return a page's host ("www.thehill.com" -> "thehill.com", "thehill")."""
+    match = re.match(r"https?://(?:www\d?\.)?([^/:?#]+)", url or "")
+    if not match:
+        return []
+    host = match.group(1)
+    return [host, host.split(".")[0]]
+
+
+def _published_meta(meta: dict[str, list[str]]) -> list[str]:
+    return [
+        value
+        for key, values in meta.items()
+        if "date" in key and PUBLISHED_META_NAME.search(key) and not MODIFIED_META_NAME.search(key)
+        for value in values
+    ]
+
+
+def _date_line(tags: list[Tag], headline: str | None) -> datetime.date | None:
+    """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019")."""
+    h1s = [tag for tag in tags if tag.name == "h1"]
+    if not h1s:
+        return None
+    # The headline's own <h1>, not the site's logo or a menu heading.
+    h1 = next((tag for tag in h1s if _clean(tag.get_text(" ")) == headline), h1s[0])
+    for count, node in enumerate(h1.next_elements):
+        if count > DATE_LINE_WINDOW:
+            break
+        if type(node) is not NavigableString or not node.strip():
+            continue
+        line = node.parent
+        if line is None or len(line.contents) > DATE_LINE_MAX_PARTS:
+            continue  # loose text in a big block is no date line
+        text = _clean(line.get_text(" "))
+        if not text or len(text) > DATE_LINE_MAX_CHARS:
+            continue
+        names = _element_names(line)
+        if DATE_ELEMENT_NAME.search(names) or DATE_PHRASE.search(text):
+            # "Published May 1, 2019 | Updated May 2, 2019": only the first is published.
+            found = find_dates(UPDATED_PHRASE.split(text)[0])
+            if found and not _in_caption(line):
+                return found[0][0]
+    return None
+
+
+def _element_names(element: Tag) -> str:
+    """Return the tag names, classes and ids of an element and its parent, for matching."""
+    names = []
+    for item in (element, element.parent):
+        if isinstance(item, Tag):
+            names += [item.name, *(item.get("class") or []), str(item.get("id") or "")]
+    return " ".join(names)
+
+
+def _in_caption(tag: Tag) -> bool:
+    return any(_is_caption(element) or element.name == "figure" for element in [tag, *tag.parents])
+
+
+def _json_ld_metadata(tags: list[Tag]) -> _Metadata:
     found = _Metadata()
-    for article in _json_ld_articles(soup):
+    for article in _json_ld_articles(tags):
         found.headline = found.headline or _unescaped(article.get("headline"))
         found.headline = found.headline or _unescaped(article.get("name"))
-        found.date = found.date or parse_date(article.get("datePublished"))
-        found.date = found.date or parse_date(article.get("dateCreated"))
+        for key in ("datePublished", "dateCreated"):
+            if not found.date and (day := parse_date(article.get(key))):
+                found.date, found.date_text = day, str(article.get(key))
         found.author = found.author or _author_names(article.get("author"))
         found.url = found.url or _ld_url(article.get("url"))
         found.url = found.url or _ld_url(article.get("mainEntityOfPage"))
+        publisher = article.get("publisher")
+        if isinstance(publisher, dict) and (name := _unescaped(publisher.get("name"))):
+            found.site_names.append(name)
         body = article.get("articleBody")
         if isinstance(body, str) and len(body) > len(found.article_body or ""):
             found.article_body = body
     return found
 
 
-def _json_ld_articles(soup: BeautifulSoup) -> Iterator[dict]:
-    for script in soup.find_all("script", type=re.compile(r"ld\+json", re.IGNORECASE)):
+def _json_ld_articles(tags: list[Tag]) -> Iterator[dict]:
+    for script in tags:
+        if script.name != "script" or "ld+json" not in str(script.get("type", "")).lower():
+            continue
+        text = script.get_text()
         try:
-            data = json.loads(script.get_text())
+            # strict=False: raw newlines inside strings are the commonest breakage.
+            data = json.loads(text, strict=False)
         except (ValueError, RecursionError):
-            continue  # publishers' JSON-LD is often broken; the rest of the page still counts
+            # Publishers' JSON-LD is often broken; its plain fields may still be readable.
+            yield from _broken_json_ld_article(text)
+            continue
         yield from (node for node in _walk_json(data) if _is_article(node))
+
+
+def _broken_json_ld_article(text: str) -> Iterator[dict]:
+    """Read the string fields of an article from JSON-LD that is not valid JSON."""
+    if not BROKEN_LD_ARTICLE.search(text):
+        return
+    article = {}
+    for match in BROKEN_LD_FIELD.finditer(text):
+        try:
+            article.setdefault(match["key"], json.loads(f'"{match["value"]}"', strict=False))
+        except ValueError:
+            continue
+    yield article
 
 
 def _walk_json(data: object) -> Iterator[dict]:
@@ -258,16 +412,18 @@ def _is_url(text: str) -> bool:
     return bool(re.match(r"https?://\S+$", text))
 
 
-def _meta_tags(soup: BeautifulSoup) -> dict[str, list[str]]:
+def _meta_tags(tags: list[Tag]) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
-    for tag in soup.find_all("meta"):
-        key = tag.get("property") or tag.get("name") or tag.get("itemprop")
-        value = _clean(tag.get("content"))
-        if isinstance(key, str) and value:
-            values.setdefault(key.strip().lower(), []).append(value)
-    for tag in soup.find_all(itemprop="datePublished"):
-        if tag.name != "meta" and (value := _clean(tag.get("datetime") or tag.get_text())):
-            values.setdefault("datepublished", []).append(value)
+    for tag in tags:
+        if tag.name == "meta":
+            key = tag.get("property") or tag.get("name") or tag.get("itemprop")
+            value = _clean(tag.get("content"))
+            if isinstance(key, str) and value:
+                values.setdefault(key.strip().lower(), []).append(value)
+    for tag in tags:
+        if tag.get("itemprop") == "datePublished" and tag.name != "meta":
+            if value := _clean(tag.get("datetime") or tag.get_text()):
+                values.setdefault("datepublished", []).append(value)
     return values
 
 
@@ -279,24 +435,16 @@ def _first(meta: dict[str, list[str]], keys: list[str]) -> str | None:
     return next(iter(_first_all(meta, keys)), None)
 
 
-def _first_date(values: list[str]) -> datetime.date | None:
-    return next((day for day in map(parse_date, values) if day), None)
-
-
 def _first_name(values: list[str]) -> str | None:
     # article:author is often a profile URL, which is no name.
     names = (BYLINE_PREFIX.sub("", value) for value in values if not _is_url(value))
     return next(filter(None, names), None)
 
 
-def _time_date(soup: BeautifulSoup) -> datetime.date | None:
-    times = soup.find_all("time", datetime=True)
-    in_article = [time for time in times if time.find_parent("article")]
-    return _first_date([str(time["datetime"]) for time in in_article + times])
-
-
-def _h1_text(soup: BeautifulSoup) -> str | None:
-    return next(filter(None, (_clean(h1.get_text(" ")) for h1 in soup.find_all("h1"))), None)
+def _times(tags: list[Tag]) -> list[Tag]:
+    """Return the <time datetime> elements, those inside an <article> first."""
+    times = [tag for tag in tags if tag.name == "time" and tag.get("datetime")]
+    return [time for time in times if time.find_parent("article")] + times
 
 
 def _title_text(soup: BeautifulSoup) -> str | None:
@@ -306,9 +454,9 @@ def _title_text(soup: BeautifulSoup) -> str | None:
     return title[: separators[-1].start()] if separators else title
 
 
-def _canonical_url(soup: BeautifulSoup) -> str | None:
-    for link in soup.find_all("link", href=True):
-        if "canonical" in (link.get("rel") or []):
+def _canonical_url(tags: list[Tag]) -> str | None:
+    for link in tags:
+        if link.name == "link" and link.get("href") and "canonical" in (link.get("rel") or []):
             return _clean(link["href"])
     return None
 
@@ -316,13 +464,19 @@ def _canonical_url(soup: BeautifulSoup) -> str | None:
 # --- body -----------------------------------------------------------------------------------
 
 
-def _drop_furniture(root: Tag) -> None:
-    """Remove the page's navigation, share bars, prompts and other non-article elements."""
-    stats = _text_stats(root)
+def _drop_furniture(root: Tag) -> list[Tag]:
+    """Remove the page's navigation, share bars, prompts and other non-article elements.
+
+    Return the elements that are left, in document order.
+    """
+    elements = root.find_all(True)
+    stats = _text_stats(root, elements)
     # Never remove what holds most of the page's prose, whatever its class says.
     most_prose = _prose_chars(root, stats) / 2
-    protected = _landmark_lineage(root, stats)
-    # A walk that skips what it removed (bs4's own "decomposed" check searches the subtree).
+    protected = _landmark_lineage(elements, stats)
+    # A walk that skips what it removed, and so sees exactly the elements that are left
+    # (bs4's own "decomposed" check searches the subtree of every element it is asked about).
+    kept: set[int] = set()
     stack = _child_tags(root)
     while stack:
         element = stack.pop()
@@ -330,7 +484,9 @@ def _drop_furniture(root: Tag) -> None:
         if removable and _is_furniture(element):
             element.decompose()
         else:
+            kept.add(id(element))
             stack.extend(_child_tags(element))
+    return [element for element in elements if id(element) in kept]
 
 
 def _child_tags(element: Tag) -> list[Tag]:
@@ -366,10 +522,18 @@ _FURNITURE_RE = re.compile(
 _CONTENT_RE = re.compile("|".join(CONTENT_WORDS))
 
 
-def _landmark_lineage(root: Tag, stats: Stats) -> set[int]:
+def _landmarks(elements: list[Tag]) -> tuple[list[Tag], list[Tag], list[Tag]]:
+    """Return the elements marked as the article: articleBody items, <article>s, <main>s."""
+    bodies = [element for element in elements if element.get("itemprop") == "articleBody"]
+    articles = [element for element in elements if element.name == "article"]
+    mains = [element for element in elements if element.name == "main"]
+    return bodies, articles, mains
+
+
+def _landmark_lineage(elements: list[Tag], stats: Stats) -> set[int]:
     """Return the ids of the article landmarks and of every element around them."""
-    landmarks = root.find_all(itemprop="articleBody") + root.find_all("main")
-    articles = root.find_all("article")
+    bodies, articles, mains = _landmarks(elements)
+    landmarks = bodies + mains
     if articles:
         landmarks.append(max(articles, key=lambda article: stats[id(article)].text))
     lineage: set[int] = set()
@@ -381,11 +545,11 @@ def _landmark_lineage(root: Tag, stats: Stats) -> set[int]:
     return lineage
 
 
-def _text_stats(root: Tag) -> Stats:
-    """Count, for every element, its characters of text, link text and paragraph prose."""
+def _text_stats(root: Tag, elements: list[Tag]) -> Stats:
+    """Count, for ``root`` and its ``elements``, characters of text, link text and prose."""
     stats: Stats = {}
     # Reversed document order visits children before parents, with no recursion.
-    for element in reversed([root, *root.find_all(True)]):
+    for element in reversed([root, *elements]):
         text = links = paragraphs = 0
         for child in element.contents:
             if type(child) is NavigableString:
@@ -418,18 +582,14 @@ def _is_prose(text: int, links: int) -> bool:
     return text >= MIN_SCORED_CHARS and links <= text * MAX_PARAGRAPH_LINK_DENSITY
 
 
-def _find_article(root: Tag, stats: Stats) -> list[Tag]:
+def _find_article(root: Tag, elements: list[Tag], stats: Stats) -> list[Tag]:
     """Return the element(s) holding the article body, most explicit markup first."""
-    for candidates in (
-        root.find_all(itemprop="articleBody"),
-        root.find_all("article"),
-        root.find_all("main"),
-    ):
+    for candidates in _landmarks(elements):
         if candidates:
             best = max(candidates, key=lambda element: _prose_chars(element, stats))
             if _prose_chars(best, stats) >= MIN_CONTAINER_CHARS:
                 return [best]
-    return _densest_block(root, stats)
+    return _densest_block(root, elements, stats)
 
 
 def _prose_chars(element: Tag, stats: Stats) -> int:
@@ -442,11 +602,13 @@ def _link_density(element: Tag, stats: Stats) -> float:
     return counts.links / counts.text if counts.text else 0.0
 
 
-def _densest_block(root: Tag, stats: Stats) -> list[Tag]:
+def _densest_block(root: Tag, elements: list[Tag], stats: Stats) -> list[Tag]:
     """Score blocks by the paragraph text they directly hold (the readability method)."""
     scores: dict[int, float] = {}
-    elements: dict[int, Tag] = {}
-    for block in root.find_all(SCORED_TAGS):
+    ancestors: dict[int, Tag] = {}
+    for block in elements:
+        if block.name not in SCORED_TAGS:
+            continue
         counts = stats.get(id(block), _NO_TEXT)
         if not _is_prose(counts.text, counts.links) or not _is_text_block(block):
             continue  # blocks around text blocks are scored through them
@@ -457,13 +619,13 @@ def _densest_block(root: Tag, stats: Stats) -> list[Tag]:
             if level > 2 or id(ancestor) not in stats:
                 break  # only the block's own surroundings, and only inside the page body
             scores[id(ancestor)] = scores.get(id(ancestor), 0) + score / (1, 2, 6)[level]
-            elements[id(ancestor)] = ancestor
+            ancestors[id(ancestor)] = ancestor
     if not scores:
         return [root]
     final = {
-        key: score * (1 - _link_density(elements[key], stats)) for key, score in scores.items()
+        key: score * (1 - _link_density(ancestors[key], stats)) for key, score in scores.items()
     }
-    best = _widen(elements[max(final, key=final.__getitem__)], root, stats)
+    best = _widen(ancestors[max(final, key=final.__getitem__)], root, stats)
     return _with_siblings(best, final, stats)
 
 

@@ -368,3 +368,130 @@ def test_extract_page_keeps_non_english_text(text):
     body = f"<article><h1>Titel</h1><p>{text}</p><p>{text}</p></article>"
 
     assert extract_page(page(body)).paragraphs == [text, text]
+
+
+def test_extract_page_keeps_portuguese_text():
+    text = (
+        "A câmara municipal votou na terça-feira a reconstrução da velha ponte do porto, "
+        "pondo fim a um debate que durava há mais de uma década."
+    )
+    body = f"<article><h1>Título</h1><p>{text}</p><p>{text}</p></article>"
+
+    assert extract_page(page(body)).paragraphs == [text, text]
+
+
+def test_extract_page_drops_link_dense_blocks():
+    links = "".join(f'<a href="/{n}">Another story about the harbour, part {n}</a> ' for n in range(6))
+    extra = f"<div>{links}</div><p>See <a href='/more-on-the-bridge-and-the-ferries'>more on the bridge and the ferries</a></p>"
+
+    assert extract_page(page(article(extra=extra))).paragraphs == BODY
+
+
+@pytest.mark.parametrize(
+    "phrase",
+    ["Get the Gazette in your inbox:", "Sign up for our daily newsletter.", "Advertisement",
+     "Share this article", "Read more:", "Leave a comment", "Click here to subscribe today"],
+)
+def test_extract_page_drops_boilerplate_phrases(phrase):
+    assert extract_page(page(article(extra=f"<p>{phrase}</p>"))).paragraphs == BODY
+
+
+def test_extract_page_drops_nul_characters():
+    body = article(extra="<p>\x00</p>").replace("council voted", "council\x00 voted")
+
+    assert extract_page(page(body)).paragraphs == BODY
+
+
+@pytest.mark.parametrize(
+    ("title", "head", "h1", "headline"),
+    [
+        ("Bridge vote | TheGazette", '<meta property="og:site_name" content="TheGazette">',
+         "Other", "Bridge vote"),
+        ("Bridge vote - gazette.example",
+         '<meta property="og:url" content="https://www.gazette.example/bridge">',
+         "Other", "Bridge vote"),
+        ("Gazette | Bridge vote", '<meta property="og:site_name" content="Gazette">',
+         "Other", "Bridge vote"),
+        ("Bridge vote | Opinion", "", "Bridge vote", "Bridge vote"),
+        ("Week 2018 | Bridge vote", '<meta property="og:site_name" content="Gazette">',
+         "Week 2018 | Bridge vote", "Week 2018 | Bridge vote"),
+    ],
+)
+def test_extract_page_drops_site_name_from_headline(title, head, h1, headline):
+    head += f'<meta property="og:title" content="{title}">'
+
+    assert extract_page(page(article(heading=f"<h1>{h1}</h1>"), head)).headline == headline
+
+
+def test_extract_page_reads_json_ld_that_is_not_valid_json():
+    broken = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"headline": "Council backs bridge", "description": "an "unescaped" quote", '
+        '"datePublished": "2024-03-05"}</script>'
+    )
+
+    result = extract_page(page(article(), broken))
+
+    assert (result.headline, result.date) == ("Council backs bridge", datetime.date(2024, 3, 5))
+
+
+def test_extract_page_reads_json_ld_with_raw_newlines_in_strings():
+    raw = '{"@type": "NewsArticle", "headline": "Two\nlines", "datePublished": "2024-03-05"}'
+
+    result = extract_page(page(article(), f'<script type="application/ld+json">{raw}</script>'))
+
+    assert (result.headline, result.date) == ("Two lines", datetime.date(2024, 3, 5))
+
+
+def test_extract_page_reads_other_published_meta_but_not_modified():
+    head = ('<meta name="last-modified" content="2024-04-01">'
+            '<meta name="xyz-post-date" content="2024/03/05">')
+
+    assert extract_page(page(article(), head)).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_reads_date_line_under_headline():
+    heading = ('<h1>Council backs new harbour bridge</h1>'
+               '<div class="publish-date">Published 11:11 PM EST Mar 5, 2024 | Updated Mar 6, 2024'
+               '</div>')
+
+    assert extract_page(page(article(heading=heading))).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_ignores_caption_date_under_headline():
+    heading = ('<h1>Council backs new harbour bridge</h1><figure><figcaption>'
+               'The bridge, photographed by Ann Lee on May 17, 2021</figcaption></figure>')
+
+    assert extract_page(page(article(heading=heading))).date is None
+
+
+@pytest.mark.parametrize(
+    ("published", "expected"),
+    [
+        ("2024-03-06T03:00:00Z", datetime.date(2024, 3, 5)),  # UTC: the local date line wins
+        ("2024-03-06T03:00:00-06:00", datetime.date(2024, 3, 6)),  # a zone: metadata wins
+    ],
+)
+def test_extract_page_prefers_local_date_line_to_utc_timestamp(published, expected):
+    head = f'<meta property="article:published_time" content="{published}">'
+    heading = '<h1>Council backs new harbour bridge</h1><p class="byline">By Ann Lee, March 5, 2024</p>'
+
+    assert extract_page(page(article(heading=heading), head)).date == expected
+
+
+def test_parse_text_article_seed_parses_as_before():
+    from pathlib import Path
+
+    from searchapp.articles import parse_text_article
+
+    seed = Path(__file__).resolve().parent.parent / "seeds" / "000_5181227ef7dc2b03.txt"
+    result = parse_text_article(seed.read_text(encoding="utf-8"), "000_5181227ef7dc2b03")
+
+    assert result.headline == "Fighting Continues on Armenia-Azerbaijan Border"
+    assert result.date == datetime.date(2022, 9, 14)
+    assert result.caption == (
+        "Armenian soldiers take up positions on the border with Azerbaijan, May 17, 2021"
+    )
+    assert result.body.startswith("YEREVAN — Fighting reportedly continued")
+    assert len(result.paragraphs) == 11
+    assert "in your inbox" not in result.body

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures; timings live here, never in tests."""
