@@ -411,7 +411,15 @@ def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
     try:
         records = 0
         with opener(path, "rb") as handle:
-            for number, line in enumerate(handle, start=1):
+            # Read at most one article's worth of a line: a line may inflate to gigabytes.
+            lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
+            for number, line in enumerate(lines, start=1):
+                if len(line) > MAX_FILE_BYTES and not line.endswith(b"\n"):
+                    while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
+                        pass  # pass over the rest of the line without keeping it
+                    records += 1
+                    yield Skip(f"{path}:{number}", "line too long for an article")
+                    continue
                 if not line.strip():
                     continue
                 records += 1

@@ -19,6 +19,7 @@ from whoosh import index as whoosh_index
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.codec import whoosh3
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.support.charset import accent_map
 from whoosh.writing import CLEAR
 
@@ -135,9 +136,9 @@ def update_index(
             else:
                 found.append(item)
 
-    ix = _open_or_create(index_dir)
-    lock = _lock(ix)
+    lock = _lock(index_dir)
     try:
+        ix = _open_or_create(index_dir)
         indexed = {} if rebuild else _indexed_sources(ix)
         changed = [f for f in found if indexed.get(f.key) != f.signature]
         seen = {f.key for f in found}
@@ -188,7 +189,6 @@ def _discard(ix, writer) -> None:
 
 def _open_or_create(index_dir: Path):
     try:
-        index_dir.mkdir(parents=True, exist_ok=True)
         ix = open_index(index_dir)
         if ix is None:
             ix = whoosh_index.create_in(str(index_dir), make_schema(), indexname=INDEX_NAME)
@@ -197,14 +197,19 @@ def _open_or_create(index_dir: Path):
         raise IndexerError(f"cannot create or open the index in {index_dir}: {error}") from error
 
 
-def _lock(ix):
-    """Take the index's write lock for this run, or say who holds it."""
+def _lock(index_dir: Path):
+    """Take the index's write lock for this run, or say who holds it.
+
+    The lock is taken before the index is created, so two first runs cannot both
+    create it (creating an index deletes the tables of contents it finds).
+    """
     try:
-        lock = ix.lock("WRITELOCK")
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileStorage(str(index_dir)).lock(f"{INDEX_NAME}_WRITELOCK")
         if lock.acquire(blocking=False):
             return lock
     except OSError as error:
-        raise IndexerError(f"cannot write to the index: {error}") from error
+        raise IndexerError(f"cannot write to the index in {index_dir}: {error}") from error
     raise IndexLocked(
         "the index is locked: another `searchapp index` is updating it. "
         "Wait for it to finish, then run this again."
@@ -305,3 +310,43 @@ def _document(article: Article, source_key: str) -> dict:
         if value := getattr(article, name):
             document[name] = value
     return document
+
+
+@dataclass
+class IndexStats:
+    """What an index holds, for `searchapp stats` and the health check."""
+
+    articles: int
+    last_commit: datetime | None
+    first_date: datetime | None = None
+    last_date: datetime | None = None
+    # (id, headline, body length in words) of the longest articles, longest first.
+    largest: list[tuple[str, str, int]] = field(default_factory=list)
+
+
+def index_stats(index_dir: Path, largest: int = 0) -> IndexStats | None:
+    """Describe the index in ``index_dir``, or return None when there is none.
+
+    :param largest: how many of the longest articles to list (reads every length).
+    """
+    ix = open_index(index_dir)
+    if ix is None:
+        return None
+    toc = f"_{INDEX_NAME}_{ix.latest_generation()}.toc"
+    committed = datetime.fromtimestamp(ix.storage.file_modified(toc)).astimezone()
+    with ix.reader() as reader:
+        stats = IndexStats(reader.doc_count(), committed)
+        date_field = ix.schema["date"]
+        dates = list(date_field.sortable_terms(reader, "date"))
+        if dates:
+            stats.first_date = date_field.from_bytes(dates[0])
+            stats.last_date = date_field.from_bytes(dates[-1])
+        if largest:
+            lengths = sorted(
+                ((reader.doc_field_length(n, "body") or 0, n) for n in reader.all_doc_ids()),
+                reverse=True,
+            )[:largest]
+            for words, docnum in lengths:
+                stored = reader.stored_fields(docnum)
+                stats.largest.append((stored["id"], stored.get("headline", ""), words))
+    return stats

@@ -75,7 +75,7 @@ def test_unwritable_index_location_exits_5(runner, archive_dir, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     result = run(runner, "index", archive_dir, "--index-dir", blocker / "ix")
-    assert result.exit_code == 5 and "cannot create or open the index" in result.stderr
+    assert result.exit_code == 5 and "cannot write to the index" in result.stderr
 
 
 def test_rebuild(runner, archive_dir, index_dir, tmp_path):
@@ -131,3 +131,21 @@ def test_seed_folder_indexes_cleanly(runner, tmp_path):
     (folder / SEED.name).write_bytes(SEED.read_bytes())
     result = run(runner, "index", folder, "--index-dir", tmp_path / "ix")
     assert result.exit_code == 0 and "1 added" in result.stdout
+
+
+def test_stats_command(runner, index_dir):
+    body = json.loads(run(runner, "stats", "--json", "--largest", "2", "--index-dir", index_dir).stdout)
+    assert body["articles"] == 6
+    assert (body["first_date"], body["last_date"]) == ("2021-06-12", "2023-05-01")
+    assert body["largest"][0]["id"] == SEED.stem and len(body["largest"]) == 2
+    text = run(runner, "stats", "--index-dir", index_dir).stdout
+    assert "articles     6" in text and "2021-06-12 to 2023-05-01" in text
+
+
+def test_stats_without_index(runner, tmp_path):
+    result = run(runner, "stats", "--index-dir", tmp_path / "none")
+    assert result.exit_code == 2 and "no index" in result.stderr
+
+
+def test_report_with_nothing_recorded(runner, index_dir):
+    assert "No searches without results" in run(runner, "report", "--index-dir", index_dir).stdout
