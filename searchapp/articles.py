@@ -27,6 +27,8 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES
 
 # A single article file larger than this is not an article; it is skipped, not read.
 MAX_FILE_BYTES = 32 * 1024 * 1024
+# Parsing a page takes about 60 times its size in memory, so pages have a lower cap.
+MAX_HTML_BYTES = 8 * 1024 * 1024
 # Longest headline kept, and length of a headline made from the body when there is none.
 MAX_HEADLINE_CHARS = 300
 DERIVED_HEADLINE_CHARS = 90
@@ -84,6 +86,8 @@ class Article:
     author: str | None = None
     url: str | None = None
     source: str = ""
+    # Where a problem with this article is reported: the file, or "file:line".
+    origin: str = field(default="", compare=False)
 
     @property
     def paragraphs(self) -> list[str]:
@@ -178,6 +182,8 @@ def read_articles(source: SourceFile) -> Iterator[Article | Skip]:
             return
         data = _read_bytes(source.path)
         if kind == "html" or (kind == "text" and HTML_SNIFF_RE.match(data[:512].decode("latin-1"))):
+            if len(data) > MAX_HTML_BYTES:
+                raise _Unusable(f"too large for a web page (over {MAX_HTML_BYTES // 2**20} MB)")
             article = parse_html_article(decode_bytes(data, html=True), source.base_id)
         else:
             article = parse_text_article(decode_bytes(data), source.base_id)
@@ -429,6 +435,7 @@ def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
                     yield Skip(f"{path}:{number}", str(error))
                     continue
                 article.source = source.key
+                article.origin = f"{path}:{number}"
                 yield article
         if not records:
             yield Skip(str(path), "empty file")

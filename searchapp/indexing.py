@@ -245,7 +245,7 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
                 if not isinstance(item, Skip) and (
                     problem := _id_conflict(item.id, source.key, owners, lookup, gone)
                 ):
-                    item = Skip(source.key, problem)
+                    item = Skip(item.origin or source.key, problem)
                 if isinstance(item, Skip):
                     report.skipped.append(item)
                     continue

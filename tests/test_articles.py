@@ -151,6 +151,15 @@ def test_unusable_files_are_skipped_with_a_reason(tmp_path, name, content, reaso
     assert items[0].path.endswith(name)
 
 
+def test_oversized_web_pages_are_skipped_before_parsing(tmp_path, monkeypatch):
+    import searchapp.articles as articles
+
+    monkeypatch.setattr(articles, "MAX_HTML_BYTES", 1000)
+    write_articles(tmp_path, {"big.html": "<html><body>" + "<p>Words here.</p>" * 100})
+    items = read_one(tmp_path / "big.html")
+    assert isinstance(items[0], Skip) and "too large for a web page" in items[0].reason
+
+
 def test_find_files_walks_folders_skips_hidden_and_survives_symlink_loops(tmp_path):
     write_articles(tmp_path, {"a.txt": "A\n\nText.", "deep/er/b.html": "<h1>B</h1>",
                               ".hidden/c.txt": "C", ".DS_Store": b"\x00"})

@@ -169,11 +169,11 @@ def test_hostile_files_are_indexed_or_skipped_with_a_reason(tmp_path):
     broken = str(folder / "feeds" / "broken.jsonl")
     bad_lines = {int(path.rsplit(":", 1)[1]): reason for path, reason in skipped.items()
                  if path.startswith(broken + ":")}
-    assert sorted(bad_lines) == [2, 3, 4, 5, 6, 7, 9, 10]
+    assert sorted(bad_lines) == [2, 3, 4, 5, 6, 7, 9, 10, 12]
     assert "not valid JSON" in bad_lines[2] and "not a JSON object" in bad_lines[3]
     assert "must be a string" in bad_lines[5] and "'date' must be a string" in bad_lines[10]
-    # Line 12 repeats line 1's id; it is reported against the file (without its number).
-    assert "'feed-ok-1' appears more than once" in skipped.pop(broken)
+    # Line 12 repeats line 1's id, and is reported with its line number like the others.
+    assert "'feed-ok-1' appears more than once" in bad_lines[12]
     assert len(skipped) == len(bad_lines), skipped  # nothing else was skipped
 
     with open_index(index_dir).searcher() as searcher:
