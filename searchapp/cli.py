@@ -25,6 +25,12 @@ PROGRESS_WIDTH = 30
 PROGRESS_INTERVAL = 0.1
 
 
+index_dir_option = click.option(
+    "--index-dir", type=click.Path(path_type=Path), default=None,
+    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="searchapp")
 def main() -> None:
@@ -33,10 +39,7 @@ def main() -> None:
 
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--index-dir", type=click.Path(path_type=Path), default=None,
-    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
-)
+@index_dir_option
 @click.option("--rebuild", is_flag=True, help="Build the index anew from PATHS alone.")
 def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool) -> None:
     """Index article files (.txt, .html, .jsonl, .jsonl.gz) found under PATHS.
@@ -138,10 +141,7 @@ def _clear_progress() -> None:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="Requests served at once.")
-@click.option(
-    "--index-dir", type=click.Path(path_type=Path), default=None,
-    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
-)
+@index_dir_option
 def serve_command(host: str, port: int, threads: int, index_dir: Path | None) -> None:
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
@@ -175,10 +175,7 @@ def serve_command(host: str, port: int, threads: int, index_dir: Path | None) ->
 @click.argument("query")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 50))
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
-@click.option(
-    "--index-dir", type=click.Path(path_type=Path), default=None,
-    help=f"Index folder [default: ${config.INDEX_DIR_VAR} or {config.DEFAULT_INDEX_DIR}/].",
-)
+@index_dir_option
 def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None) -> None:
     """Search the index from the terminal, with matches highlighted. Example:
 
@@ -213,3 +210,61 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
         date_text = hit.date.isoformat() if hit.date else "undated"
         click.echo(f"\n{number}. {click.style(hit.headline, bold=color)}  [{date_text}]  {hit.id}")
         click.echo("   " + " ".join(snippet.split()))
+
+
+@main.command("stats")
+@click.option("--largest", default=5, show_default=True, type=click.IntRange(0, 100),
+              help="How many of the longest articles to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead.")
+@index_dir_option
+def stats_command(largest: int, as_json: bool, index_dir: Path | None) -> None:
+    """Show what the index holds: articles, last commit, dates, the longest articles.
+
+        searchapp stats --largest 3
+    """
+    import json
+
+    from searchapp.indexing import index_stats
+
+    target = index_dir or config.index_dir()
+    stats = index_stats(target, largest=largest)
+    if stats is None:
+        _fail(f"there is no index in {target}; build it with `searchapp index`.", EXIT_USAGE)
+
+    def day(value):
+        return value.date().isoformat() if value else None
+
+    info = {
+        "index": str(target), "version": __version__, "articles": stats.articles,
+        "last_commit": stats.last_commit.isoformat() if stats.last_commit else None,
+        "first_date": day(stats.first_date), "last_date": day(stats.last_date),
+        "largest": [{"id": i, "headline": h, "words": w} for i, h, w in stats.largest],
+    }
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"index        {info['index']} (searchapp {__version__})")
+    click.echo(f"articles     {stats.articles:,}")
+    click.echo(f"last commit  {info['last_commit']}")
+    click.echo(f"dates        {info['first_date'] or '-'} to {info['last_date'] or '-'}")
+    for number, (article_id, headline, words) in enumerate(stats.largest, start=1):
+        click.echo(f"longest {number}    {words:,} words  {article_id}  {headline}")
+
+
+@main.command("report")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@index_dir_option
+def report_command(limit: int, index_dir: Path | None) -> None:
+    """List the searches readers made that found nothing, most frequent first.
+
+        searchapp report --limit 10
+    """
+    from searchapp import reports
+
+    misses = reports.top_misses(reports.log_path(index_dir or config.index_dir()), limit)
+    if not misses:
+        click.echo("No searches without results have been recorded.")
+        return
+    click.echo(f"{'searches':>8}  query")
+    for query, count in misses:
+        click.echo(f"{count:>8}  {query}")
