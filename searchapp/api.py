@@ -7,10 +7,13 @@ from flask import Blueprint, jsonify, request, url_for
 from searchapp import __version__
 from searchapp.params import ParamError, parse_search_params
 from searchapp.querylang import MAX_QUERY_CHARS, QueryError
-from searchapp.web import archive
+from searchapp.web import archive, note_miss, run_search
 from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
 
 bp = Blueprint("api", __name__)
+
+# Completions change only when the index does: let browsers reuse them for a minute.
+SUGGEST_CACHE_SECONDS = 60
 
 
 def error_response(status: int, message: str, param: str | None = None):
@@ -39,6 +42,12 @@ def results_json(results: SearchResults) -> dict:
         "pages": results.pages,
         "took_ms": round(results.took_ms, 1),
         "suggestion": results.suggestion,
+        "corrected": results.corrected,
+        "timeline": [
+            {"period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(),
+             "count": p.count}
+            for p in results.timeline
+        ],
         "results": [
             {
                 "id": hit.id,
@@ -77,14 +86,27 @@ def search():
     """Search the archive; see /api/openapi.json."""
     try:
         params = parse_search_params(request.args)
-        results = archive().search(
-            params.q, params.page, params.per_page, params.sort, params.date_from, params.date_to
-        )
+        results = run_search(params)
     except ParamError as error:
         return error_response(400, str(error), error.param)
     except QueryError as error:
         return error_response(400, str(error), "q")
+    note_miss(results)
     return jsonify(results_json(results))
+
+
+@bp.get("/suggest")
+def suggest():
+    """Complete the word being typed, in the OpenSearch suggestions format.
+
+    ``/api/suggest?q=fighting arm`` gives ``["fighting arm", ["fighting armenia", ...]]``.
+    """
+    query = request.args.get("q", "")
+    if len(query) > MAX_QUERY_CHARS:
+        return error_response(400, f"q is longer than {MAX_QUERY_CHARS:,} characters", "q")
+    response = jsonify([query, archive().complete(query)])
+    response.cache_control.max_age = SUGGEST_CACHE_SECONDS
+    return response
 
 
 @bp.get("/articles/<path:article_id>")
@@ -135,10 +157,35 @@ def openapi_document() -> dict:
                                "Only articles dated on or after this day (YYYY-MM-DD)."),
                         _param("to", {"type": "string", "format": "date"},
                                "Only articles dated on or before this day (YYYY-MM-DD)."),
+                        _param("exact", {"type": "string", "enum": ["0", "1", "true", "false"],
+                                         "default": "0"},
+                               "1: search for exactly q, even when it finds nothing; otherwise "
+                               "a query that finds nothing is corrected (see `corrected`)."),
                     ],
                     "responses": {
                         "200": {"description": "One page of results", "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/SearchResults"}}}},
+                        "400": error, "503": error,
+                    },
+                }
+            },
+            "/api/suggest": {
+                "get": {
+                    "summary": "Complete the word being typed",
+                    "description": "OpenSearch suggestions: the query, then up to 8 queries "
+                                   "whose last word is completed from the index's words, "
+                                   "most common first.",
+                    "operationId": "suggest",
+                    "parameters": [_param("q", {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                                          "What has been typed so far.")],
+                    "responses": {
+                        "200": {"description": "[query, [completions]]", "content": {
+                            "application/json": {"schema": {
+                                "type": "array", "minItems": 2, "maxItems": 2,
+                                "items": {"oneOf": [
+                                    {"type": "string"},
+                                    {"type": "array", "items": {"type": "string"}},
+                                ]}}}}},
                         "400": error, "503": error,
                     },
                 }
@@ -163,7 +210,7 @@ def openapi_document() -> dict:
                 "SearchResults": {
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "pages", "took_ms",
-                                 "suggestion", "results"],
+                                 "suggestion", "corrected", "timeline", "results"],
                     "properties": {
                         "query": {"type": "string"},
                         "total": {"type": "integer", "description": "Matching articles in all."},
@@ -173,7 +220,24 @@ def openapi_document() -> dict:
                         "took_ms": {"type": "number"},
                         "suggestion": {**nullable_string,
                                        "description": "A corrected query that finds more, if any."},
+                        "corrected": {**nullable_string, "description":
+                                      "When q found nothing and a close spelling did, the "
+                                      "query whose results these are; else null."},
+                        "timeline": {"type": "array", "description":
+                                     "Matching articles per year (per month when the matches "
+                                     "span less than two years), oldest first.",
+                                     "items": {"$ref": "#/components/schemas/Period"}},
                         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                    },
+                },
+                "Period": {
+                    "type": "object",
+                    "required": ["period", "from", "to", "count"],
+                    "properties": {
+                        "period": {"type": "string", "description": "YYYY or YYYY-MM"},
+                        "from": {"type": "string", "format": "date"},
+                        "to": {"type": "string", "format": "date"},
+                        "count": {"type": "integer"},
                     },
                 },
                 "Hit": {

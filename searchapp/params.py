@@ -9,7 +9,8 @@ from datetime import date
 from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
 
 MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
-SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to")
+SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact")
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 
 class ParamError(ValueError):
@@ -30,6 +31,8 @@ class SearchParams:
     sort: str = "relevance"
     date_from: date | None = None
     date_to: date | None = None
+    # True: search for exactly what was typed, without correcting a query that finds nothing.
+    exact: bool = False
 
     @property
     def filtered(self) -> bool:
@@ -37,7 +40,7 @@ class SearchParams:
 
 
 def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
-    """Check ``q``, ``page``, ``per_page``, ``sort``, ``from`` and ``to`` from a query string.
+    """Check ``q``, ``page``, ``per_page``, ``sort``, ``from``, ``to`` and ``exact`` from a query string.
 
     :param args: a MultiDict (or plain mapping) of the request's query string.
     :raises ParamError: naming the first parameter that is wrong and why.
@@ -54,6 +57,7 @@ def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
     params.sort = _get(args, "sort") or "relevance"
     if params.sort not in SORTS:
         raise ParamError("sort", f"sort must be one of: {', '.join(SORTS)}")
+    params.exact = _get(args, "exact").lower() in TRUE_WORDS
     params.date_from = _date(args, "from")
     params.date_to = _date(args, "to")
     if params.date_from and params.date_to and params.date_from > params.date_to:

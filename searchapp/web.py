@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, current_app, render_template, request, url_for
+from dataclasses import replace
+from datetime import datetime, timezone
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from searchapp import __version__, config
-from searchapp.params import ParamError, parse_search_params
+from searchapp import __version__, config, reports
+from searchapp.indexing import index_stats
+from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
-from searchapp.searching import Archive, IndexUnavailable
+from searchapp.searching import Archive, IndexUnavailable, SearchResults
+
+FEED_ENTRIES = 20
 
 bp = Blueprint("web", __name__)
 
 # Sent with every response: nothing on our pages may come from elsewhere or run inline.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -85,12 +92,12 @@ def _add_security_headers(response):
 def page_url(params, **changes) -> str:
     """Return the URL of the results page for ``params`` with some of them changed."""
     values = {
-        "q": params.q, "sort": params.sort, "page": params.page,
+        "q": params.q, "sort": params.sort, "page": params.page, "exact": int(params.exact),
         "from": params.date_from.isoformat() if params.date_from else "",
         "to": params.date_to.isoformat() if params.date_to else "",
     }
     values.update(changes)
-    defaults = {"sort": "relevance", "page": 1}
+    defaults = {"sort": "relevance", "page": 1, "exact": 0}
     query = {k: v for k, v in values.items() if v and defaults.get(k) != v}
     return url_for("web.search") + ("?" + urlencode(query) if query else "")
 
@@ -106,12 +113,27 @@ def search():
         return render_template("search.html", params=params, results=None,
                                total_articles=archive().count())
     try:
-        results = archive().search(
-            params.q, params.page, params.per_page, params.sort, params.date_from, params.date_to
-        )
+        results = run_search(params)
     except QueryError as error:
         return render_template("search.html", params=params, error=str(error), results=None), 400
+    note_miss(results)
     return render_template("search.html", params=params, results=results)
+
+
+def run_search(params: SearchParams) -> SearchResults:
+    """Search with checked parameters: the one call the page, the API and the feed share."""
+    return archive().search(params.q, params.page, params.per_page, params.sort,
+                            params.date_from, params.date_to, correct=not params.exact)
+
+
+def note_miss(results: SearchResults) -> None:
+    """Count a search that found nothing, for `searchapp report`; never fail a request."""
+    if results.total or results.page > 1 or not results.query.strip():
+        return
+    try:
+        reports.record_miss(reports.log_path(current_app.config["INDEX_DIR"]), results.query)
+    except OSError as error:
+        current_app.logger.warning("cannot record a zero-result search: %s", error)
 
 
 @bp.get("/articles/<path:article_id>")
@@ -124,3 +146,60 @@ def article(article_id: str):
             message="There is no article at this address. It may have been removed from the archive.",
         ), 404
     return render_template("article.html", article=record)
+
+
+@bp.get("/feed")
+def feed():
+    """An Atom feed of the newest articles that match ``q``, for feed readers."""
+    try:
+        params = parse_search_params(request.args, allow_per_page=False)
+        results = run_search(replace(params, page=1, per_page=FEED_ENTRIES, sort="newest"))
+    except (ParamError, QueryError) as error:
+        return render_template("message.html", title="Bad feed address", message=str(error)), 400
+    stats = index_stats(current_app.config["INDEX_DIR"])
+    fallback = stats.last_commit if stats and stats.last_commit else datetime.now(timezone.utc)
+    entries = []
+    for hit in results.hits:
+        moment = datetime(hit.date.year, hit.date.month, hit.date.day, tzinfo=timezone.utc) if hit.date else fallback
+        entries.append({
+            "url": url_for("web.article", article_id=hit.id, _external=True),
+            "title": hit.headline or "Untitled",
+            "updated": _rfc3339(moment),
+            "summary": hit.snippet,
+        })
+    updated = max((e["updated"] for e in entries), default=_rfc3339(fallback))
+    title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
+    body = render_template(
+        "feed.xml", entries=entries, title=title, updated=updated,
+        feed_id=url_for("web.feed", q=params.q, _external=True),
+        self_url=url_for("web.feed", q=params.q, _external=True),
+        page_url=url_for("web.search", q=params.q, sort="newest", _external=True),
+    )
+    return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.get("/opensearch.xml")
+def opensearch():
+    """The OpenSearch description that lets browsers add this search to their search box."""
+    body = render_template(
+        "opensearch.xml",
+        search_url=url_for("web.search", _external=True),
+        suggest_url=url_for("api.suggest", _external=True),
+        feed_url=url_for("web.feed", _external=True),
+    )
+    return body, 200, {"Content-Type": "application/opensearchdescription+xml; charset=utf-8"}
+
+
+@bp.get("/healthz")
+def healthz():
+    """Say whether the service can search, with the index's size and last commit."""
+    stats = index_stats(current_app.config["INDEX_DIR"])
+    if stats is None:
+        return jsonify(status="no index", articles=0, last_commit=None, version=__version__), 503
+    return jsonify(status="ok", articles=stats.articles,
+                   last_commit=stats.last_commit.isoformat() if stats.last_commit else None,
+                   version=__version__)

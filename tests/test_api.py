@@ -4,7 +4,8 @@ from conftest import SEED
 from searchapp import create_app
 from test_web import HOSTILE_QUERIES
 
-RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "results"]
+RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "corrected",
+               "timeline", "results"]
 
 
 def test_search_returns_the_documented_shape(client):
@@ -46,7 +47,8 @@ def test_paging_sort_and_dates(client):
 
 
 def test_suggestion(client):
-    assert client.get("/api/search?q=Jermukk").get_json()["suggestion"] == "jermuk"
+    assert client.get("/api/search?q=Jermukk&exact=1").get_json()["suggestion"] == "jermuk"
+    assert client.get("/api/search?q=Jermukk+spa").get_json()["suggestion"] == "jermuk spa"
 
 
 def test_empty_query_finds_nothing(client):
@@ -122,7 +124,8 @@ def test_openapi_describes_exactly_the_api(client, app):
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     search = spec["paths"]["/api/search"]["get"]
-    assert [p["name"] for p in search["parameters"]] == ["q", "page", "per_page", "sort", "from", "to"]
+    assert [p["name"] for p in search["parameters"]] == [
+        "q", "page", "per_page", "sort", "from", "to", "exact"]
     hit_schema = spec["components"]["schemas"]["SearchResults"]
     assert hit_schema["required"] == RESULT_KEYS
     assert spec["components"]["schemas"]["Hit"]["required"] == ["id", "headline", "date", "snippet", "url"]
@@ -131,3 +134,21 @@ def test_openapi_describes_exactly_the_api(client, app):
     api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
     documented = {p.replace("{id}", "<path:article_id>") for p in spec["paths"]}
     assert api_rules - {"/api/openapi.json"} == documented
+
+
+def test_suggest_returns_opensearch_completions(client):
+    response = client.get("/api/suggest?q=fighting%20jer")
+    assert response.get_json() == ["fighting jer", ["fighting jermuk"]]
+    assert client.get("/api/suggest?q=").get_json() == ["", []]
+    assert client.get("/api/suggest?q=" + "x" * 2001).status_code == 400
+
+
+def test_timeline_and_correction_in_the_json(client):
+    body = client.get("/api/search?q=border+jermuk+festival+apricot+chess").get_json()
+    # The matches span less than two years (2021-06 to 2023-05): counted by month.
+    assert body["timeline"][0] == {"period": "2021-06", "from": "2021-06-01", "to": "2021-06-30", "count": 1}
+    assert len(body["timeline"]) == 24 and sum(p["count"] for p in body["timeline"]) == 5
+    body = client.get("/api/search?q=Jermukk").get_json()
+    assert body["corrected"] == "jermuk" and body["total"] == 2
+    body = client.get("/api/search?q=Jermukk&exact=1").get_json()
+    assert (body["corrected"], body["total"], body["suggestion"]) == (None, 0, "jermuk")

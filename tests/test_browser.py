@@ -224,8 +224,9 @@ def assert_inert(page, dialogs: list[str], *texts: str) -> None:
     page.wait_for_load_state("load")
     assert page.evaluate("window.__xss") is None
     assert dialogs == []
-    assert page.locator("script").count() == 0
-    assert page.locator("main :is(img, svg, iframe, object, embed)").count() == 0
+    assert page.locator("script:not([src='/static/search.js'])").count() == 0
+    # Our only graphic is the timeline chart; anything else came from an article or query.
+    assert page.locator("main :is(img, svg:not(.timeline-chart), iframe, object, embed)").count() == 0
     assert page.evaluate(FIND_INJECTIONS_JS) == []
     for text in texts:
         expect(page.locator("main")).to_contain_text(text, use_inner_text=True)
@@ -321,6 +322,11 @@ def test_browser_hostile_queries_stay_inert(unguarded_page, server, tmp_path):
     assert_inert(page, dialogs, HOSTILE_HEADLINE)
     save_screenshot(page, tmp_path, "xss-query.png")
 
+    # Nothing matches a misspelt payload: the corrected query's results are shown.
+    page.goto(server + "/?" + urlencode({"q": "<b>lanternn</b>"}))
+    expect(page.locator(".suggestion")).to_contain_text("Showing results for")
+    assert_inert(page, dialogs, "Search instead for <b>lanternn</b>")
+
     nothing = "</title><svg onload=window.__xss=13> +qqzzy"
     page.goto(server + "/?" + urlencode({"q": nothing}))
     expect(page).to_have_title(f"{nothing} – Archive search")
@@ -331,3 +337,38 @@ def test_browser_hostile_queries_stay_inert(unguarded_page, server, tmp_path):
     assert response.status == 400
     expect(page.get_by_role("alert")).to_contain_text("<script>window.__xss=14</script>")
     assert_inert(page, dialogs, "<script>window.__xss=14</script>")
+
+
+@pytest.mark.browser
+def test_browser_results_follow_typing_and_offer_completions(page, server, tmp_path):
+    page.goto(server + "/")
+    box = search_box(page)
+    box.focus()
+    page.keyboard.type("jerm", delay=30)
+    expect(page.locator("#q-completions option").first).to_have_attribute("value", "jermuk")
+    page.keyboard.type("uk", delay=30)
+    # No submit: the results follow what is typed, and the address can be shared.
+    result = page.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name=SEED_HEADLINE, exact=True))
+    expect(result.locator(".snippet mark").first).to_have_text("Jermuk")
+    expect(page).to_have_url(re.compile(r"[?&]q=jermuk(&|$)"))
+    save_screenshot(page, tmp_path, "live-results.png")
+
+
+@pytest.mark.browser
+def test_browser_timeline_screenshot(page, server, tmp_path):
+    page.goto(server + "/?" + urlencode({"q": "border jermuk festival lantern chess"}))
+    expect(page.locator("figure.timeline svg a")).to_have_count(3)
+    save_screenshot(page, tmp_path, "timeline.png")
+
+
+@pytest.mark.browser
+def test_browser_live_results_keep_hostile_text_inert(unguarded_page, server):
+    page = unguarded_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(server + "/")
+    search_box(page).focus()
+    page.keyboard.type("lantern", delay=20)
+    expect(page.get_by_role("heading", name=HOSTILE_HEADLINE, exact=True)).to_be_visible()
+    assert_inert(page, dialogs, HOSTILE_HEADLINE, HOSTILE_RECORD["headline"])

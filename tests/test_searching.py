@@ -100,9 +100,10 @@ def test_paging(archive):
 
 
 def test_did_you_mean_when_a_correction_finds_more(archive):
-    results = archive.search("Jermukk")
+    results = archive.search("Jermukk", correct=False)
     assert results.total == 0
     assert results.suggestion == "jermuk"
+    assert archive.search("Jermukk spa").suggestion == "jermuk spa"
     assert archive.search("Jermuk").suggestion is None
 
 
@@ -176,3 +177,38 @@ def test_the_page_says_when_a_search_was_stopped(client, monkeypatch):
     monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
     monkeypatch.setattr(searching, "COUNT_CHECK_EVERY", 1)
     assert "took too long and was stopped" in client.get("/?q=border+jermuk").get_data(as_text=True)
+
+
+def test_timeline_counts_matches_per_year_with_empty_years_between(tmp_path):
+    folder = write_articles(tmp_path / "a", {
+        "a.txt": "Date: 2019-03-01\n\nOld Apricots\n\nApricots then.",
+        "b.txt": "Date: 2021-07-01\n\nNew Apricots\n\nApricots now.",
+        "c.txt": "Date: 2021-08-01\n\nMore Apricots\n\nApricots again.",
+        "d.txt": "Undated Apricots\n\nApricots, whenever.",
+    })
+    update_index([folder], tmp_path / "ix")
+    timeline = Archive(tmp_path / "ix").search("apricots").timeline
+    assert [(p.label, p.count) for p in timeline] == [("2019", 1), ("2020", 0), ("2021", 2)]
+    assert (timeline[0].start, timeline[0].end) == (date(2019, 1, 1), date(2019, 12, 31))
+
+
+def test_timeline_counts_per_month_when_matches_span_less_than_two_years(archive):
+    results = archive.search("jermuk border")
+    assert [(p.label, p.count) for p in results.timeline][:2] == [("2022-09", 1), ("2022-10", 0)]
+    assert results.timeline[-1].label == "2023-05" and len(results.timeline) == 9
+    assert results.timeline[-1].end == date(2023, 5, 31)
+
+
+def test_a_query_that_finds_nothing_is_corrected(archive):
+    results = archive.search("Jermukk")
+    assert (results.query, results.corrected, results.suggestion) == ("Jermukk", "jermuk", None)
+    assert ids(results)[0] == "feed-1" and results.total == 2
+    exact = archive.search("Jermukk", correct=False)
+    assert (exact.total, exact.corrected, exact.suggestion) == (0, None, "jermuk")
+
+
+def test_completions_of_the_last_word_most_common_first(archive):
+    assert archive.complete("fighting jer") == ["fighting jermuk"]
+    assert archive.complete("the bo")[0] == "the border"
+    assert archive.complete("x") == [] and archive.complete("") == []
+    assert archive.complete("zzzq") == []

@@ -17,6 +17,11 @@ def soup(response):
     return BeautifulSoup(response.get_data(as_text=True), "html.parser")
 
 
+def foreign_scripts(page) -> list:
+    """Return every script on the page except our own search-as-you-type file."""
+    return [s for s in page.find_all("script") if s.get("src") != "/static/search.js" or s.string]
+
+
 def test_home_page_has_a_labelled_search_form(client):
     page = soup(client.get("/"))
     form = page.find("form", attrs={"role": "search"})
@@ -75,9 +80,10 @@ def test_sort_and_date_filter_are_kept_in_the_form(client):
 
 
 def test_did_you_mean_links_to_the_corrected_query(client):
-    page = soup(client.get("/?q=Jermukk"))
+    page = soup(client.get("/?q=Jermukk+spa"))
     link = page.select_one(".suggestion a")
-    assert link.get_text() == "jermuk" and link["href"] == "/?q=jermuk"
+    assert page.select_one(".suggestion").get_text(" ", strip=True) == "Did you mean jermuk spa ?"
+    assert link.get_text() == "jermuk spa" and link["href"] == "/?q=jermuk+spa"
 
 
 def test_no_results_page_helps(client):
@@ -132,7 +138,7 @@ def test_article_with_markup_is_rendered_inert(tmp_path):
     for response in (client.get("/?q=jermuk"), client.get("/articles/x"),
                      client.get("/?q=" + payload)):
         page = soup(response)
-        assert page.find("script") is None and page.find("img") is None
+        assert foreign_scripts(page) == [] and page.find("img") is None
         assert not any(attr.startswith("on") for tag in page.find_all(True) for attr in tag.attrs)
     assert "<script>alert(1)</script>" in soup(client.get("/articles/x")).h1.get_text()
 
@@ -142,7 +148,7 @@ def test_hostile_queries_never_fail(client, query):
     response = client.get("/", query_string={"q": query})
     assert response.status_code in (200, 400)
     page = soup(response)
-    assert page.find("script") is None
+    assert foreign_scripts(page) == []
     assert page.find("form", attrs={"role": "search"}) is not None
 
 
@@ -161,7 +167,8 @@ def test_security_headers_on_every_response(client):
     for path in ("/", "/?q=x", f"/articles/{SEED.stem}", "/nowhere", "/api/search?q=x"):
         headers = client.get(path).headers
         assert "default-src 'none'" in headers["Content-Security-Policy"]
-        assert "script-src" not in headers["Content-Security-Policy"]
+        assert "script-src 'self';" in headers["Content-Security-Policy"]
+        assert "unsafe" not in headers["Content-Security-Policy"]
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["X-Frame-Options"] == "DENY"
 
@@ -178,3 +185,106 @@ def test_missing_index_gives_a_page_saying_how_to_build_it(tmp_path):
     response = client.get("/?q=jermuk")
     assert response.status_code == 503
     assert "searchapp index" in soup(response).get_text()
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def test_atom_feed_of_a_search_is_valid_and_newest_first(client):
+    import xml.etree.ElementTree as ET
+
+    response = client.get("/feed?q=border+jermuk")
+    assert response.status_code == 200
+    assert response.content_type.startswith("application/atom+xml")
+    feed = ET.fromstring(response.data)
+    assert feed.tag == f"{ATOM}feed"
+    # RFC 4287: a feed has id, title, updated, an author; every entry id, title, updated.
+    for name in ("id", "title", "updated", "author"):
+        assert feed.find(f"{ATOM}{name}") is not None
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}link").get("href").rsplit("/", 1)[1] for e in entries] == [
+        "feed-1", "border-talks", SEED.stem]
+    for entry in entries:
+        assert entry.find(f"{ATOM}id").text.startswith("http://")
+        assert entry.find(f"{ATOM}updated").text.endswith("Z")
+    assert entries[0].find(f"{ATOM}updated").text == "2023-05-01T00:00:00Z"
+    assert "<mark>" in entries[2].find(f"{ATOM}summary").text
+
+
+def test_results_page_links_its_feed(client):
+    page = soup(client.get("/?q=jermuk"))
+    assert page.find("link", rel="alternate")["href"] == "/feed?q=jermuk"
+    assert page.select_one(".feed-link a")["href"] == "/feed?q=jermuk"
+
+
+def test_feed_escapes_hostile_text(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    folder = write_articles(tmp_path / "a", {"x.txt": "Bad <b>&amp; ]]> title\n\nBody jermuk <script>x</script>."})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    feed = ET.fromstring(client.get("/feed?q=jermuk").data)
+    entry = feed.find(f"{ATOM}entry")
+    assert entry.find(f"{ATOM}title").text == "Bad <b>&amp; ]]> title"
+    assert "&lt;script&gt;" in entry.find(f"{ATOM}summary").text
+
+
+def test_opensearch_description_is_linked_from_every_page(client):
+    import xml.etree.ElementTree as ET
+
+    response = client.get("/opensearch.xml")
+    assert response.content_type.startswith("application/opensearchdescription+xml")
+    description = ET.fromstring(response.data)
+    templates = {u.get("type"): u.get("template")
+                 for u in description.findall("{http://a9.com/-/spec/opensearch/1.1/}Url")}
+    assert templates["text/html"] == "http://localhost/?q={searchTerms}"
+    assert templates["application/x-suggestions+json"] == "http://localhost/api/suggest?q={searchTerms}"
+    for path in ("/", "/?q=jermuk", f"/articles/{SEED.stem}", "/nowhere"):
+        assert soup(client.get(path)).find("link", rel="search")["href"] == "/opensearch.xml"
+
+
+def test_healthz(client, tmp_path):
+    body = client.get("/healthz").get_json()
+    assert body["status"] == "ok" and body["articles"] == 6 and body["version"]
+    assert body["last_commit"][:4].isdigit()
+    missing = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client().get("/healthz")
+    assert missing.status_code == 503 and missing.get_json()["status"] == "no index"
+
+
+def test_searches_that_find_nothing_are_recorded_for_the_report(client, index_dir, runner):
+    from searchapp.cli import main
+
+    for query in ("zebra", "Zebra", "jermuk", "zebra crossing"):
+        client.get("/", query_string={"q": query})
+    client.get("/api/search?q=zebra")
+    result = runner.invoke(main, ["report", "--index-dir", str(index_dir)])
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["3", "zebra"] and lines[2].split() == ["1", "zebra", "crossing"]
+    assert "jermuk" not in result.stdout
+
+
+def test_timeline_bars_link_to_their_periods(client):
+    page = soup(client.get("/?q=border+jermuk+festival+apricot+chess"))
+    assert "per month" in page.select_one("figure.timeline figcaption").get_text()
+    links = page.select("figure.timeline svg a")
+    assert len(links) == 24
+    assert [links[i]["aria-label"] for i in (0, 1, 15)] == [
+        "2021-06: 1 article", "2021-07: 0 articles", "2022-09: 1 article"]
+    assert links[15]["href"] == "/?q=border+jermuk+festival+apricot+chess&from=2022-09-01&to=2022-09-30"
+    heights = [float(a.select_one("rect.bar")["height"]) for a in links]
+    assert heights[0] == heights[15] == max(heights) and heights[1] == 0
+
+
+def test_no_timeline_for_a_single_period(client):
+    assert soup(client.get("/?q=chess")).select_one("figure.timeline") is None
+
+
+def test_showing_results_for_a_corrected_query(client):
+    page = soup(client.get("/?q=Jermukk"))
+    note = page.select_one(".suggestion")
+    assert note.get_text(" ", strip=True).startswith("Showing results for jermuk")
+    assert note.find_all("a")[1]["href"] == "/?q=Jermukk&exact=1"
+    assert len(page.select("ol.results li")) == 2
+    exact = soup(client.get("/?q=Jermukk&exact=1"))
+    assert "No results" in exact.find(id="results-title").get_text()
+    assert exact.select_one(".suggestion a").get_text() == "jermuk"

@@ -1,0 +1,206 @@
+"""Measure ranking on the relevance test collections, the way that folder's README says.
+
+Each collection's documents are indexed through the project's own indexer (title as the
+headline), and each judged query is run, exactly as written, through ``Archive.search``:
+the call the web page and the API make. Figures follow trec_eval: nDCG@10 (ndcg_cut.10,
+gain = relevance grade), MAP over a run of depth 1000, P@10 and Recall@100, averaged over
+the judged queries (one with no results scores 0). ``qps`` is the rate of first-page
+searches as a reader's (ten hits with snippets), one query at a time.
+
+Example::
+
+    .venv/bin/python -m bench.relevance                  # ../shared/data/relevance
+    .venv/bin/python -m bench.relevance --collections cacm,cisi --json figures.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from searchapp.indexing import update_index
+from searchapp.querylang import QueryError
+from searchapp.searching import Archive
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "relevance"
+COLLECTIONS = ("cranfield", "cacm", "npl", "med", "cisi")
+DEPTH = 1000
+PAGE_SIZE = 50
+# The README's "BM25 k1=1.2 b=0.75 +stem+stop" row: (nDCG@10, MAP).
+REFERENCE = {
+    "cranfield": (0.369, 0.305),
+    "cacm": (0.476, 0.318),
+    "npl": (0.434, 0.287),
+    "med": (0.695, 0.530),
+    "cisi": (0.385, 0.217),
+}
+
+Judgements = dict[str, int]  # doc id -> relevance grade
+
+
+@dataclass
+class Figures:
+    """One collection's averaged figures."""
+
+    collection: str
+    queries: int
+    ndcg10: float
+    map: float
+    p10: float
+    recall100: float
+    qps: float
+
+
+def ndcg_at(ranking: list[str], judged: Judgements, k: int = 10) -> float:
+    """Return trec_eval's ndcg_cut: graded gain, log2(rank + 1) discount, ideal from the qrels."""
+    dcg = sum(max(judged.get(doc, 0), 0) / math.log2(rank + 1)
+              for rank, doc in enumerate(ranking[:k], start=1))
+    ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
+    idcg = sum(g / math.log2(rank + 1) for rank, g in enumerate(ideal, start=1))
+    return dcg / idcg if idcg else 0.0
+
+
+def average_precision(ranking: list[str], judged: Judgements, depth: int = DEPTH) -> float:
+    """Return trec_eval's map for one query: precision at each relevant hit, over all relevant."""
+    relevant = sum(1 for g in judged.values() if g > 0)
+    found, total = 0, 0.0
+    for rank, doc in enumerate(ranking[:depth], start=1):
+        if judged.get(doc, 0) > 0:
+            found += 1
+            total += found / rank
+    return total / relevant if relevant else 0.0
+
+
+def precision_at(ranking: list[str], judged: Judgements, k: int = 10) -> float:
+    """Return the share of the first ``k`` places that hold relevant documents."""
+    return sum(1 for doc in ranking[:k] if judged.get(doc, 0) > 0) / k
+
+
+def recall_at(ranking: list[str], judged: Judgements, k: int = 100) -> float:
+    """Return the share of the relevant documents found in the first ``k`` places."""
+    relevant = {doc for doc, g in judged.items() if g > 0}
+    return len(relevant.intersection(ranking[:k])) / len(relevant) if relevant else 0.0
+
+
+def load_collection(folder: Path) -> tuple[dict[str, str], dict[str, Judgements]]:
+    """Read the judged queries' texts and their judgements from one collection folder."""
+    qrels: dict[str, Judgements] = {}
+    for line in (folder / "qrels.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            query_id, doc_id, grade = line.split("\t")
+            qrels.setdefault(query_id, {})[doc_id] = int(grade)
+    texts = {}
+    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            texts[record["id"]] = record["text"]
+    return {q: texts[q] for q in qrels if q in texts}, qrels
+
+
+def build_index(folder: Path, workdir: Path) -> Path:
+    """Index a collection's documents (title as headline, body) with the project's indexer."""
+    articles = workdir / folder.name / "articles"
+    articles.mkdir(parents=True)
+    with (folder / "docs.jsonl").open(encoding="utf-8") as source, \
+            (articles / "docs.jsonl").open("w", encoding="utf-8") as target:
+        for line in source:
+            if line.strip():
+                doc = json.loads(line)
+                record = {"id": doc["id"], "headline": doc.get("title", ""),
+                          "body": doc.get("body", "")}
+                target.write(json.dumps(record) + "\n")
+    index_dir = workdir / folder.name / "index"
+    update_index([articles], index_dir)
+    return index_dir
+
+
+def rank(archive: Archive, text: str, depth: int = DEPTH) -> list[str]:
+    """Return the ids ``search`` ranks for ``text``, paging through to ``depth``.
+
+    A query the page would refuse (too long) finds nothing, as it would for a reader.
+    """
+    ids: list[str] = []
+    for page in range(1, depth // PAGE_SIZE + 1):
+        try:
+            hits = archive.search(text, page=page, per_page=PAGE_SIZE, snippets=False).hits
+        except QueryError:
+            return []
+        ids.extend(hit.id for hit in hits)
+        if len(hits) < PAGE_SIZE:
+            break
+    return ids
+
+
+def evaluate(name: str, folder: Path, workdir: Path) -> Figures:
+    """Index one collection, run its judged queries and average their figures."""
+    texts, qrels = load_collection(folder)
+    archive = Archive(build_index(folder, workdir))
+    started = time.perf_counter()
+    for text in texts.values():
+        try:
+            archive.search(text)  # the reader's first page, snippets and all
+        except QueryError:
+            pass
+    qps = len(texts) / (time.perf_counter() - started)
+    scores = []
+    for query_id, text in texts.items():
+        ranking, judged = rank(archive, text), qrels[query_id]
+        scores.append((ndcg_at(ranking, judged), average_precision(ranking, judged),
+                       precision_at(ranking, judged), recall_at(ranking, judged)))
+    n = len(scores)
+    columns = [sum(column) / n if n else 0.0 for column in zip(*scores)] or [0.0] * 4
+    return Figures(name, n, *columns, qps)
+
+
+def report(figures: list[Figures]) -> str:
+    """Lay the figures out as a Markdown table, the README's BM25 row alongside."""
+    lines = [
+        "| collection | queries | nDCG@10 | MAP | P@10 | R@100 | qps | BM25 1.2/0.75 nDCG@10 / MAP |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for f in figures:
+        ref = REFERENCE.get(f.collection)
+        ref_text = f"{ref[0]:.3f} / {ref[1]:.3f}" if ref else "-"
+        lines.append(f"| {f.collection} | {f.queries} | {f.ndcg10:.3f} | {f.map:.3f} | "
+                     f"{f.p10:.3f} | {f.recall100:.3f} | {f.qps:.0f} | {ref_text} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure ranking on the test collections and print the table."""
+    parser = argparse.ArgumentParser(prog="python -m bench.relevance", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help=f"folder of collections (default: {DEFAULT_DATA})")
+    parser.add_argument("--collections", default=",".join(COLLECTIONS),
+                        help="comma-separated names (default: all five)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
+    args = parser.parse_args(argv)
+    data = args.data if args.data.is_absolute() else REPO_ROOT / args.data
+    names = [n.strip() for n in args.collections.split(",") if n.strip()]
+    missing = [n for n in names if not (data / n / "qrels.tsv").is_file()]
+    if missing:
+        print(f"error: no collection {', '.join(missing)} in {data}", file=sys.stderr)
+        return 2
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="relevance-") as workdir:
+        for name in names:
+            figures.append(evaluate(name, data / name, Path(workdir)))
+            print(f"  {name}: done", file=sys.stderr)
+    print(f"relevance benchmark: {data}")
+    print(report(figures))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n",
+                             encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+import math
+
+import pytest
+
+from bench.relevance import average_precision, ndcg_at, precision_at, recall_at
+from conftest import write_articles
+from searchapp.indexing import update_index
+from searchapp.searching import Archive
+
+# "x" is unjudged, "c" judged not relevant, "a" and "b" relevant.
+JUDGED = {"a": 1, "b": 1, "c": 0}
+RANKING = ["x", "a", "c", "b"]
+
+
+def test_average_precision_matches_hand_computation():
+    # Relevant at ranks 2 and 4: (1/2 + 2/4) / 2.
+    assert average_precision(RANKING, JUDGED) == pytest.approx(0.5)
+
+
+def test_average_precision_counts_missed_documents_and_stops_at_the_depth():
+    assert average_precision(["a"], JUDGED) == pytest.approx(0.5)
+    deep = [f"n{i}" for i in range(1000)] + ["a", "b"]
+    assert average_precision(deep, JUDGED) == 0.0
+
+
+def test_precision_and_recall_at_a_cutoff():
+    assert precision_at(RANKING, JUDGED, 10) == pytest.approx(0.2)  # 2 of 10 places
+    assert recall_at(RANKING, JUDGED, 2) == pytest.approx(0.5)
+    assert recall_at(RANKING, JUDGED, 100) == pytest.approx(1.0)
+
+
+def test_ndcg_binary_matches_hand_computation():
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    ideal = 1 + 1 / math.log2(3)
+    assert ndcg_at(RANKING, JUDGED) == pytest.approx(dcg / ideal)
+
+
+def test_ndcg_uses_grades_as_gains():
+    graded = {"a": 3, "b": 1}
+    assert ndcg_at(["b", "a"], graded) == pytest.approx((1 + 3 / math.log2(3)) / (3 + 1 / math.log2(3)))
+    assert ndcg_at(["a", "b"], graded) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("metric", [ndcg_at, average_precision, precision_at, recall_at])
+def test_a_query_with_no_results_scores_zero(metric):
+    assert metric([], JUDGED) == 0.0
+
+
+FILLER = "The committee met in the hall and discussed the agenda for the coming season."
+
+
+@pytest.fixture
+def ranking_archive(tmp_path):
+    folder = write_articles(tmp_path / "a", {
+        "headline.txt": f"Marathon Route Announced Today\n\n{FILLER} Runners cheered.",
+        "body.txt": f"New Route Announced Today\n\n{FILLER} Marathon runners.",
+        "apricot.txt": f"Notes One\n\n{FILLER} Apricot growers met.",
+        "festival.txt": f"Notes Two\n\n{FILLER} Festival growers met.",
+        "questions.txt": "What Is What\n\nWhat about it? What is it about? Which is which?",
+    })
+    update_index([folder], tmp_path / "ix")
+    return Archive(tmp_path / "ix")
+
+
+def ids(results):
+    return [hit.id for hit in results.hits]
+
+
+def test_headline_match_ranks_above_an_equal_body_match(ranking_archive):
+    assert ids(ranking_archive.search("marathon"))[:2] == ["headline", "body"]
+
+
+def test_a_repeated_word_weighs_more(ranking_archive):
+    assert ids(ranking_archive.search("apricot apricot festival"))[0] == "apricot"
+    assert ids(ranking_archive.search("festival festival apricot"))[0] == "festival"
+
+
+def test_a_question_in_capitals_ranks_like_the_same_words_in_lower_case(ranking_archive):
+    shouted = ranking_archive.search("WHAT ABOUT THE MARATHON ROUTE AND RUNNERS?")
+    typed = ranking_archive.search("what about the marathon route and runners")
+    assert ids(shouted) == ids(typed)
+    assert ids(shouted)[0] == "headline"
+
+
+def test_question_words_do_not_match_on_their_own(ranking_archive):
+    assert ids(ranking_archive.search("what about apricots?")) == ["apricot"]
+    # A query of nothing but such words still finds them.
+    assert ids(ranking_archive.search("which what")) == ["questions"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("apricot AND growers", ["apricot"]),
+        ('"marathon runners"', ["body"]),
+        ("growers -festival", ["apricot"]),
+    ],
+)
+def test_operators_still_work_when_clearly_meant(ranking_archive, query, expected):
+    assert ids(ranking_archive.search(query)) == expected
+
+
+def test_excluding_a_word_keeps_the_best_matches_first(tmp_path):
+    # Whoosh's preloaded Or (its choice under 5,000 articles) lost the top matches inside
+    # an AndNot: the first page showed weak matches while strong ones existed.
+    articles = {
+        f"{n:03d}.txt": f"Report {n}\n\n{FILLER} " + "apricot " * (n % 2) + "festival " * (n % 3 > 0)
+        + "harvest " * (n % 5 > 1) + "jam " * (n % 7 > 2) + ("wine" if n % 10 == 0 else "")
+        for n in range(300)
+    }
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    query = "apricot festival harvest jam"
+    everything = [hit for page in (1, 2, 3, 4, 5, 6)
+                  for hit in archive.search(query, page=page, per_page=50).hits]
+    best = sorted((round(h.score, 6) for h in everything if int(h.id) % 10), reverse=True)
+    hits = archive.search(f"{query} -wine").hits
+    assert all(int(hit.id) % 10 for hit in hits)
+    assert [round(hit.score, 6) for hit in hits] == best[:10]
