@@ -341,6 +341,13 @@ class Archive:
         :raises QueryError: for a query that cannot be run (the message says why).
         :raises ValueError: for out-of-range paging or an unknown sort.
         """
+        # One searcher for the whole request: a correction is counted against the same
+        # commit as the query it corrects, even while the indexer commits.
+        return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
+                            snippets=snippets, correct=correct)
+
+    def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
+                snippets: bool, correct: bool) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
@@ -354,7 +361,6 @@ class Archive:
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
 
-        searcher = self._searcher()
         query = build_query(parsed, searcher.reader())
         if query is not None:
             deadline = time.monotonic() + SEARCH_SECONDS
@@ -380,8 +386,8 @@ class Archive:
             if results.complete:
                 results.suggestion = self._suggest(searcher, parsed, text, results, deadline)
         if correct and results.suggestion and not results.total:
-            retry = self.search(results.suggestion, page, per_page, sort, *asked,
-                                snippets=snippets, correct=False)
+            retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
+                                 snippets=snippets, correct=False)
             retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
             results = retry
         results.took_ms = (time.perf_counter() - started) * 1000
