@@ -167,8 +167,17 @@ def serve_command(host: str, port: int, threads: int, index_dir: Path | None) ->
             click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
         click.echo(_summary(report))
     app = create_app({"INDEX_DIR": str(target)})
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                        ident="searchapp")
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error.strerror or error}. "
+              "Is another server using it? Choose another with --port.", EXIT_FAILED)
     click.echo(f"Serving on http://{host}:{port}/ (press Ctrl-C to stop)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="searchapp")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
 
 
 @main.command("search")

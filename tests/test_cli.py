@@ -149,3 +149,16 @@ def test_stats_without_index(runner, tmp_path):
 
 def test_report_with_nothing_recorded(runner, index_dir):
     assert "No searches without results" in run(runner, "report", "--index-dir", index_dir).stdout
+
+
+def test_serve_on_a_port_in_use_says_so_without_traceback(runner, index_dir):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(runner, "serve", "--port", port, "--index-dir", index_dir)
+    assert result.exit_code == 5
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.output
