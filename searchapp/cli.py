@@ -236,7 +236,7 @@ def stats_command(largest: int, as_json: bool, index_dir: Path | None) -> None:
     from searchapp.indexing import index_stats
 
     target = index_dir or config.index_dir()
-    stats = index_stats(target, largest=largest)
+    stats = index_stats(target, largest=largest, date_range=True)
     if stats is None:
         _fail(f"there is no index in {target}; build it with `searchapp index`.", EXIT_USAGE)
 

@@ -324,10 +324,11 @@ class IndexStats:
     largest: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def index_stats(index_dir: Path, largest: int = 0) -> IndexStats | None:
+def index_stats(index_dir: Path, largest: int = 0, date_range: bool = False) -> IndexStats | None:
     """Describe the index in ``index_dir``, or return None when there is none.
 
     :param largest: how many of the longest articles to list (reads every length).
+    :param date_range: also find the first and last dates (reads every date term).
     """
     ix = open_index(index_dir)
     if ix is None:
@@ -337,7 +338,7 @@ def index_stats(index_dir: Path, largest: int = 0) -> IndexStats | None:
     with ix.reader() as reader:
         stats = IndexStats(reader.doc_count(), committed)
         date_field = ix.schema["date"]
-        dates = list(date_field.sortable_terms(reader, "date"))
+        dates = list(date_field.sortable_terms(reader, "date")) if date_range else []
         if dates:
             stats.first_date = date_field.from_bytes(dates[0])
             stats.last_date = date_field.from_bytes(dates[-1])

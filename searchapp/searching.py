@@ -379,7 +379,8 @@ class Archive:
             found.formatter = MarkFormatter()
             start = (page - 1) * per_page
             results.hits = [_hit(hit, snippets) for hit in found[start:start + per_page]]
-            total, counted, dates = _tally(searcher, query, deadline)
+            dates: Counter = Counter()
+            total, counted = _count(searcher, query, deadline, dates)
             results.total = max(total, found.scored_length())
             results.complete = results.complete and counted
             results.timeline = _timeline(searcher, dates)
@@ -516,7 +517,8 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
             prefix = clause.text.lower()
             terms = []
             for term in reader.expand_prefix(name, prefix):
-                terms.append(wq.Term(name, term.decode("utf-8") if isinstance(term, bytes) else term))
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                terms.append(wq.Term(name, word))
                 if len(terms) >= MAX_PREFIX_TERMS:
                     break
             if terms:
@@ -541,18 +543,6 @@ def _and(query: wq.Query, date_range: wq.Query | None) -> wq.Query:
     return wq.And([query, date_range]) if date_range is not None else query
 
 
-def _tally(searcher, query: wq.Query, deadline: float) -> tuple[int, bool, Counter]:
-    """Count the articles ``query`` matches and their dates; stop at the deadline."""
-    dates: Counter = Counter()
-    column = searcher.reader().column_reader("date", translate=False)
-    count = 0
-    for count, docnum in enumerate(searcher.docs_for_query(query), start=1):
-        dates[column[docnum]] += 1
-        if count % COUNT_CHECK_EVERY == 0 and time.monotonic() > deadline:
-            return count, False, dates
-    return count, True, dates
-
-
 def _timeline(searcher, dates: Counter) -> list[Period]:
     """Turn matches per day into matches per year, or per month over a short span."""
     to_datetime = searcher.schema["date"].from_column_value
@@ -563,7 +553,8 @@ def _timeline(searcher, dates: Counter) -> list[Period]:
     if not days:
         return []
     first, last = min(days), max(days)
-    by_month = (last.year - first.year) * 12 + last.month - first.month < 12 * TIMELINE_MONTHS_UNDER_YEARS
+    months = (last.year - first.year) * 12 + last.month - first.month
+    by_month = months < 12 * TIMELINE_MONTHS_UNDER_YEARS
     counts = Counter()
     for day, count in days.items():
         counts[(day.year, day.month if by_month else 0)] += count
@@ -572,18 +563,27 @@ def _timeline(searcher, dates: Counter) -> list[Period]:
     while (year, month) <= (last.year, last.month if by_month else 0):
         if by_month:
             end = date(year, month, calendar.monthrange(year, month)[1])
-            periods.append(Period(f"{year}-{month:02}", date(year, month, 1), end, counts[(year, month)]))
+            label, start, count = f"{year}-{month:02}", date(year, month, 1), counts[(year, month)]
+            periods.append(Period(label, start, end, count))
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         else:
-            periods.append(Period(str(year), date(year, 1, 1), date(year, 12, 31), counts[(year, 0)]))
+            start, end = date(year, 1, 1), date(year, 12, 31)
+            periods.append(Period(str(year), start, end, counts[(year, 0)]))
             year += 1
     return periods
 
 
-def _count(searcher, query: wq.Query, deadline: float) -> tuple[int, bool]:
-    """Count the articles ``query`` matches; stop at the deadline and say so."""
+def _count(searcher, query: wq.Query, deadline: float,
+           dates: Counter | None = None) -> tuple[int, bool]:
+    """Count the articles ``query`` matches; stop at the deadline and say so.
+
+    :param dates: when given, also counts the matches per raw date-column value.
+    """
+    column = searcher.reader().column_reader("date", translate=False) if dates is not None else None
     count = 0
-    for count, _ in enumerate(searcher.docs_for_query(query), start=1):
+    for count, docnum in enumerate(searcher.docs_for_query(query), start=1):
+        if column is not None:
+            dates[column[docnum]] += 1
         if count % COUNT_CHECK_EVERY == 0 and time.monotonic() > deadline:
             return count, False
     return count, True
