@@ -1,30 +1,37 @@
 """Search the index: ranked, filtered, paged results with highlighted snippets.
 
 ``Archive`` opens the index once per process and gives each thread its own searcher,
-refreshed when the indexer commits, so new articles appear without a restart. Results
-are plain dataclasses that the web page, the JSON API and the tests all share.
-"""
+refreshed when the indexer commits, so new articles appear without a restart. A query
+is scored term at a time: each word's postings are read a block at a time into a table
+of scores (``ranking``), and the length and date columns each segment needs are read
+once and shared by all threads. Whoosh's own matchers score only phrases, prefixes and
+field words. Results are plain dataclasses that the web page, the JSON API and the
+tests all share."""
 
 from __future__ import annotations
 
 import calendar
+import functools
 import heapq
 import html
 import math
 import re
+import sys
 import threading
 import time
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from whoosh import highlight, matching, scoring
-from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh import query as wq
-from whoosh.sorting import FieldFacet, ScoreFacet, TranslateFacet
-from whoosh.util import make_binary_tree
+from whoosh import scoring
+from whoosh.codec import whoosh3
+from whoosh.matching import FilterMatcher
+from whoosh.util.numeric import byte_to_length
 
+from searchapp import ranking
 from searchapp.indexing import ANALYZER, open_index
 from searchapp.querylang import (
     MUST,
@@ -35,6 +42,7 @@ from searchapp.querylang import (
     clean_query,
     parse_query,
 )
+from searchapp.snippets import SNIPPET_CHARS, snippet
 
 SORTS = ("relevance", "newest", "oldest")
 MIN_COMPLETION_CHARS = 2
@@ -47,7 +55,6 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 # Matching and counting stop after this long; the reader gets what was found by then.
 SEARCH_SECONDS = 2.0
-COUNT_CHECK_EVERY = 4096
 # Deeper than this, paging is scraping: nobody reads result 10,001.
 MAX_RESULT_WINDOW = 10_000
 # A word's occurrences in the headline count one and a half times those in the body; in
@@ -72,9 +79,12 @@ MIN_PREFIX_CHARS = 3
 MAX_PREFIX_TERMS = 50
 # The sort key of a missing date in Whoosh's 64-bit date column.
 UNDATED_KEY = 2**64 - 1
-SNIPPET_CHARS = 240
-SNIPPET_SURROUND = 70
-SNIPPET_FRAGMENTS = 2
+# The article length each of the index's one-byte length codes stands for.
+CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
+# Segments whose columns an Archive keeps read; more means the index was rewritten.
+MAX_CACHED_SEGMENTS = 64
+# Distinct words whose analysed form a process remembers, for marking snippets.
+ANALYSED_WORDS_CACHED = 100_000
 RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 # Words shorter than this are not spell-corrected; too many false friends.
@@ -158,31 +168,6 @@ class ArticleRecord:
         return [p for p in self.body.split("\n\n") if p.strip()]
 
 
-class MarkFormatter(highlight.Formatter):
-    """Wrap matches in <mark> and escape everything else: snippets are safe HTML."""
-
-    between = " … "
-
-    def _text(self, text: str) -> str:
-        return html.escape(text, quote=False)
-
-    def format_token(self, text, token, replace=False):
-        return f"<mark>{html.escape(highlight.get_text(text, token, replace), quote=False)}</mark>"
-
-    def format(self, fragments, replace=False):
-        """Join the passages, with an ellipsis where the article's text goes on."""
-        snippet = super().format(fragments, replace)
-        if fragments and fragments[0].startchar > 0:
-            snippet = "… " + snippet
-        if fragments and fragments[-1].endchar < len(fragments[-1].text):
-            snippet += " …"
-        return snippet
-
-
-CONTEXT = highlight.ContextFragmenter(maxchars=SNIPPET_CHARS, surround=SNIPPET_SURROUND)
-WHOLE = highlight.WholeFragmenter()
-
-
 def _idf(searcher, text: str) -> float:
     """Return BM25's idf of a word, counting an article that has it in any field once."""
     parent = searcher.get_parent()  # statistics of the whole index, not one segment
@@ -193,73 +178,14 @@ def _idf(searcher, text: str) -> float:
     return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
 
 
-class _FieldFrequency(scoring.WeightingModel):
-    """Score a posting with its field-weighted, length-normalised frequency (BM25F's tf)."""
-
-    def __init__(self, field_weight: float):
-        self.field_weight = field_weight
-
-    def scorer(self, searcher, fieldname, text, qf=1):
-        return _FieldFrequencyScorer(searcher, fieldname, text, self.field_weight)
-
-
-class _FieldFrequencyScorer(scoring.WeightLengthScorer):
-    def __init__(self, searcher, fieldname, text, field_weight):
-        self.avgfl = searcher.get_parent().avg_field_length(fieldname) or 1
-        self.field_weight = field_weight
-        self.setup(searcher, fieldname, text)
-
-    def _score(self, weight, length):
-        return self.field_weight * weight / ((1 - BM25_B) + BM25_B * length / self.avgfl)
-
-
-class _Saturated(matching.WrappingMatcher):
-    """Turn the summed frequencies of a word's fields into its BM25 score."""
-
-    def __init__(self, child, idf: float, boost: float = 1.0):
-        super().__init__(child, boost)
-        self.idf = idf
-
-    def _replacement(self, newchild):
-        return self.__class__(newchild, self.idf, self.boost)
-
-    def copy(self):
-        return self.__class__(self.child.copy(), self.idf, self.boost)
-
-    def _saturate(self, frequency: float) -> float:
-        return self.boost * self.idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1)
-
-    def _frequency_for(self, quality: float) -> float:
-        """Return the least summed frequency that scores ``quality`` (the inverse)."""
-        top = self.boost * self.idf * (BM25_K1 + 1)
-        return math.inf if quality >= top else quality * BM25_K1 / (top - quality)
-
-    def replace(self, minquality=0):
-        child = self.child.replace(self._frequency_for(minquality) if minquality else 0)
-        return self if child is self.child else self._replacement(child)
-
-    def skip_to_quality(self, minquality):
-        return self.child.skip_to_quality(self._frequency_for(minquality))
-
-    def score(self):
-        return self._saturate(self.child.score())
-
-    def max_quality(self):
-        return self._saturate(self.child.max_quality())
-
-    def block_quality(self):
-        return self._saturate(self.child.block_quality())
-
-    def weight(self):
-        return self.child.weight()
-
-
 class WordQuery(wq.CompoundQuery):
     """A word looked for in several fields and scored once, with BM25F.
 
     Each field's frequency is weighted and length-normalised, the sum is saturated
     once: a word in the headline and the body counts more than in one of them, but not
     twice as much, and a common word cannot outscore a rare one by filling fields.
+    Its subqueries are one ``Term`` a field, boosted by the field's weight; the scoring
+    is ``_word_scores``.
     """
 
     JOINT = " WORD "
@@ -268,18 +194,56 @@ class WordQuery(wq.CompoundQuery):
         return self
 
     def matcher(self, searcher, context=None):
-        reader = searcher.reader()
-        children = []
-        for term in self.subqueries:
-            btext = searcher.schema[term.fieldname].to_bytes(term.text)
-            if (term.fieldname, btext) in reader:
-                children.append(searcher.postings(
-                    term.fieldname, btext, weighting=_FieldFrequency(term.boost)))
-        if not children:
-            return matching.NullMatcher()
-        child = children[0] if len(children) == 1 else make_binary_tree(
-            matching.UnionMatcher, children)
-        return _Saturated(child, _idf(searcher, self.subqueries[0].text), self.boost)
+        raise TypeError("a WordQuery is scored term at a time, by searching._word_scores")
+
+
+@dataclass
+class _Segment:
+    """What scoring needs of one segment of the index, read once and shared by threads."""
+
+    doc_count: int
+    deleted: frozenset[int]
+    # One length code per article for each searchable field.
+    lengths: dict[str, bytes]
+    # Each article's raw date key (UNDATED_KEY when it has none).
+    dates: array
+
+
+@dataclass
+class _Leaf:
+    """One segment as one request sees it."""
+
+    searcher: object
+    offset: int
+    segment: _Segment
+
+
+class _Run:
+    """One query's evaluation: index-wide statistics, and the time it may take."""
+
+    def __init__(self, searcher, deadline: float):
+        self.searcher = searcher
+        self.deadline = deadline
+        self.expired = False
+        self._idf: dict[str, float] = {}
+        self._norms: dict[tuple[str, float], list[float]] = {}
+
+    def out_of_time(self) -> bool:
+        if not self.expired and time.monotonic() > self.deadline:
+            self.expired = True
+        return self.expired
+
+    def idf(self, text: str) -> float:
+        if text not in self._idf:
+            self._idf[text] = _idf(self.searcher, text)
+        return self._idf[text]
+
+    def norms(self, field_name: str, weight: float) -> list[float]:
+        if (field_name, weight) not in self._norms:
+            average = self.searcher.get_parent().avg_field_length(field_name)
+            self._norms[field_name, weight] = ranking.length_norms(
+                weight, average, BM25_B, CODED_LENGTHS)
+        return self._norms[field_name, weight]
 
 
 class Archive:
@@ -290,6 +254,8 @@ class Archive:
         self._index = None
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Keyed by (segment id, deletions): a segment's data never changes once written.
+        self._segments: dict[tuple[str, int], _Segment] = {}
 
     def _searcher(self):
         """Return this thread's searcher, refreshed if the index has a newer commit."""
@@ -363,29 +329,18 @@ class Archive:
 
         query = build_query(parsed, searcher.reader())
         if query is not None:
-            deadline = time.monotonic() + SEARCH_SECONDS
-            # The date range is part of the query (with a constant score, so it does not
-            # change the order): Whoosh's filter collector would bypass the time limit.
-            query = _and(query, _date_filter(date_from, date_to))
-            collector = TimeLimitCollector(
-                searcher.collector(limit=page * per_page, sortedby=_sort_facet(sort)),
-                timelimit=SEARCH_SECONDS, use_alarm=False,  # signals only work in the main thread
-            )
-            try:
-                searcher.search_with_collector(query, collector)
-            except TimeLimit:
-                results.complete = False
-            found = collector.results()
-            found.formatter = MarkFormatter()
+            run = _Run(searcher, time.monotonic() + SEARCH_SECONDS)
+            matches = self._matches(run, query, date_from, date_to)
+            results.total = sum(len(scores) for _, scores in matches)
             start = (page - 1) * per_page
-            results.hits = [_hit(hit, snippets) for hit in found[start:start + per_page]]
-            dates: Counter = Counter()
-            total, counted = _count(searcher, query, deadline, dates)
-            results.total = max(total, found.scored_length())
-            results.complete = results.complete and counted
-            results.timeline = _timeline(searcher, dates)
+            best = _first(matches, page * per_page, sort)[start:]
+            terms = _highlight_terms(query, searcher) if snippets else frozenset()
+            results.hits = [_hit(searcher, docnum, score, terms, snippets)
+                            for docnum, score in best]
+            results.timeline = _timeline(searcher, matches)
+            results.complete = not run.expired
             if results.complete:
-                results.suggestion = self._suggest(searcher, parsed, text, results, deadline)
+                results.suggestion = self._suggest(searcher, parsed, text, results, run)
         if correct and results.suggestion and not results.total:
             retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
                                  snippets=snippets, correct=False)
@@ -438,7 +393,7 @@ class Archive:
         return record
 
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
-                 deadline: float):
+                 run: _Run):
         """Return a spelling-corrected query when it finds more than ``text`` did."""
         corrector = searcher.corrector("body")
         corrected = text
@@ -459,9 +414,41 @@ class Archive:
         query = build_query(parse_query(corrected), searcher.reader())
         if query is None:
             return None
-        date_range = _date_filter(results.date_from, results.date_to)
-        total, counted = _count(searcher, _and(query, date_range), deadline)
-        return corrected if counted and total > results.total else None
+        matches = self._matches(run, query, results.date_from, results.date_to)
+        total = sum(len(scores) for _, scores in matches)
+        return corrected if not run.expired and total > results.total else None
+
+    def _matches(self, run: _Run, query: wq.Query, date_from: date | None,
+                 date_to: date | None) -> list[tuple[_Leaf, ranking.Scores]]:
+        """Score every article ``query`` matches in each segment, within the date range."""
+        low, high = _date_keys(run.searcher, date_from, date_to)
+        matches = []
+        for leaf in self._leaves(run.searcher):
+            scores = _scores(query, leaf, run)
+            if leaf.segment.deleted:
+                scores = ranking.without(scores, leaf.segment.deleted)
+            if low is not None:
+                dates = leaf.segment.dates
+                scores = {d: score for d, score in scores.items() if low <= dates[d] <= high}
+            matches.append((leaf, scores))
+        return matches
+
+    def _leaves(self, searcher) -> list[_Leaf]:
+        """Return the index's segments with their columns, read once per segment."""
+        leaves = []
+        for leaf_searcher, offset in searcher.leaf_searchers():
+            reader = leaf_searcher.reader()
+            segment = reader.segment()
+            key = (segment.segment_id(), segment.deleted_count())
+            data = self._segments.get(key)
+            if data is None:
+                data = _read_segment(reader)
+                with self._lock:
+                    if len(self._segments) >= MAX_CACHED_SEGMENTS:
+                        self._segments.clear()
+                    self._segments[key] = data
+            leaves.append(_Leaf(leaf_searcher, offset, data))
+        return leaves
 
 
 def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
@@ -539,12 +526,129 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
     return parts[0] if len(parts) == 1 else wq.Or(parts)
 
 
-def _and(query: wq.Query, date_range: wq.Query | None) -> wq.Query:
-    return wq.And([query, date_range]) if date_range is not None else query
+def _scores(query: wq.Query, leaf: _Leaf, run: _Run) -> ranking.Scores:
+    """Score the articles of one segment that ``query`` matches."""
+    if isinstance(query, WordQuery):
+        return _word_scores(query, leaf, run)
+    if isinstance(query, wq.Or):
+        return ranking.union([_scores(q, leaf, run) for q in query.subqueries], query.boost)
+    if isinstance(query, wq.And):
+        return ranking.intersection([_scores(q, leaf, run) for q in query.subqueries],
+                                    query.boost)
+    if isinstance(query, wq.AndMaybe):
+        return ranking.with_optional(_scores(query.a, leaf, run), _scores(query.b, leaf, run),
+                                     query.boost)
+    if isinstance(query, wq.AndNot):
+        return ranking.without(_scores(query.a, leaf, run), _scores(query.b, leaf, run),
+                               query.boost)
+    if isinstance(query, wq.Every):
+        return dict.fromkeys(range(leaf.segment.doc_count), 0.0)
+    return _matcher_scores(query, leaf, run)
 
 
-def _timeline(searcher, dates: Counter) -> list[Period]:
-    """Turn matches per day into matches per year, or per month over a short span."""
+def _word_scores(query: WordQuery, leaf: _Leaf, run: _Run) -> ranking.Scores:
+    """Score a word with BM25F, reading each field's postings a block at a time."""
+    reader = leaf.searcher.reader()
+    frequencies: ranking.Scores = {}
+    for term in query.subqueries:
+        name = term.fieldname
+        btext = reader.schema[name].to_bytes(term.text)
+        if (name, btext) not in reader:
+            continue
+        norms = run.norms(name, term.boost)
+        codes = leaf.segment.lengths[name]
+        for ids, counts in _posting_blocks(reader, name, btext):
+            ranking.add_frequencies(frequencies, ids, counts, codes, norms)
+            if run.out_of_time():
+                break
+    return ranking.saturate(frequencies, query.boost * run.idf(query.subqueries[0].text),
+                            BM25_K1)
+
+
+def _posting_blocks(reader, field_name: str, btext: bytes):
+    """Yield a term's postings as (article numbers, frequencies), a block at a time.
+
+    Deleted articles are included; the caller drops them once for the whole query.
+    """
+    matcher = reader.postings(field_name, btext)
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child
+    if not isinstance(matcher, whoosh3.W3LeafMatcher):
+        while matcher.is_active():
+            yield (matcher.id(),), (matcher.weight(),)
+            matcher.next()
+        return
+    # Whoosh 2.7.4 decodes a whole block at once; reading it so saves a call a posting.
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_weights()
+        yield matcher._ids, matcher._weights
+        matcher._next_block()
+
+
+def _matcher_scores(query: wq.Query, leaf: _Leaf, run: _Run) -> ranking.Scores:
+    """Score phrases, prefixes and field words with Whoosh's own matchers."""
+    scores = {}
+    matcher = query.matcher(leaf.searcher, leaf.searcher.context())
+    count = 0
+    while matcher.is_active():
+        scores[matcher.id()] = matcher.score()
+        matcher.next()
+        count += 1
+        if count % 1024 == 0 and run.out_of_time():
+            break
+    return scores
+
+
+def _read_segment(reader) -> _Segment:
+    """Read the length and date columns of one segment into memory."""
+    doc_count = reader.doc_count_all()
+    lengths = {}
+    for name in FIELD_WEIGHTS:
+        column = reader._perdoc._cached_reader(whoosh3._lenfield(name), whoosh3.LENGTHS_COLUMN)
+        lengths[name] = bytes(_column_array(column, doc_count, "B", 0))
+    dates = array("Q", [UNDATED_KEY]) * doc_count
+    if reader.has_column("date"):
+        dates = _column_array(reader.column_reader("date", translate=False), doc_count, "Q",
+                              UNDATED_KEY)
+    return _Segment(doc_count, frozenset(reader.segment().deleted_docs()), lengths, dates)
+
+
+def _column_array(column, doc_count: int, typecode: str, default: int) -> array:
+    """Return a numeric column's values for every article, read in one go."""
+    if column is None:
+        return array(typecode, [default]) * doc_count
+    if getattr(column, "_typecode", None) != typecode:
+        return array(typecode, column)  # not the layout read below: read value by value
+    # Whoosh stores the values big-endian, one after another, up to the last one set.
+    values = array(typecode)
+    values.frombytes(column._dbfile.get(column._basepos, column._count * values.itemsize))
+    if sys.byteorder == "little":
+        values.byteswap()
+    values.extend(array(typecode, [default]) * (doc_count - len(values)))
+    return values
+
+
+def _first(matches: list[tuple[_Leaf, ranking.Scores]], count: int,
+           sort: str) -> list[tuple[int, float]]:
+    """Return the first ``count`` matches in the order asked for, as (article, score)."""
+    if sort == "relevance":
+        found = [(leaf.offset + d, score) for leaf, scores in matches
+                 for d, score in ranking.best(scores, count)]
+        return sorted(found, key=lambda item: (-item[1], item[0]))[:count]
+    keyed = []
+    for leaf, scores in matches:
+        key = _date_order(leaf.segment.dates, sort)
+        keyed += [(key(d), -score, leaf.offset + d) for d, score in
+                  ranking.first_by(scores, count, key)]
+    return [(docnum, -negated) for _, negated, docnum in sorted(keyed)[:count]]
+
+
+def _timeline(searcher, matches: list[tuple[_Leaf, ranking.Scores]]) -> list[Period]:
+    """Count matches per year, or per month when they span a short time."""
+    dates: Counter = Counter()
+    for leaf, scores in matches:
+        dates.update(map(leaf.segment.dates.__getitem__, scores))
     to_datetime = searcher.schema["date"].from_column_value
     days = Counter()
     for key, count in dates.items():
@@ -573,30 +677,11 @@ def _timeline(searcher, dates: Counter) -> list[Period]:
     return periods
 
 
-def _count(searcher, query: wq.Query, deadline: float,
-           dates: Counter | None = None) -> tuple[int, bool]:
-    """Count the articles ``query`` matches; stop at the deadline and say so.
-
-    :param dates: when given, also counts the matches per raw date-column value.
-    """
-    column = searcher.reader().column_reader("date", translate=False) if dates is not None else None
-    count = 0
-    for count, docnum in enumerate(searcher.docs_for_query(query), start=1):
-        if column is not None:
-            dates[column[docnum]] += 1
-        if count % COUNT_CHECK_EVERY == 0 and time.monotonic() > deadline:
-            return count, False
-    return count, True
-
-
-def _sort_facet(sort: str):
-    """Sort by date with undated articles last either way, then by relevance."""
-    if sort == "relevance":
-        return None
-    by_date = FieldFacet("date")
-    if sort == "newest":
-        by_date = TranslateFacet(_newest_first, by_date)
-    return [by_date, ScoreFacet()]
+def _date_order(dates: array, sort: str):
+    """Return the sort key of an article number for ``sort``, undated articles last."""
+    if sort == "oldest":
+        return dates.__getitem__
+    return lambda docnum: _newest_first(dates[docnum])
 
 
 def _newest_first(key: int) -> int:
@@ -604,30 +689,50 @@ def _newest_first(key: int) -> int:
     return key if key >= UNDATED_KEY else -key
 
 
-def _date_filter(date_from: date | None, date_to: date | None):
+def _date_keys(searcher, date_from: date | None, date_to: date | None):
+    """Return the date range as the date column's keys, or (None, None) for any date."""
     if not date_from and not date_to:
-        return None
-    start = datetime(date_from.year, date_from.month, date_from.day) if date_from else None
-    end = datetime(date_to.year, date_to.month, date_to.day, 23, 59, 59) if date_to else None
-    return wq.DateRange("date", start, end)
+        return None, None
+    to_key = searcher.schema["date"].to_column_value
+    low = to_key(datetime(date_from.year, date_from.month, date_from.day)) if date_from else 0
+    high = (to_key(datetime(date_to.year, date_to.month, date_to.day, 23, 59, 59))
+            if date_to else UNDATED_KEY - 1)  # an undated article is outside any range
+    return low, high
 
 
 def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
-def _hit(hit, snippets: bool = True) -> Hit:
-    score = hit.score if isinstance(hit.score, float) else 0.0  # a sort key when sorted
+def _hit(searcher, docnum: int, score: float, terms: frozenset[str], snippets: bool) -> Hit:
+    stored = searcher.stored_fields(docnum)
+    article_date = _date(stored.get("date"))
     if not snippets:
-        return Hit(hit["id"], hit.get("headline", ""), _date(hit.get("date")), "", score)
-    body = hit.get("body", "")
-    # A short article is its own snippet; a long one shows the passages around matches.
-    hit.results.fragmenter = WHOLE if len(body) <= SNIPPET_CHARS else CONTEXT
+        return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
+    body = stored.get("body", "")
+    marked = snippet(body, lambda word: _analysed(word.lower()) in terms) if terms else ""
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
-    snippet = " ".join(hit.highlights("body", top=SNIPPET_FRAGMENTS).split())
-    if not snippet:
-        snippet = html.escape(lead(body), quote=False)
-    return Hit(hit["id"], hit.get("headline", ""), _date(hit.get("date")), snippet, score)
+    marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
+    return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)
+
+
+@functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)
+def _analysed(word: str) -> str | None:
+    """Return a word as the index holds it (stemmed, accents folded), None for a stop word."""
+    tokens = [token.text for token in ANALYZER(word)]
+    return tokens[0] if len(tokens) == 1 else None
+
+
+def _highlight_terms(query: wq.Query, searcher) -> frozenset[str]:
+    """Return the body words to mark in snippets: those the query looks for, not excludes."""
+    if isinstance(query, wq.AndNot):
+        return _highlight_terms(query.a, searcher)
+    if isinstance(query, (wq.AndMaybe, wq.CompoundQuery)):
+        parts = [query.a, query.b] if isinstance(query, wq.AndMaybe) else query.subqueries
+        return frozenset().union(*(_highlight_terms(part, searcher) for part in parts))
+    terms = query.existing_terms(searcher.reader(), phrases=True, expand=True)
+    return frozenset(text.decode("utf-8") if isinstance(text, bytes) else text
+                     for name, text in terms if name == "body")
 
 
 def lead(body: str, limit: int = SNIPPET_CHARS) -> str:

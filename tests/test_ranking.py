@@ -117,3 +117,40 @@ def test_excluding_a_word_keeps_the_best_matches_first(tmp_path):
     hits = archive.search(f"{query} -wine").hits
     assert all(int(hit.id) % 10 for hit in hits)
     assert [round(hit.score, 6) for hit in hits] == best[:10]
+
+
+# The scoring maths on plain numbers (searchapp.ranking).
+def test_bm25f_frequencies_are_weighted_length_normalised_then_saturated_once():
+    from searchapp import ranking
+
+    headline = ranking.length_norms(1.5, average_length=10, b=0.75, lengths=[10, 20])
+    body = ranking.length_norms(1.0, average_length=100, b=0.75, lengths=[0, 50, 200])
+    frequencies = {}
+    ranking.add_frequencies(frequencies, [3], [1.0], bytes([0, 0, 0, 1]), headline)
+    ranking.add_frequencies(frequencies, [3, 5], [2.0, 1.0], bytes([0, 0, 0, 2, 0, 1]), body)
+    expected_3 = 1.5 / (0.25 + 0.75 * 20 / 10) + 2.0 / (0.25 + 0.75 * 200 / 100)
+    assert frequencies[3] == pytest.approx(expected_3)
+    assert frequencies[5] == pytest.approx(1.0 / (0.25 + 0.75 * 50 / 100))
+    scores = ranking.saturate(frequencies, weight=2.0, k1=1.2)
+    assert scores[3] == pytest.approx(2.0 * expected_3 * 2.2 / (expected_3 + 1.2))
+
+
+def test_union_intersection_and_exclusion_combine_scores():
+    from searchapp import ranking
+
+    a, b = {1: 1.0, 2: 2.0}, {2: 0.5, 3: 4.0}
+    assert ranking.union([a, b]) == {1: 1.0, 2: 2.5, 3: 4.0}
+    assert ranking.union([a, b], boost=2.0) == {1: 2.0, 2: 5.0, 3: 8.0}
+    assert ranking.intersection([a, b]) == {2: 2.5}
+    assert ranking.with_optional(a, b) == {1: 1.0, 2: 2.5}
+    assert ranking.without(a, b) == {1: 1.0}
+    assert a == {1: 1.0, 2: 2.0} and b == {2: 0.5, 3: 4.0}  # the parts are not changed
+
+
+def test_best_and_first_by_break_ties_by_article_number():
+    from searchapp import ranking
+
+    scores = {9: 1.0, 4: 3.0, 7: 1.0, 2: 1.0}
+    assert ranking.best(scores, 3) == [(4, 3.0), (2, 1.0), (7, 1.0)]
+    dates = {9: 5, 4: 5, 7: 1, 2: 5}
+    assert ranking.first_by(scores, 3, dates.__getitem__) == [(7, 1.0), (4, 3.0), (2, 1.0)]
