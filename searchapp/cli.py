@@ -140,18 +140,20 @@ def _clear_progress() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Requests served at once.")
+              help="Requests served at once by each worker.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; one per core serves the most requests per second.")
 @index_dir_option
-def serve_command(host: str, port: int, threads: int, index_dir: Path | None) -> None:
+def serve_command(host: str, port: int, threads: int, workers: int,
+                  index_dir: Path | None) -> None:
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
     When there is no index yet, it is first built from $SEARCHAPP_SOURCES or seeds/.
     Example:
 
-        searchapp serve --host 127.0.0.1 --port 8000
+        searchapp serve --host 127.0.0.1 --port 8000 --workers 2
     """
-    import waitress
-
+    from searchapp.serving import serve
     from searchapp.web import create_app
 
     target = index_dir or config.index_dir()
@@ -166,18 +168,16 @@ def serve_command(host: str, port: int, threads: int, index_dir: Path | None) ->
         for skip in report.skipped:
             click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
         click.echo(_summary(report))
-    app = create_app({"INDEX_DIR": str(target)})
+    def ready() -> None:
+        processes = f" in {workers} processes" if workers > 1 else ""
+        click.echo(f"Serving on http://{host}:{port}/{processes} (press Ctrl-C to stop)")
+
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=threads,
-                                        ident="searchapp")
+        serve(lambda: create_app({"INDEX_DIR": str(target)}), host, port, threads, workers, ready)
     except OSError as error:
         _fail(f"cannot listen on {host}:{port}: {error.strerror or error}. "
               "Is another server using it? Choose another with --port.", EXIT_FAILED)
-    click.echo(f"Serving on http://{host}:{port}/ (press Ctrl-C to stop)")
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        click.echo("Stopped.")
+    click.echo("Stopped.")
 
 
 @main.command("search")

@@ -162,3 +162,46 @@ def test_serve_on_a_port_in_use_says_so_without_traceback(runner, index_dir):
     assert result.exit_code == 5
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_in_worker_processes_answers_and_stops_them_all_on_sigterm(index_dir, workers):
+    import json as json_module
+    import signal
+    import socket
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "serve", "--port", str(port),
+         "--index-dir", str(index_dir), "--workers", str(workers), "--threads", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/search?q=jermuk"
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    found = json_module.load(response)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not answer")
+        assert found["total"] == 2
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        if children.exists():
+            assert len(children.read_text().split()) == (workers if workers > 1 else 0)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "Stopped." in out and "Traceback" not in err
+    with socket.socket() as free_again:  # no worker is left listening on the port
+        free_again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        free_again.bind(("127.0.0.1", port))
+        free_again.listen()
