@@ -2,4 +2,6 @@
 
 from searchapp.cli import main
 
-main(prog_name="searchapp")
+# Worker processes import this module again under another name; only a real run starts.
+if __name__ == "__main__":
+    main(prog_name="searchapp")

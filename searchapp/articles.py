@@ -173,12 +173,16 @@ def _source_file(path: Path, root: Path) -> Iterator[SourceFile | Skip]:
     yield SourceFile(path, root, stat.st_size, stat.st_mtime_ns)
 
 
-def read_articles(source: SourceFile) -> Iterator[Article | Skip]:
-    """Read one article file and yield its articles, or a ``Skip`` saying why not."""
+def read_articles(source: SourceFile, share: tuple[int, int] = (0, 1)) -> Iterator[Article | Skip]:
+    """Read one article file and yield its articles, or a ``Skip`` saying why not.
+
+    :param share: ``(k, n)`` reads only the k-th of every n lines of a JSON Lines
+        file, so that n processes can read one export between them.
+    """
     kind = file_kind(source.path)
     try:
         if kind == "jsonl":
-            yield from _read_jsonl(source)
+            yield from _read_jsonl(source, share)
             return
         data = _read_bytes(source.path)
         if kind == "html" or (kind == "text" and HTML_SNIFF_RE.match(data[:512].decode("latin-1"))):
@@ -410,9 +414,10 @@ def parse_html_article(html: str, article_id: str) -> Article:
     )
 
 
-def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
+def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article | Skip]:
     """Read a JSON Lines export: one article an object with headline, date and body."""
     path = source.path
+    mine, sharers = share
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         records = 0
@@ -420,15 +425,18 @@ def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
             # Read at most one article's worth of a line: a line may inflate to gigabytes.
             lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
             for number, line in enumerate(lines, start=1):
-                if len(line) > MAX_FILE_BYTES and not line.endswith(b"\n"):
+                too_long = len(line) > MAX_FILE_BYTES and not line.endswith(b"\n")
+                if too_long:
                     while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
                         pass  # pass over the rest of the line without keeping it
-                    records += 1
-                    yield Skip(f"{path}:{number}", "line too long for an article")
-                    continue
-                if not line.strip():
+                elif not line.strip():
                     continue
                 records += 1
+                if (number - 1) % sharers != mine:
+                    continue
+                if too_long:
+                    yield Skip(f"{path}:{number}", "line too long for an article")
+                    continue
                 try:
                     article = parse_jsonl_record(line, f"{source.base_id}/{number}")
                 except _Unusable as error:
@@ -437,10 +445,11 @@ def _read_jsonl(source: SourceFile) -> Iterator[Article | Skip]:
                 article.source = source.key
                 article.origin = f"{path}:{number}"
                 yield article
-        if not records:
+        if not records and mine == 0:
             yield Skip(str(path), "empty file")
     except (OSError, EOFError, zlib.error) as error:
-        yield Skip(str(path), f"cannot read: {getattr(error, 'strerror', None) or error}")
+        if mine == 0:  # every sharer meets the same error; one says so
+            yield Skip(str(path), f"cannot read: {getattr(error, 'strerror', None) or error}")
 
 
 def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:

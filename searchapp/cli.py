@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -41,7 +42,11 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_dir_option
 @click.option("--rebuild", is_flag=True, help="Build the index anew from PATHS alone.")
-def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes that read and index a large batch of files at once "
+                   "[default: one per core].")
+def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool,
+                  workers: int | None) -> None:
     """Index article files (.txt, .html, .jsonl, .jsonl.gz) found under PATHS.
 
     PATHS are folders (walked recursively) or single files; the default is
@@ -59,7 +64,8 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool
     target = index_dir or config.index_dir()
     _raise_on_sigterm()
     try:
-        report = update_index(sources, target, rebuild=rebuild, progress=_progress_bar())
+        report = update_index(sources, target, rebuild=rebuild, progress=_progress_bar(),
+                              workers=workers or os.cpu_count() or 1)
     except KeyboardInterrupt:
         _clear_progress()
         _fail("interrupted: nothing from this run was committed; the index is as it was.",

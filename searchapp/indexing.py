@@ -8,7 +8,9 @@ and ``searching``.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,15 +23,19 @@ from whoosh.codec import whoosh3
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.support.charset import accent_map
-from whoosh.writing import CLEAR
+from whoosh.writing import CLEAR, SegmentWriter
 
-from searchapp.articles import Article, Skip, SourceFile, find_files, read_articles
+from searchapp.articles import Article, Skip, SourceFile, file_kind, find_files, read_articles
 
 INDEX_NAME = "MAIN"
 # Memory the writer may use before it spills postings to disk.
 WRITER_LIMIT_MB = 256
 # The separator between a file's path and its signature in the `source_key` field.
 KEY_SEPARATOR = "\x00"
+# Below this much new text, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 2**20
+# How often the main process reports the workers' progress.
+PROGRESS_SECONDS = 0.25
 
 # English stemming, stop words dropped, and accents folded so "Elysee" finds "Élysée".
 ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
@@ -116,13 +122,16 @@ def update_index(
     index_dir: Path,
     rebuild: bool = False,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> IndexReport:
     """Index the article files under ``paths`` into ``index_dir``, incrementally.
 
     New and changed files are (re)read, articles whose files are gone from these paths
     are removed, and unchanged files are not read at all. With ``rebuild`` the index is
     replaced by one built from ``paths`` alone, in a single commit, so a reader sees
-    either the old index or the new one, never a half-built one.
+    either the old index or the new one, never a half-built one. With ``workers``
+    above one, a large batch of files is read and indexed by that many processes,
+    each writing a segment of its own, all committed together.
 
     :raises IndexLocked: when another indexer is running.
     :raises IndexerError: for missing paths and an index folder that cannot be written.
@@ -150,15 +159,16 @@ def update_index(
         gone = {path for path in indexed if path not in seen and _is_under(path, roots)}
         report.unchanged = len(found) - len(changed)
         if changed or gone or rebuild:
-            _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress)
+            _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress, workers)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _write_changes(ix, changed, gone, indexed, rebuild, report, progress) -> None:
+def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, workers) -> None:
     """Apply the changes in one writer and commit them, or leave no trace at all."""
+    parts: list = []  # segments written by worker processes
     try:
         # The caller holds the write lock for the whole run.
         writer = ix.writer(limitmb=WRITER_LIMIT_MB, _lk=False)
@@ -166,30 +176,61 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress) -> Non
             # Start from the current schema too, so a rebuild also upgrades an old index.
             writer.schema = make_schema()
         try:
-            _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress)
+            _remove_stale_temporaries(ix)
+            if workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
+                parts = _apply_changes_in_parallel(
+                    ix, writer, changed, gone, indexed, rebuild, report, progress, workers)
+            else:
+                _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress)
             if not (report.indexed or report.removed or rebuild):
-                _discard(ix, writer)
+                _discard(ix, writer, parts)
                 return
-            writer.commit(mergetype=CLEAR if rebuild else None)
+            _commit(writer, parts, CLEAR if rebuild else None)
             report.written = True
         except BaseException:
-            _discard(ix, writer)
+            _discard(ix, writer, parts)
             raise
     except OSError as error:
         raise IndexerError(f"could not write the index in {ix.storage.folder}: {error}") from error
 
 
-def _discard(ix, writer) -> None:
-    """Cancel a writer and delete the files of the segment it had begun."""
+def _commit(writer, parts: list, mergetype) -> None:
+    """Commit the writer's changes and the workers' segments in one table of contents."""
+    if not parts:
+        writer.commit(mergetype=mergetype)
+        return
+    # SegmentWriter.commit, with the workers' segments added to the list it commits.
+    segments = writer._merge_segments(mergetype, False, True)
+    segments += parts
+    if writer._added:
+        segments.append(writer._finalize_segment())
+    else:
+        writer._close_segment()
+    writer._commit_toc(segments)
+    writer._finish()
+
+
+def _discard(ix, writer, parts: list = ()) -> None:
+    """Cancel a writer and delete the files of the segments it and its workers began."""
     if not writer.is_closed:
         writer.cancel()
-    prefix = writer.newsegment.segment_id()
-    for name in list(ix.storage):
-        if name.startswith(prefix):
+    _delete_segment_files(ix.storage, [writer.newsegment, *parts])
+
+
+def _delete_segment_files(storage, segments) -> None:
+    prefixes = tuple(segment.segment_id() for segment in segments)
+    for name in list(storage):
+        if name.startswith(prefixes):
             try:
-                ix.storage.delete_file(name)
+                storage.delete_file(name)
             except OSError:
                 pass  # the next commit removes what is left
+
+
+def _remove_stale_temporaries(ix) -> None:
+    """Delete the spill folders of workers of a run that was killed."""
+    for path in Path(ix.storage.folder).glob(f"{INDEX_NAME}.*.tmp"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _open_or_create(index_dir: Path):
@@ -236,9 +277,7 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
     done = 0
     owners: dict[str, str] = {}
     with ix.searcher() as searcher:
-        for path in gone:
-            report.removed += len(_ids_from(searcher, path))
-            writer.delete_by_term("source", path)
+        _remove_gone(writer, searcher, gone, report)
         lookup = None if rebuild else searcher
         count = 0
         for source in changed:
@@ -260,20 +299,180 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
                     progress(done, total, count + len(articles))
             if not articles:
                 continue  # an unusable new version never replaces a usable old one
-            before = set()
-            if source.key in indexed:
-                before = _ids_from(searcher, source.key)
-                writer.delete_by_term("source", source.key)
-            after = {a.id for a in articles}
-            report.added += len(after - before)
-            report.updated += len(after & before)
-            report.removed += len(before - after)
-            key = f"{source.key}{KEY_SEPARATOR}{source.signature}"
+            _replace_source(writer, searcher, source, {a.id for a in articles}, indexed, report)
+            key = _source_key(source)
             for article in articles:
                 writer.add_document(**_document(article, key))
             count += len(articles)
     if progress:
         progress(total, total, count)
+
+
+def _remove_gone(writer, searcher, gone, report) -> None:
+    for path in gone:
+        report.removed += len(_ids_from(searcher, path))
+        writer.delete_by_term("source", path)
+
+
+def _replace_source(writer, searcher, source: SourceFile, ids: set[str], indexed,
+                    report: IndexReport) -> None:
+    """Delete the articles a file had before and count what its new version changes."""
+    before = set()
+    if source.key in indexed:
+        before = _ids_from(searcher, source.key)
+        writer.delete_by_term("source", source.key)
+    report.added += len(ids - before)
+    report.updated += len(ids & before)
+    report.removed += len(before - ids)
+
+
+def _source_key(source: SourceFile) -> str:
+    return f"{source.key}{KEY_SEPARATOR}{source.signature}"
+
+
+def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, report, progress,
+                               workers) -> list:
+    """Read and index the changed files in worker processes; return their segments.
+
+    Each worker writes a segment of its own. The ids are then checked here, in the
+    order the files and lines come in, exactly as one process would: an article whose
+    id is taken is deleted from its worker's segment and reported.
+    """
+    shares = _share_out(changed, workers)
+    results = _run_workers(ix, shares, rebuild, progress, sum(f.size for f in changed))
+    parts = [segment for segment, _, _ in results]
+    found = sorted(
+        (file_number, line, worker, docnum, article_id, origin)
+        for worker, (_, entries, _) in enumerate(results)
+        for file_number, line, docnum, article_id, origin in entries
+    )
+    skips = sorted(
+        ((file_number, line, skip) for _, _, skipped in results
+         for file_number, line, skip in skipped),
+        key=lambda entry: entry[:2],
+    )
+    owners: dict[str, str] = {}
+    with ix.searcher() as searcher:
+        _remove_gone(writer, searcher, gone, report)
+        lookup = None if rebuild else searcher
+        position = 0
+        for file_number, source in enumerate(changed):
+            report.skipped += [skip for number, _, skip in skips if number == file_number]
+            ids = set()
+            while position < len(found) and found[position][0] == file_number:
+                _, _, worker, docnum, article_id, origin = found[position]
+                position += 1
+                problem = _id_conflict(article_id, source.key, owners, lookup, gone)
+                if problem:
+                    parts[worker].delete_document(docnum)
+                    report.skipped.append(Skip(origin, problem))
+                    continue
+                owners[article_id] = source.key
+                ids.add(article_id)
+            if ids:  # an unusable new version never replaces a usable old one
+                _replace_source(writer, searcher, source, ids, indexed, report)
+    return [part for part in parts if part is not None]
+
+
+def _share_out(changed: list[SourceFile], workers: int) -> list[list]:
+    """Split the files among the workers: each JSON Lines export line by line, the
+    other files whole, largest first to whoever has least so far."""
+    shares: list[list] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    numbered = sorted(enumerate(changed), key=lambda item: -item[1].size)
+    for file_number, source in numbered:
+        if file_kind(source.path) == "jsonl":
+            for worker in range(workers):
+                shares[worker].append((file_number, source, (worker, workers)))
+                loads[worker] += source.size // workers
+        else:
+            worker = loads.index(min(loads))
+            shares[worker].append((file_number, source, (0, 1)))
+            loads[worker] += source.size
+    return [share for share in shares if share]
+
+
+def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) -> list:
+    """Run one worker process a share and return their results, or stop them all."""
+    context = multiprocessing.get_context("spawn")
+    read = context.Value("q", 0, lock=False)
+    limit = max(32, WRITER_LIMIT_MB // len(shares))
+    pool = context.Pool(len(shares), initializer=_start_worker, initargs=(read, os.getpid()))
+    try:
+        pending = [pool.apply_async(_index_share, (str(ix.storage.folder), share, rebuild, limit))
+                   for share in shares]
+        while not all(result.ready() for result in pending):
+            time.sleep(PROGRESS_SECONDS)
+            if progress:
+                progress(0, total, read.value)
+        results = [result.get() for result in pending]  # a worker's exception is raised here
+        if progress:
+            progress(total, total, read.value)
+        pool.close()
+        return results
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+# Set in each worker process by _start_worker.
+_worker = {}
+
+
+def _start_worker(read, parent: int) -> None:
+    _worker.update(read=read, parent=parent)
+
+
+def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
+    """Read and index one share of the files into a new segment (in a worker process).
+
+    :returns: the segment (None when nothing was indexed), the articles as
+        (file number, line, article number in the segment, id, origin), and the
+        skips as (file number, line, Skip).
+    """
+    ix = open_index(Path(index_dir))
+    writer = SegmentWriter(ix, _lk=False, limitmb=limit_mb)
+    if rebuild:
+        writer.schema = make_schema()
+    # Whoosh names a writer's spill folder after the index and deletes it when done, so
+    # each worker gets a folder of its own.
+    own = ix.storage.temp_storage(f"{INDEX_NAME}.{os.getpid()}.tmp")
+    writer._tempstorage = writer.pool.tempstore = own
+    entries, skips = [], []
+    try:
+        for file_number, source, part in share:
+            key = _source_key(source)
+            for item in read_articles(source, part):
+                if isinstance(item, Skip):
+                    skips.append((file_number, _line(item.path), item))
+                    continue
+                entries.append((file_number, _line(item.origin), writer.docnum, item.id,
+                                item.origin or source.key))
+                writer.add_document(**_document(item, key))
+                if len(entries) % PROGRESS_EVERY == 0:
+                    _worker["read"].value += PROGRESS_EVERY
+                    if os.getppid() != _worker["parent"]:
+                        raise SystemExit("the indexer that started this worker is gone")
+        _worker["read"].value += len(entries) % PROGRESS_EVERY
+        if not entries:
+            writer.cancel()
+            _delete_segment_files(ix.storage, [writer.newsegment])
+            return None, entries, skips
+        segment = writer._finalize_segment()
+        return segment, entries, skips
+    except BaseException:
+        if not writer.is_closed:
+            writer.cancel()
+        _delete_segment_files(ix.storage, [writer.newsegment])
+        raise
+    finally:
+        shutil.rmtree(own.folder, ignore_errors=True)
+
+
+def _line(origin: str) -> int:
+    """Return the line number of a "path:line" origin, or 0 for a whole file."""
+    _, _, number = origin.rpartition(":")
+    return int(number) if number.isdigit() else 0
 
 
 def _ids_from(searcher, source_key: str) -> set[str]:

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -158,3 +159,56 @@ def test_a_killed_indexer_leaves_a_readable_index(archive_dir, index_dir, tmp_pa
     report = update_index([big], index_dir)
     assert report.added + report.unchanged > 0 and not report.skipped
     assert len(stored(index_dir)) == len(before) + 30000
+
+
+def _tricky_archive(folder):
+    """Files whose ids collide, within an export and across files, with unusable lines."""
+    lines = [json.dumps({"id": f"wire-{n}", "headline": f"Wire story {n}",
+                         "date": f"2021-03-{n % 28 + 1:02}", "body": f"Harvest report number {n}."})
+             for n in range(40)]
+    lines[7] = "not json"
+    lines[12] = json.dumps({"id": "wire-3", "headline": "Same id again", "body": "Twice."})
+    lines[20] = ""
+    return write_articles(folder, {
+        "wire.jsonl": "\n".join(lines),
+        "second.jsonl": "\n".join([json.dumps({"id": "wire-5", "headline": "Taken", "body": "x"}),
+                                   json.dumps({"id": "late", "headline": "Late", "body": "y"})]),
+        "notes/apricot.txt": "Apricot Notes\n\nThe apricot harvest was early.",
+        "empty.jsonl": "",
+        "wire-5.txt": "A Text File\n\nIts id, from its name, is taken by a wire story.",
+    })
+
+
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_worker_processes_index_exactly_what_one_process_does(tmp_path, monkeypatch, rebuild):
+    import searchapp.indexing as indexing
+
+    folder = _tricky_archive(tmp_path / "articles")
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    one = update_index([folder], tmp_path / "one", rebuild=rebuild, workers=1)
+    two = update_index([folder], tmp_path / "two", rebuild=rebuild, workers=2)
+    counts = lambda r: (r.added, r.updated, r.removed, r.unchanged, r.written)  # noqa: E731
+    assert counts(one) == counts(two) == (39, 0, 0, 0, True)
+    assert sorted((s.path, s.reason) for s in one.skipped) == sorted(
+        (s.path, s.reason) for s in two.skipped)
+    assert len(one.skipped) == 5  # a bad line, three taken ids, an empty file
+    assert stored(tmp_path / "one") == stored(tmp_path / "two")
+    # second.jsonl comes first, so its wire-5 is kept and the export's is skipped.
+    assert Archive(tmp_path / "two").search("harvest").total == 37
+    leftovers = [p.name for p in (tmp_path / "two").iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_worker_processes_update_and_replace_files(tmp_path, monkeypatch):
+    import searchapp.indexing as indexing
+
+    folder = _tricky_archive(tmp_path / "articles")
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    update_index([folder], tmp_path / "ix", workers=2)
+    touch(folder / "second.jsonl", json.dumps({"id": "late", "headline": "Later", "body": "z"}))
+    (folder / "notes" / "apricot.txt").unlink()
+    report = update_index([folder], tmp_path / "ix", workers=2)
+    # second.jsonl no longer has wire-5, and the apricot notes are gone.
+    assert (report.added, report.updated, report.removed) == (0, 1, 2)
+    articles = stored(tmp_path / "ix")
+    assert articles["late"]["headline"] == "Later" and "notes/apricot" not in articles
