@@ -10,6 +10,7 @@ tests all share."""
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import functools
 import heapq
@@ -28,7 +29,9 @@ from pathlib import Path
 from whoosh import query as wq
 from whoosh import scoring
 from whoosh.codec import whoosh3
+from whoosh.codec.base import Automata
 from whoosh.matching import FilterMatcher
+from whoosh.support.levenshtein import distance as edit_distance
 from whoosh.util.numeric import byte_to_length
 
 from searchapp import ranking
@@ -89,6 +92,7 @@ RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 # Words shorter than this are not spell-corrected; too many false friends.
 MIN_CORRECTION_CHARS = 4
+MAX_CORRECTION_EDITS = 2
 
 
 class IndexUnavailable(Exception):
@@ -207,6 +211,9 @@ class _Segment:
     lengths: dict[str, bytes]
     # Each article's raw date key (UNDATED_KEY when it has none).
     dates: array
+    # The segment's words, unstemmed and sorted, read when a correction first needs them:
+    # Whoosh's own walk over the term file reads it a few bytes at a time.
+    words: list[str] | None = None
 
 
 @dataclass
@@ -395,7 +402,6 @@ class Archive:
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
                  run: _Run):
         """Return a spelling-corrected query when it finds more than ``text`` did."""
-        corrector = searcher.corrector("body")
         corrected = text
         for clause in parsed.clauses:
             word = clause.text.lower()
@@ -405,10 +411,9 @@ class Archive:
             tokens = [t.text for t in ANALYZER(word)]
             if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
                 continue
-            suggestions = corrector.suggest(word, limit=1, maxdist=2, prefix=1)
-            if suggestions and suggestions[0] != word:
+            if suggestion := _closest_word(self._leaves(searcher), searcher, word):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
-                                   suggestions[0], corrected, count=1)
+                                   suggestion, corrected, count=1)
         if corrected == text:
             return None
         query = build_query(parse_query(corrected), searcher.reader())
@@ -449,6 +454,41 @@ class Archive:
                     self._segments[key] = data
             leaves.append(_Leaf(leaf_searcher, offset, data))
         return leaves
+
+
+def _closest_word(leaves: list[_Leaf], searcher, word: str) -> str | None:
+    """Return the article word nearest to ``word`` in edits, the commonest of equals."""
+    automaton = Automata.levenshtein_dfa(word, MAX_CORRECTION_EDITS, prefix=1)
+    candidates = set()
+    for leaf in leaves:
+        words = leaf.segment.words
+        if words is None:
+            field_name = searcher.schema["body"].spelling_fieldname("body")
+            words = leaf.segment.words = [
+                term.decode("utf-8") for term in leaf.searcher.reader().lexicon(field_name)]
+        candidates.update(Automata.find_matches(automaton, _WordCursor(words)))
+    candidates.discard(word)
+    if not candidates:
+        return None
+    field_name = searcher.schema["body"].spelling_fieldname("body")
+    reader = searcher.reader()
+    return min(candidates, key=lambda candidate: (
+        edit_distance(candidate, word), -reader.doc_frequency(field_name, candidate), candidate))
+
+
+class _WordCursor:
+    """Walk a sorted word list the way Whoosh's automata walk a term file."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+        self.position = 0
+
+    def text(self) -> str | None:
+        return self.words[self.position] if self.position < len(self.words) else None
+
+    def find(self, word: str) -> None:
+        # The automaton only ever asks for a word after the last one.
+        self.position = bisect.bisect_left(self.words, word, lo=self.position)
 
 
 def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
