@@ -35,7 +35,7 @@ from whoosh.support.levenshtein import distance as edit_distance
 from whoosh.util.numeric import byte_to_length
 
 from searchapp import ranking
-from searchapp.indexing import ANALYZER, open_index
+from searchapp.indexing import ANALYZER, make_schema, open_index
 from searchapp.querylang import (
     MUST,
     MUST_NOT,
@@ -86,6 +86,8 @@ UNDATED_KEY = 2**64 - 1
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
 # Segments whose columns an Archive keeps read; more means the index was rewritten.
 MAX_CACHED_SEGMENTS = 64
+# The date field, to turn its column's keys back into dates.
+DATE_FIELD = make_schema()["date"]
 # Distinct words whose analysed form a process remembers, for marking snippets.
 ANALYSED_WORDS_CACHED = 100_000
 RELATED_ARTICLES = 5
@@ -233,7 +235,6 @@ class _Run:
         self.deadline = deadline
         self.expired = False
         self._idf: dict[str, float] = {}
-        self._norms: dict[tuple[str, float], list[float]] = {}
 
     def out_of_time(self) -> bool:
         if not self.expired and time.monotonic() > self.deadline:
@@ -246,11 +247,13 @@ class _Run:
         return self._idf[text]
 
     def norms(self, field_name: str, weight: float) -> list[float]:
-        if (field_name, weight) not in self._norms:
-            average = self.searcher.get_parent().avg_field_length(field_name)
-            self._norms[field_name, weight] = ranking.length_norms(
-                weight, average, BM25_B, CODED_LENGTHS)
-        return self._norms[field_name, weight]
+        return _length_norms(weight, self.searcher.get_parent().avg_field_length(field_name))
+
+
+@functools.lru_cache(maxsize=64)
+def _length_norms(weight: float, average_length: float) -> list[float]:
+    """A field's length normalisation for each length code (averages change on commits)."""
+    return ranking.length_norms(weight, average_length, BM25_B, CODED_LENGTHS)
 
 
 class Archive:
@@ -689,11 +692,10 @@ def _timeline(searcher, matches: list[tuple[_Leaf, ranking.Scores]]) -> list[Per
     dates: Counter = Counter()
     for leaf, scores in matches:
         dates.update(map(leaf.segment.dates.__getitem__, scores))
-    to_datetime = searcher.schema["date"].from_column_value
     days = Counter()
     for key, count in dates.items():
         if key < UNDATED_KEY:
-            days[to_datetime(key).date()] += count
+            days[_day(key)] += count
     if not days:
         return []
     first, last = min(days), max(days)
@@ -729,6 +731,12 @@ def _newest_first(key: int) -> int:
     return key if key >= UNDATED_KEY else -key
 
 
+@functools.lru_cache(maxsize=100_000)
+def _day(key: int) -> date:
+    """Return the day a raw date-column key stands for (few distinct days, many articles)."""
+    return DATE_FIELD.from_column_value(key).date()
+
+
 def _date_keys(searcher, date_from: date | None, date_to: date | None):
     """Return the date range as the date column's keys, or (None, None) for any date."""
     if not date_from and not date_to:
@@ -750,7 +758,7 @@ def _hit(searcher, docnum: int, score: float, terms: frozenset[str], snippets: b
     if not snippets:
         return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
     body = stored.get("body", "")
-    marked = snippet(body, lambda word: _analysed(word.lower()) in terms) if terms else ""
+    marked = snippet(body, lambda word: _analysed(word) in terms) if terms else ""
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
     marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
     return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)

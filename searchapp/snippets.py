@@ -2,7 +2,8 @@
 
 The snippet is HTML: the article's text escaped, the words that matched in ``<mark>``,
 and "…" wherever the article's text goes on. Which words match is the caller's
-question (``is_match``), so the same stemming decides what is found and what is marked.
+question (``is_match``, asked about words in lower case), so the same stemming decides
+what is found and what is marked.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from itertools import islice
 
 # The indexer's word pattern (Whoosh's default tokenizer).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
@@ -30,12 +32,7 @@ def snippet(text: str, is_match: Callable[[str], bool], max_chars: int = SNIPPET
     passages of up to ``max_chars`` each, those with the most different matched words,
     in the order they come in the article.
     """
-    matches = []
-    for found in WORD_RE.finditer(text):
-        if is_match(found.group()):
-            matches.append((found.start(), found.end()))
-            if len(matches) >= MAX_MATCHES:
-                break
+    matches = _find(text, is_match)
     if not matches:
         return ""
     if len(text) <= max_chars:
@@ -48,6 +45,21 @@ def snippet(text: str, is_match: Callable[[str], bool], max_chars: int = SNIPPET
     if chosen[-1][1] < len(text):
         result = f"{result} {ELLIPSIS}"
     return result
+
+
+def _find(text: str, is_match: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """Return where the matching words are, as (start, end), in text order.
+
+    Each distinct word is asked about once, in lower case; a pattern of the matching
+    ones then finds them in any case, on the same word boundaries as ``WORD_RE``.
+    """
+    distinct = set(map(str.lower, set(WORD_RE.findall(text))))
+    wanted = sorted((word for word in distinct if is_match(word)), key=len, reverse=True)
+    if not wanted:
+        return []
+    alternatives = "|".join(map(re.escape, wanted))
+    words = re.compile(rf"(?<!\w)(?<!\w\.)(?:{alternatives})(?!\w)(?!\.\w)", re.IGNORECASE)
+    return [found.span() for found in islice(words.finditer(text), MAX_MATCHES)]
 
 
 def _best_windows(text: str, matches: list[tuple[int, int]], max_chars: int,
