@@ -393,34 +393,69 @@ def _share_out(changed: list[SourceFile], workers: int) -> list[list]:
 
 
 def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) -> list:
-    """Run one worker process a share and return their results, or stop them all."""
+    """Run one worker process a share and return their results, or stop them all.
+
+    :raises IndexerError: when a worker dies without a word (killed, out of memory).
+    """
     context = multiprocessing.get_context("spawn")
     read = context.Value("q", 0, lock=False)
     limit = max(32, WRITER_LIMIT_MB // len(shares))
-    pool = context.Pool(len(shares), initializer=_start_worker, initargs=(read, os.getpid()))
+    workers = []
     try:
-        pending = [pool.apply_async(_index_share, (str(ix.storage.folder), share, rebuild, limit))
-                   for share in shares]
-        while not all(result.ready() for result in pending):
-            time.sleep(PROGRESS_SECONDS)
+        for share in shares:
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main, daemon=True,
+                args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid()))
+            process.start()
+            sender.close()
+            workers.append((process, receiver))
+        results: list = [None] * len(workers)
+        while any(result is None for result in results):
+            for number, (process, receiver) in enumerate(workers):
+                if results[number] is not None:
+                    continue
+                alive = process.is_alive()  # asked first: a worker sends, then ends
+                try:
+                    if receiver.poll(PROGRESS_SECONDS / len(workers)):
+                        outcome, value = receiver.recv()
+                        if outcome == "error":
+                            raise value
+                        results[number] = value
+                        continue
+                except EOFError:
+                    alive = False  # it closed its end without a word
+                if not alive:
+                    process.join()
+                    raise IndexerError(f"an indexing worker process died (exit code "
+                                       f"{process.exitcode}); nothing from this run was committed")
             if progress:
                 progress(0, total, read.value)
-        results = [result.get() for result in pending]  # a worker's exception is raised here
         if progress:
             progress(total, total, read.value)
-        pool.close()
         return results
     finally:
-        pool.terminate()
-        pool.join()
+        for process, receiver in workers:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            receiver.close()
 
 
-# Set in each worker process by _start_worker.
-_worker = {}
-
-
-def _start_worker(read, parent: int) -> None:
+def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: int, read,
+                 parent: int) -> None:
+    """Index a share in this worker process and send back the result or the error."""
     _worker.update(read=read, parent=parent)
+    try:
+        message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
+    except Exception as error:  # the indexer raises it as its own
+        message = ("error", error)
+    sender.send(message)
+    sender.close()
+
+
+# Set in each worker process by _worker_main.
+_worker: dict = {}
 
 
 def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):

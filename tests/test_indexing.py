@@ -212,3 +212,38 @@ def test_worker_processes_update_and_replace_files(tmp_path, monkeypatch):
     assert (report.added, report.updated, report.removed) == (0, 1, 2)
     articles = stored(tmp_path / "ix")
     assert articles["late"]["headline"] == "Later" and "notes/apricot" not in articles
+
+
+def test_a_killed_worker_process_fails_the_run_and_leaves_the_last_commit(
+        tmp_path, archive_dir, index_dir, monkeypatch):
+    import multiprocessing
+    import signal
+    import threading
+
+    import searchapp.indexing as indexing
+
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    lines = [json.dumps({"id": f"n{n}", "headline": f"Story {n}", "body": "word " * 300})
+             for n in range(6000)]
+    write_articles(archive_dir, {"big.jsonl": "\n".join(lines)})
+    before = stored(index_dir)
+    outcome = {}
+
+    def run():
+        try:
+            update_index([archive_dir], index_dir, workers=2)
+        except IndexerError as error:
+            outcome["error"] = str(error)
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    deadline = time.monotonic() + 60
+    while len(multiprocessing.active_children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let the workers get going
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    runner.join(timeout=120)
+    assert not runner.is_alive()
+    assert "worker process died" in outcome["error"]
+    assert stored(index_dir) == before
+    assert not multiprocessing.active_children()
