@@ -203,6 +203,28 @@ class WordQuery(wq.CompoundQuery):
         raise TypeError("a WordQuery is scored term at a time, by searching._word_scores")
 
 
+class PhraseQuery(wq.CompoundQuery):
+    """Words in a row, looked for in several fields and scored once, like a word.
+
+    Its subqueries are one ``Phrase`` a field, boosted by the field's weight;
+    ``offsets`` are the words' places relative to the first, as the analyzer numbers
+    them (it closes the gaps stop words leave, in the query as in the index). The
+    scoring is ``_phrase_scores``.
+    """
+
+    JOINT = " PHRASE "
+
+    def __init__(self, subqueries, offsets: tuple[int, ...], boost: float = 1.0):
+        super().__init__(subqueries, boost=boost)
+        self.offsets = offsets
+
+    def normalize(self):
+        return self
+
+    def matcher(self, searcher, context=None):
+        raise TypeError("a PhraseQuery is scored by searching._phrase_scores")
+
+
 @dataclass
 class _Segment:
     """What scoring needs of one segment of the index, read once and shared by threads."""
@@ -541,6 +563,7 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
     fields = [clause.field] if clause.field else list(FIELD_WEIGHTS)
     parts: list[wq.Query] = []
     words = False
+    offsets: tuple[int, ...] = ()
     for name in fields:
         weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
         if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
@@ -554,18 +577,21 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
             if terms:
                 parts.append(wq.Or(terms, boost=weight))
             continue
-        tokens = [token.text for token in ANALYZER(clause.text)]
+        tokens = [(token.text, token.pos) for token in ANALYZER(clause.text, positions=True)]
         if len(tokens) == 1 and clause.kind == "word":
-            parts.append(wq.Term(name, tokens[0], boost=weight))
+            parts.append(wq.Term(name, tokens[0][0], boost=weight))
             words = True
         elif len(tokens) == 1:
-            parts.append(wq.Term(name, tokens[0], boost=weight))
+            parts.append(wq.Term(name, tokens[0][0], boost=weight))
         elif tokens:
-            parts.append(wq.Phrase(name, tokens, boost=weight))
+            parts.append(wq.Phrase(name, [text for text, _ in tokens], boost=weight))
+            offsets = tuple(position - tokens[0][1] for _, position in tokens)
     if not parts:
         return None
     if words:
         return WordQuery(parts)
+    if isinstance(parts[0], wq.Phrase):
+        return PhraseQuery(parts, offsets)
     return parts[0] if len(parts) == 1 else wq.Or(parts)
 
 
@@ -573,6 +599,8 @@ def _scores(query: wq.Query, leaf: _Leaf, run: _Run) -> ranking.Scores:
     """Score the articles of one segment that ``query`` matches."""
     if isinstance(query, WordQuery):
         return _word_scores(query, leaf, run)
+    if isinstance(query, PhraseQuery):
+        return _phrase_scores(query, leaf, run)
     if isinstance(query, wq.Or):
         return ranking.union([_scores(q, leaf, run) for q in query.subqueries], query.boost)
     if isinstance(query, wq.And):
@@ -606,6 +634,74 @@ def _word_scores(query: WordQuery, leaf: _Leaf, run: _Run) -> ranking.Scores:
                 break
     return ranking.saturate(frequencies, query.boost * run.idf(query.subqueries[0].text),
                             BM25_K1)
+
+
+def _phrase_scores(query: PhraseQuery, leaf: _Leaf, run: _Run) -> ranking.Scores:
+    """Score a phrase with BM25F: its occurrences stand for a word's, its words' idfs add up."""
+    reader = leaf.searcher.reader()
+    frequencies: ranking.Scores = {}
+    for part in query.subqueries:
+        counts = _phrase_counts(reader, part.fieldname, part.words, query.offsets, run)
+        norms, codes = run.norms(part.fieldname, part.boost), leaf.segment.lengths[part.fieldname]
+        get = frequencies.get
+        for docnum, count in counts.items():
+            frequencies[docnum] = get(docnum, 0.0) + count * norms[codes[docnum]]
+    weight = query.boost * sum(run.idf(word) for word in query.subqueries[0].words)
+    return ranking.saturate(frequencies, weight, BM25_K1)
+
+
+def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int, ...],
+                   run: _Run) -> dict[int, int]:
+    """Count each article's occurrences of the words at the offsets the query has them.
+
+    The rarest word is read first; each next word's postings are kept only for the
+    articles that have every word so far, and only those articles' positions are read.
+    """
+    field = reader.schema[field_name]
+    terms = [field.to_bytes(word) for word in words]
+    if any((field_name, term) not in reader for term in terms):
+        return {}
+    order = sorted(range(len(terms)), key=lambda i: reader.doc_frequency(field_name, terms[i]))
+    found: list[dict[int, bytes]] = [{} for _ in terms]
+    candidates = None  # the articles that have every word read so far
+    for number in order:
+        kept = found[number]
+        for ids, values in _posting_values(reader, field_name, terms[number]):
+            if candidates is None:
+                kept.update(zip(ids, values, strict=True))
+            else:
+                kept.update((d, v) for d, v in zip(ids, values, strict=True) if d in candidates)
+            if run.out_of_time():
+                break
+        candidates = kept
+        if not kept:
+            return {}
+    decode = field.format.decode_positions
+    counts = {}
+    for docnum in candidates:
+        starts = set(decode(found[0][docnum]))
+        for number in range(1, len(terms)):
+            starts &= {p - offsets[number] for p in decode(found[number][docnum])}
+        if starts:
+            counts[docnum] = len(starts)
+    return counts
+
+
+def _posting_values(reader, field_name: str, btext: bytes):
+    """Yield a term's postings as (article numbers, encoded positions), a block at a time."""
+    matcher = reader.postings(field_name, btext)
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child
+    if not isinstance(matcher, whoosh3.W3LeafMatcher):
+        while matcher.is_active():
+            yield (matcher.id(),), (matcher.value(),)
+            matcher.next()
+        return
+    while matcher.is_active():
+        matcher._read_ids()
+        matcher._read_values()
+        yield matcher._ids, matcher._values
+        matcher._next_block()
 
 
 def _posting_blocks(reader, field_name: str, btext: bytes):

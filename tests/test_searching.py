@@ -297,3 +297,32 @@ def test_engine_pages_do_not_overlap_or_skip(random_archive):
         paged += archive.search("festival olympiad", page=page, per_page=7, snippets=False).hits
     assert len(one_page) > 21
     assert [hit.id for hit in paged] == [hit.id for hit in one_page][:len(paged)]
+
+
+@pytest.fixture
+def phrase_archive(tmp_path):
+    filler = "The council met on Tuesday and the minutes were read aloud by the clerk."
+    folder = write_articles(tmp_path / "p", {
+        "exact.txt": f"Rates Held\n\n{filler} The Bank of England held rates.",
+        "twice.txt": f"Rates Held Again\n\n{filler} The Bank of England, yes, the bank of england.",
+        "apart.txt": f"England Notes\n\n{filler} England has a bank; the bank is old.",
+        "headline.txt": f"Bank of England Holds Rates\n\n{filler} Nothing else.",
+    })
+    target = tmp_path / "ix"
+    update_index([folder], target)
+    return Archive(target)
+
+
+def test_a_phrase_with_a_stop_word_inside_matches_those_words_in_a_row(phrase_archive):
+    found = ids(phrase_archive.search('"bank of england"'))
+    assert set(found) == {"exact", "twice", "headline"}
+    assert ids(phrase_archive.search('"england bank"')) == []
+
+
+def test_a_phrase_found_in_the_headline_or_more_often_ranks_higher(phrase_archive):
+    found = ids(phrase_archive.search('"bank of england"'))
+    # Each against "exact", which has the phrase once, in its body.
+    assert found.index("headline") < found.index("exact")
+    assert found.index("twice") < found.index("exact")
+    marked = [h for h in phrase_archive.search('"bank of england"').hits if h.id == "exact"]
+    assert "<mark>Bank</mark> of <mark>England</mark>" in marked[0].snippet
