@@ -17,7 +17,6 @@ import heapq
 import html
 import math
 import re
-import sys
 import threading
 import time
 from array import array
@@ -35,7 +34,7 @@ from whoosh.support.levenshtein import distance as edit_distance
 from whoosh.util.numeric import byte_to_length
 
 from searchapp import ranking
-from searchapp.indexing import ANALYZER, make_schema, open_index
+from searchapp.indexing import ANALYZER, column_values, make_schema, open_index
 from searchapp.querylang import (
     MUST,
     MUST_NOT,
@@ -745,27 +744,12 @@ def _read_segment(reader) -> _Segment:
     lengths = {}
     for name in FIELD_WEIGHTS:
         column = reader._perdoc._cached_reader(whoosh3._lenfield(name), whoosh3.LENGTHS_COLUMN)
-        lengths[name] = bytes(_column_array(column, doc_count, "B", 0))
+        lengths[name] = bytes(column_values(column, doc_count, "B", 0))
     dates = array("Q", [UNDATED_KEY]) * doc_count
     if reader.has_column("date"):
-        dates = _column_array(reader.column_reader("date", translate=False), doc_count, "Q",
+        dates = column_values(reader.column_reader("date", translate=False), doc_count, "Q",
                               UNDATED_KEY)
     return _Segment(doc_count, frozenset(reader.segment().deleted_docs()), lengths, dates)
-
-
-def _column_array(column, doc_count: int, typecode: str, default: int) -> array:
-    """Return a numeric column's values for every article, read in one go."""
-    if column is None:
-        return array(typecode, [default]) * doc_count
-    if getattr(column, "_typecode", None) != typecode:
-        return array(typecode, column)  # not the layout read below: read value by value
-    # Whoosh stores the values big-endian, one after another, up to the last one set.
-    values = array(typecode)
-    values.frombytes(column._dbfile.get(column._basepos, column._count * values.itemsize))
-    if sys.byteorder == "little":
-        values.byteswap()
-    values.extend(array(typecode, [default]) * (doc_count - len(values)))
-    return values
 
 
 def _first(matches: list[tuple[_Leaf, ranking.Scores]], count: int,
