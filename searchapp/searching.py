@@ -30,6 +30,7 @@ from whoosh import scoring
 from whoosh.codec import whoosh3
 from whoosh.codec.base import Automata
 from whoosh.matching import FilterMatcher
+from whoosh.support.charset import accent_map
 from whoosh.support.levenshtein import distance as edit_distance
 from whoosh.util.numeric import byte_to_length
 
@@ -366,7 +367,8 @@ class Archive:
             start = (page - 1) * per_page
             best = _first(matches, page * per_page, sort)[start:]
             terms = _highlight_terms(query, searcher) if snippets else frozenset()
-            results.hits = [_hit(searcher, docnum, score, terms, snippets)
+            is_match = _word_matcher(terms)
+            results.hits = [_hit(searcher, docnum, score, is_match, snippets)
                             for docnum, score in best]
             results.timeline = _timeline(searcher, matches)
             results.complete = not run.expired
@@ -832,16 +834,33 @@ def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
-def _hit(searcher, docnum: int, score: float, terms: frozenset[str], snippets: bool) -> Hit:
+def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
     stored = searcher.stored_fields(docnum)
     article_date = _date(stored.get("date"))
     if not snippets:
         return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
     body = stored.get("body", "")
-    marked = snippet(body, lambda word: _analysed(word) in terms) if terms else ""
+    marked = snippet(body, is_match) if is_match else ""
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
     marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
     return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)
+
+
+def _word_matcher(terms: frozenset[str]):
+    """Return whether a lower-case word of an article is one of ``terms`` once analysed.
+
+    A word whose first letter (accents folded) starts none of the terms is not
+    analysed at all: stemming only changes the ends of words.
+    """
+    if not terms:
+        return None
+    initials = {term[0] for term in terms}
+
+    def is_match(word: str) -> bool:
+        initial = word[0] if word[0].isascii() else word[0].translate(accent_map)[:1]
+        return initial in initials and _analysed(word) in terms
+
+    return is_match
 
 
 @functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)
