@@ -367,7 +367,7 @@ class Archive:
             start = (page - 1) * per_page
             best = _first(matches, page * per_page, sort)[start:]
             terms = _highlight_terms(query, searcher) if snippets else frozenset()
-            is_match = _word_matcher(terms)
+            is_match = _WordTest(terms) if terms else None
             results.hits = [_hit(searcher, docnum, score, is_match, snippets)
                             for docnum, score in best]
             results.timeline = _timeline(searcher, matches)
@@ -840,27 +840,28 @@ def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
     if not snippets:
         return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
     body = stored.get("body", "")
-    marked = snippet(body, is_match) if is_match else ""
+    marked = snippet(body, is_match, is_match.initials) if is_match else ""
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
     marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
     return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)
 
 
-def _word_matcher(terms: frozenset[str]):
-    """Return whether a lower-case word of an article is one of ``terms`` once analysed.
+class _WordTest:
+    """Tell whether a lower-case word of an article is one of ``terms`` once analysed.
 
     A word whose first letter (accents folded) starts none of the terms is not
     analysed at all: stemming only changes the ends of words.
     """
-    if not terms:
-        return None
-    initials = {term[0] for term in terms}
 
-    def is_match(word: str) -> bool:
+    def __init__(self, terms: frozenset[str]):
+        self.terms = terms
+        self.first_letters = {term[0] for term in terms}
+        # The same, for the snippet's first pass over the text.
+        self.initials = "".join(sorted(i for i in self.first_letters if i.isascii()))
+
+    def __call__(self, word: str) -> bool:
         initial = word[0] if word[0].isascii() else word[0].translate(accent_map)[:1]
-        return initial in initials and _analysed(word) in terms
-
-    return is_match
+        return initial in self.first_letters and _analysed(word) in self.terms
 
 
 @functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)

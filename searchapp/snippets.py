@@ -8,6 +8,7 @@ what is found and what is marked.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -24,15 +25,18 @@ MAX_MATCHES = 500
 ELLIPSIS = "…"
 
 
-def snippet(text: str, is_match: Callable[[str], bool], max_chars: int = SNIPPET_CHARS,
-            passages: int = PASSAGES) -> str:
+def snippet(text: str, is_match: Callable[[str], bool], initials: str | None = None,
+            max_chars: int = SNIPPET_CHARS, passages: int = PASSAGES) -> str:
     """Return the best passages of ``text`` with matched words marked, or "" if none match.
 
     A text of up to ``max_chars`` is shown whole; a longer one by up to ``passages``
     passages of up to ``max_chars`` each, those with the most different matched words,
     in the order they come in the article.
+
+    :param initials: when given, only words that begin with one of these (lower-case
+        ASCII) letters or with a letter outside ASCII can match.
     """
-    matches = _find(text, is_match)
+    matches = _find(text, is_match, initials)
     if not matches:
         return ""
     if len(text) <= max_chars:
@@ -47,19 +51,30 @@ def snippet(text: str, is_match: Callable[[str], bool], max_chars: int = SNIPPET
     return result
 
 
-def _find(text: str, is_match: Callable[[str], bool]) -> list[tuple[int, int]]:
+def _find(text: str, is_match: Callable[[str], bool],
+          initials: str | None) -> list[tuple[int, int]]:
     """Return where the matching words are, as (start, end), in text order.
 
     Each distinct word is asked about once, in lower case; a pattern of the matching
     ones then finds them in any case, on the same word boundaries as ``WORD_RE``.
     """
-    distinct = set(map(str.lower, set(WORD_RE.findall(text))))
+    candidates = WORD_RE
+    if initials is not None:
+        letters = re.escape("".join(sorted(set(initials.lower() + initials.upper()))))
+        candidates = _candidates(letters)
+    distinct = set(map(str.lower, set(candidates.findall(text))))
     wanted = sorted((word for word in distinct if is_match(word)), key=len, reverse=True)
     if not wanted:
         return []
     alternatives = "|".join(map(re.escape, wanted))
     words = re.compile(rf"(?<!\w)(?<!\w\.)(?:{alternatives})(?!\w)(?!\.\w)", re.IGNORECASE)
     return [found.span() for found in islice(words.finditer(text), MAX_MATCHES)]
+
+
+@functools.lru_cache(maxsize=256)
+def _candidates(letters: str) -> re.Pattern:
+    """The words of ``WORD_RE`` that begin with one of ``letters`` or outside ASCII."""
+    return re.compile(rf"(?<!\w)(?<!\w\.)[{letters}\u0080-\U0010ffff]\w*(?:\.\w+)*")
 
 
 def _best_windows(text: str, matches: list[tuple[int, int]], max_chars: int,
