@@ -326,3 +326,15 @@ def test_a_phrase_found_in_the_headline_or_more_often_ranks_higher(phrase_archiv
     assert found.index("twice") < found.index("exact")
     marked = [h for h in phrase_archive.search('"bank of england"').hits if h.id == "exact"]
     assert "<mark>Bank</mark> of <mark>England</mark>" in marked[0].snippet
+
+
+def test_accents_are_folded_in_matching_and_marked_in_the_snippet(tmp_path):
+    filler = "Officials met on Tuesday to discuss the agenda for the coming season. " * 6
+    folder = write_articles(tmp_path / "a", {
+        "paris.txt": f"Talks in Paris\n\n{filler}The talks at the Élysée ended late.",
+    })
+    update_index([folder], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    for query in ("Elysee", "élysée", "ÉLYSÉE"):
+        hit = archive.search(query).hits[0]
+        assert "<mark>Élysée</mark>" in hit.snippet
