@@ -27,6 +27,7 @@ from whoosh.util import make_binary_tree
 
 from searchapp.indexing import ANALYZER, open_index
 from searchapp.querylang import (
+    MAX_QUERY_CHARS,
     MUST,
     MUST_NOT,
     SHOULD,
@@ -454,7 +455,7 @@ class Archive:
             if suggestions and suggestions[0] != word:
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestions[0], corrected, count=1)
-        if corrected == text:
+        if corrected == text or len(corrected) > MAX_QUERY_CHARS:
             return None
         query = build_query(parse_query(corrected), searcher.reader())
         if query is None:

@@ -212,3 +212,10 @@ def test_completions_of_the_last_word_most_common_first(archive):
     assert archive.complete("the bo")[0] == "the border"
     assert archive.complete("x") == [] and archive.complete("") == []
     assert archive.complete("zzzq") == []
+
+
+def test_a_correction_longer_than_a_query_may_be_is_not_offered(archive):
+    assert archive.search("Jermk", correct=False).suggestion == "jermuk"
+    results = archive.search("Jermk " * 333)  # 1,998 characters; corrected, 2,331
+    assert (results.total, results.suggestion, results.corrected) == (0, None, None)
+
