@@ -525,7 +525,8 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
             if terms:
                 parts.append(wq.Or(terms, boost=weight))
             continue
-        tokens = [token.text for token in ANALYZER(clause.text)]
+        # The field's own analyzer: an index built with an older stemmer still matches.
+        tokens = [token.text for token in reader.schema[name].analyzer(clause.text)]
         if len(tokens) == 1 and clause.kind == "word":
             parts.append(wq.Term(name, tokens[0], boost=weight))
             words = True
