@@ -55,8 +55,8 @@ MAX_RESULT_WINDOW = 10_000
 # the caption, half. Tuned with bench/relevance.py (BENCHMARKS.md), like the two below.
 FIELD_WEIGHTS = {"headline": 1.5, "body": 1.0, "caption": 0.5}
 # BM25's term-frequency saturation and length normalisation.
-BM25_K1 = 1.4
-BM25_B = 0.7
+BM25_K1 = 1.6
+BM25_B = 0.65
 # Words that carry no topic in a typed question ("what are the effects of ..."); the
 # indexer keeps them (phrases need them), but a query looks for them only when quoted,
 # required, or when they are all it has.

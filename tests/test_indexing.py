@@ -9,7 +9,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
 
 from conftest import SEED, write_articles
-from searchapp.indexing import INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
+from searchapp.indexing import ANALYZER, INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
 from searchapp.searching import Archive
 
 
@@ -158,3 +158,9 @@ def test_a_killed_indexer_leaves_a_readable_index(archive_dir, index_dir, tmp_pa
     report = update_index([big], index_dir)
     assert report.added + report.unchanged > 0 and not report.skipped
     assert len(stored(index_dir)) == len(before) + 30000
+
+
+def test_analyzer_stems_with_porter2():
+    # Porter's stemmer made "news" "new" and "general" "gener" (as in "generate").
+    words = "news new general generate dying"
+    assert [t.text for t in ANALYZER(words)] == ["news", "new", "general", "generat", "die"]
