@@ -24,6 +24,7 @@ from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.codec import whoosh3
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
+from whoosh.lang.porter2 import stem
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, SegmentWriter
@@ -40,8 +41,11 @@ PARALLEL_MIN_BYTES = 2 * 2**20
 # How often the main process reports the workers' progress.
 PROGRESS_SECONDS = 0.25
 
-# English stemming, stop words dropped, and accents folded so "Elysee" finds "Élysée".
-ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
+# English stemming (Porter2, the Snowball English stemmer: better ranking than Porter's
+# on all five test collections in BENCHMARKS.md), stop words dropped, and accents folded
+# so "Elysee" finds "Élysée". Searches analyse words with the analyzer an index was
+# built with, so an index built before a change keeps working until it is rebuilt.
+ANALYZER = StemmingAnalyzer(stemfn=stem) | CharsetFilter(accent_map)
 
 
 def _cached_column_reader(self, fieldname, column):

@@ -37,6 +37,7 @@ from whoosh.util.numeric import byte_to_length
 from searchapp import ranking
 from searchapp.indexing import ANALYZER, column_values, make_schema, open_index
 from searchapp.querylang import (
+    MAX_QUERY_CHARS,
     MUST,
     MUST_NOT,
     SHOULD,
@@ -64,8 +65,8 @@ MAX_RESULT_WINDOW = 10_000
 # the caption, half. Tuned with bench/relevance.py (BENCHMARKS.md), like the two below.
 FIELD_WEIGHTS = {"headline": 1.5, "body": 1.0, "caption": 0.5}
 # BM25's term-frequency saturation and length normalisation.
-BM25_K1 = 1.4
-BM25_B = 0.7
+BM25_K1 = 1.6
+BM25_B = 0.65
 # Words that carry no topic in a typed question ("what are the effects of ..."); the
 # indexer keeps them (phrases need them), but a query looks for them only when quoted,
 # required, or when they are all it has.
@@ -367,7 +368,7 @@ class Archive:
             start = (page - 1) * per_page
             best = _first(matches, page * per_page, sort)[start:]
             terms = _highlight_terms(query, searcher) if snippets else frozenset()
-            is_match = _WordTest(terms) if terms else None
+            is_match = _WordTest(terms, searcher.schema["body"].analyzer) if terms else None
             results.hits = [_hit(searcher, docnum, score, is_match, snippets)
                             for docnum, score in best]
             results.timeline = _timeline(searcher, matches)
@@ -434,13 +435,13 @@ class Archive:
             if (clause.kind != "word" or clause.occur == MUST_NOT
                     or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
                 continue
-            tokens = [t.text for t in ANALYZER(word)]
+            tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
             if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
                 continue
             if suggestion := _closest_word(self._leaves(searcher), searcher, word):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
-        if corrected == text:
+        if corrected == text or len(corrected) > MAX_QUERY_CHARS:
             return None
         query = build_query(parse_query(corrected), searcher.reader())
         if query is None:
@@ -578,7 +579,9 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
             if terms:
                 parts.append(wq.Or(terms, boost=weight))
             continue
-        tokens = [(token.text, token.pos) for token in ANALYZER(clause.text, positions=True)]
+        # The field's own analyzer: an index built with an older stemmer still matches.
+        analyzer = reader.schema[name].analyzer
+        tokens = [(token.text, token.pos) for token in analyzer(clause.text, positions=True)]
         if len(tokens) == 1 and clause.kind == "word":
             parts.append(wq.Term(name, tokens[0][0], boost=weight))
             words = True
@@ -853,21 +856,28 @@ class _WordTest:
     analysed at all: stemming only changes the ends of words.
     """
 
-    def __init__(self, terms: frozenset[str]):
+    def __init__(self, terms: frozenset[str], analyzer):
         self.terms = terms
         self.first_letters = {term[0] for term in terms}
         # The same, for the snippet's first pass over the text.
         self.initials = "".join(sorted(i for i in self.first_letters if i.isascii()))
+        # An index built with another analyzer is read with its own (and no shared cache).
+        self.analysed = _analysed if analyzer == ANALYZER else functools.lru_cache(
+            maxsize=None)(lambda word: _analysed_with(analyzer, word))
 
     def __call__(self, word: str) -> bool:
         initial = word[0] if word[0].isascii() else word[0].translate(accent_map)[:1]
-        return initial in self.first_letters and _analysed(word) in self.terms
+        return initial in self.first_letters and self.analysed(word) in self.terms
 
 
 @functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)
 def _analysed(word: str) -> str | None:
     """Return a word as the index holds it (stemmed, accents folded), None for a stop word."""
-    tokens = [token.text for token in ANALYZER(word)]
+    return _analysed_with(ANALYZER, word)
+
+
+def _analysed_with(analyzer, word: str) -> str | None:
+    tokens = [token.text for token in analyzer(word)]
     return tokens[0] if len(tokens) == 1 else None
 
 

@@ -10,7 +10,7 @@ from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
 
 from conftest import SEED, write_articles
-from searchapp.indexing import INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
+from searchapp.indexing import ANALYZER, INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
 from searchapp.searching import Archive
 
 
@@ -247,3 +247,9 @@ def test_a_killed_worker_process_fails_the_run_and_leaves_the_last_commit(
     assert "worker process died" in outcome["error"]
     assert stored(index_dir) == before
     assert not multiprocessing.active_children()
+
+
+def test_analyzer_stems_with_porter2():
+    # Porter's stemmer made "news" "new" and "general" "gener" (as in "generate").
+    words = "news new general generate dying"
+    assert [t.text for t in ANALYZER(words)] == ["news", "new", "general", "generat", "die"]

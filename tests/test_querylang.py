@@ -2,7 +2,15 @@ from datetime import date
 
 import pytest
 
-from searchapp.querylang import MUST, MUST_NOT, SHOULD, QueryError, parse_query
+from searchapp.querylang import (
+    MAX_CLAUSES,
+    MAX_PREFIX_CLAUSES,
+    MUST,
+    MUST_NOT,
+    SHOULD,
+    QueryError,
+    parse_query,
+)
 
 
 def clauses(text):
@@ -70,4 +78,10 @@ def test_unreadable_dates_are_explained(text):
 def test_overlong_queries_are_refused_and_terms_capped():
     with pytest.raises(QueryError, match="too long"):
         parse_query("x" * 2001)
-    assert len(parse_query("word " * 300).clauses) == 64
+    assert len(parse_query("word " * 300).clauses) == MAX_CLAUSES == 128
+
+
+def test_prefixes_are_capped_lower_than_words():
+    parsed = parse_query("ab* " * 100 + "word " * 10)
+    kinds = [c.kind for c in parsed.clauses]
+    assert kinds.count("prefix") == MAX_PREFIX_CLAUSES and kinds.count("word") == 10

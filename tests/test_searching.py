@@ -3,6 +3,9 @@ from datetime import date
 import pytest
 
 from conftest import SEED, write_articles
+from whoosh.analysis import StemmingAnalyzer
+
+from searchapp import indexing
 from searchapp.indexing import update_index
 from searchapp.searching import Archive, IndexUnavailable
 
@@ -338,3 +341,17 @@ def test_accents_are_folded_in_matching_and_marked_in_the_snippet(tmp_path):
     for query in ("Elysee", "élysée", "ÉLYSÉE"):
         hit = archive.search(query).hits[0]
         assert "<mark>Élysée</mark>" in hit.snippet
+
+
+def test_a_correction_longer_than_a_query_may_be_is_not_offered(archive):
+    assert archive.search("Jermk", correct=False).suggestion == "jermuk"
+    results = archive.search("Jermk " * 333)  # 1,998 characters; corrected, 2,331
+    assert (results.total, results.suggestion, results.corrected) == (0, None, None)
+
+
+def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch):
+    folder = write_articles(tmp_path / "a", {"strike.txt": "Strike\n\nThe general strike ended."})
+    monkeypatch.setattr(indexing, "ANALYZER", StemmingAnalyzer())  # Porter's "gener"
+    update_index([folder], tmp_path / "ix")
+    monkeypatch.undo()
+    assert ids(Archive(tmp_path / "ix").search("general")) == ["strike"]
