@@ -888,6 +888,10 @@ def _highlight_terms(query: wq.Query, searcher) -> frozenset[str]:
     if isinstance(query, (wq.AndMaybe, wq.CompoundQuery)):
         parts = [query.a, query.b] if isinstance(query, wq.AndMaybe) else query.subqueries
         return frozenset().union(*(_highlight_terms(part, searcher) for part in parts))
+    if isinstance(query, wq.Term):
+        return frozenset([query.text]) if query.fieldname == "body" else frozenset()
+    if isinstance(query, wq.Phrase):
+        return frozenset(query.words) if query.fieldname == "body" else frozenset()
     terms = query.existing_terms(searcher.reader(), phrases=True, expand=True)
     return frozenset(text.decode("utf-8") if isinstance(text, bytes) else text
                      for name, text in terms if name == "body")

@@ -12,7 +12,6 @@ import functools
 import html
 import re
 from collections.abc import Callable
-from itertools import islice
 
 # The indexer's word pattern (Whoosh's default tokenizer).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
@@ -55,26 +54,34 @@ def _find(text: str, is_match: Callable[[str], bool],
           initials: str | None) -> list[tuple[int, int]]:
     """Return where the matching words are, as (start, end), in text order.
 
-    Each distinct word is asked about once, in lower case; a pattern of the matching
-    ones then finds them in any case, on the same word boundaries as ``WORD_RE``.
+    Each distinct word is asked about once, in lower case.
     """
-    candidates = WORD_RE
+    words = WORD_RE
     if initials is not None:
-        letters = re.escape("".join(sorted(set(initials.lower() + initials.upper()))))
-        candidates = _candidates(letters)
-    distinct = set(map(str.lower, set(candidates.findall(text))))
-    wanted = sorted((word for word in distinct if is_match(word)), key=len, reverse=True)
-    if not wanted:
-        return []
-    alternatives = "|".join(map(re.escape, wanted))
-    words = re.compile(rf"(?<!\w)(?<!\w\.)(?:{alternatives})(?!\w)(?!\.\w)", re.IGNORECASE)
-    return [found.span() for found in islice(words.finditer(text), MAX_MATCHES)]
+        words = _candidates("".join(sorted(set(initials.lower() + initials.upper()))))
+    answers: dict[str, bool] = {}
+    matches = []
+    for found in words.finditer(text):
+        word = found.group().lower()
+        answer = answers.get(word)
+        if answer is None:
+            answer = answers[word] = is_match(word)
+        if answer:
+            matches.append(found.span())
+            if len(matches) >= MAX_MATCHES:
+                break
+    return matches
 
 
 @functools.lru_cache(maxsize=256)
 def _candidates(letters: str) -> re.Pattern:
-    """The words of ``WORD_RE`` that begin with one of ``letters`` or outside ASCII."""
-    return re.compile(rf"(?<!\w)(?<!\w\.)[{letters}\u0080-\U0010ffff]\w*(?:\.\w+)*")
+    """The words of ``WORD_RE`` that begin with one of ``letters`` or outside ASCII.
+
+    The first letter comes first in the pattern, so the engine skips along the text to
+    the next such letter; the look-behinds then check it begins a word.
+    """
+    first = re.escape(letters) + "\u0080-\U0010ffff"
+    return re.compile(rf"[{first}](?<!\w.)(?<!\w\..)\w*(?:\.\w+)*")
 
 
 def _best_windows(text: str, matches: list[tuple[int, int]], max_chars: int,
