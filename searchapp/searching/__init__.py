@@ -1,0 +1,417 @@
+"""Search the index: ranked, filtered, paged results with highlighted snippets.
+
+``Archive`` opens the index once per process and gives each thread its own searcher,
+refreshed when the indexer commits, so new articles appear without a restart. A reader's
+query becomes a query tree (``query``), which ``engine`` scores term at a time, one segment
+of the index after another. Results are plain dataclasses that the web page, the JSON API
+and the tests all share. This package and ``indexing`` are the only code that knows Whoosh.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import heapq
+import html
+import math
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from whoosh import query as wq
+from whoosh import scoring
+
+from searchapp import ranking
+from searchapp.indexing import make_schema, open_index
+from searchapp.querylang import (
+    MAX_QUERY_CHARS,
+    MUST_NOT,
+    ParsedQuery,
+    clean_query,
+    parse_query,
+)
+from searchapp.searching.corrections import closest_word
+from searchapp.searching.engine import (
+    BM25_B,
+    BM25_K1,
+    UNDATED_KEY,
+    Leaf,
+    Run,
+    Segment,
+    date_keys,
+    first_matches,
+    read_segment,
+    score_segment,
+)
+from searchapp.searching.marking import WordTest, highlight_terms
+from searchapp.searching.query import FIELD_WEIGHTS, build_query
+from searchapp.snippets import SNIPPET_CHARS, snippet
+
+SORTS = ("relevance", "newest", "oldest")
+MIN_COMPLETION_CHARS = 2
+MAX_COMPLETIONS = 8
+# Completions look at this many words after the prefix: bounded work per keystroke.
+MAX_COMPLETION_SCAN = 2000
+# Matches that span less than this many years are counted by month, else by year.
+TIMELINE_MONTHS_UNDER_YEARS = 2
+DEFAULT_PER_PAGE = 10
+MAX_PER_PAGE = 50
+# Matching and counting stop after this long; the reader gets what was found by then.
+SEARCH_SECONDS = 2.0
+# Deeper than this, paging is scraping: nobody reads result 10,001.
+MAX_RESULT_WINDOW = 10_000
+# Segments whose columns an Archive keeps read; more means the index was rewritten.
+MAX_CACHED_SEGMENTS = 64
+# The date field, to turn its column's keys back into dates.
+DATE_FIELD = make_schema()["date"]
+RELATED_ARTICLES = 5
+RELATED_KEY_TERMS = 12
+# Words shorter than this are not spell-corrected; too many false friends.
+MIN_CORRECTION_CHARS = 4
+
+
+class IndexUnavailable(Exception):
+    """There is no index to search yet; the message says how to build one."""
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    id: str
+    headline: str
+    date: date | None
+    snippet: str  # HTML: escaped text, matches in <mark>
+    score: float = 0.0
+
+
+@dataclass
+class Period:
+    """One bar of the timeline of matches: a year or a month, and how many matched."""
+
+    label: str
+    start: date
+    end: date
+    count: int
+
+
+@dataclass
+class SearchResults:
+    """A page of results and what produced it."""
+
+    query: str
+    total: int
+    page: int
+    per_page: int
+    took_ms: float
+    sort: str = "relevance"
+    date_from: date | None = None
+    date_to: date | None = None
+    suggestion: str | None = None
+    hits: list[Hit] = field(default_factory=list)
+    # False when the time limit cut the search short: the total is then a lower bound.
+    complete: bool = True
+    # The corrected query whose results these are, when the one typed found nothing.
+    corrected: str | None = None
+    timeline: list[Period] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return min(math.ceil(self.total / self.per_page), MAX_RESULT_WINDOW // self.per_page)
+
+
+@dataclass
+class Related:
+    """An article like another one."""
+
+    id: str
+    headline: str
+    date: date | None
+
+
+@dataclass
+class ArticleRecord:
+    """An article as stored in the index."""
+
+    id: str
+    headline: str
+    body: str
+    date: date | None = None
+    caption: str | None = None
+    author: str | None = None
+    url: str | None = None
+    related: list[Related] = field(default_factory=list)
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.body.split("\n\n") if p.strip()]
+
+
+class Archive:
+    """The searchable archive in one index folder, shared by all threads of a process."""
+
+    def __init__(self, index_dir: Path | str):
+        self.index_dir = Path(index_dir)
+        self._index = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        # Keyed by (segment id, deletions): a segment's data never changes once written.
+        self._segments: dict[tuple[str, int], Segment] = {}
+
+    def _searcher(self):
+        """Return this thread's searcher, refreshed if the index has a newer commit."""
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    self._index = open_index(self.index_dir)
+            if self._index is None:
+                raise IndexUnavailable(
+                    f"There is no index in {self.index_dir} yet. Build it with "
+                    f"`searchapp index --index-dir {self.index_dir}` (or start "
+                    "`searchapp serve`, which builds it from seeds/)."
+                )
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = self._index.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
+        elif not searcher.up_to_date():
+            searcher = searcher.refresh()
+        self._local.searcher = searcher
+        if searcher.doc_count() == 0:
+            raise IndexUnavailable(
+                f"The index in {self.index_dir} has no articles yet. Add article files "
+                "and run `searchapp index`."
+            )
+        return searcher
+
+    def count(self) -> int:
+        """Return how many articles the index holds."""
+        return self._searcher().doc_count()
+
+    def search(
+        self,
+        text: str,
+        page: int = 1,
+        per_page: int = DEFAULT_PER_PAGE,
+        sort: str = "relevance",
+        date_from: date | None = None,
+        date_to: date | None = None,
+        *,
+        snippets: bool = True,
+        correct: bool = True,
+    ) -> SearchResults:
+        """Run a reader's query and return one page of results.
+
+        ``snippets=False`` leaves each hit's snippet empty, for callers that only rank.
+        With ``correct``, a query that finds nothing is run again with the spelling
+        correction that finds most, and the results say so in ``corrected``.
+
+        :raises QueryError: for a query that cannot be run (the message says why).
+        :raises ValueError: for out-of-range paging or an unknown sort.
+        """
+        # One searcher for the whole request: a correction is counted against the same
+        # commit as the query it corrects, even while the indexer commits.
+        return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
+                            snippets=snippets, correct=correct)
+
+    def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
+                snippets: bool, correct: bool) -> SearchResults:
+        started = time.perf_counter()
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"page must be 1 or more and per_page 1 to {MAX_PER_PAGE}")
+        if page * per_page > MAX_RESULT_WINDOW:
+            raise ValueError(f"results beyond the first {MAX_RESULT_WINDOW:,} are not shown")
+        parsed = parse_query(text)
+        asked = (date_from, date_to)
+        date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
+        date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
+        results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
+
+        query = build_query(parsed, searcher.reader())
+        if query is not None:
+            run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
+            matches = self._matches(run, query, date_from, date_to)
+            results.total = sum(len(scores) for _, scores in matches)
+            start = (page - 1) * per_page
+            best = first_matches(matches, page * per_page, sort)[start:]
+            terms = highlight_terms(query, searcher) if snippets else frozenset()
+            is_match = WordTest(terms, searcher.schema["body"].analyzer) if terms else None
+            results.hits = [_hit(searcher, docnum, score, is_match, snippets)
+                            for docnum, score in best]
+            results.timeline = _timeline(searcher, matches)
+            results.complete = not run.expired
+            if results.complete:
+                results.suggestion = self._suggest(searcher, parsed, text, results, run)
+        if correct and results.suggestion and not results.total:
+            retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
+                                 snippets=snippets, correct=False)
+            retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
+            results = retry
+        results.took_ms = (time.perf_counter() - started) * 1000
+        return results
+
+    def complete(self, text: str, limit: int = MAX_COMPLETIONS) -> list[str]:
+        """Complete the last word of ``text`` from the articles' words, most common first."""
+        head, _, word = clean_query(text).rpartition(" ")
+        word = word.lower()
+        if len(word) < MIN_COMPLETION_CHARS or not word.isalnum():
+            return []
+        searcher = self._searcher()
+        reader = searcher.reader()
+        # The unstemmed words that the body's spelling corrector uses.
+        field_name = searcher.schema["body"].spelling_fieldname("body")
+        candidates = []
+        for number, term in enumerate(reader.expand_prefix(field_name, word)):
+            if number >= MAX_COMPLETION_SCAN:
+                break
+            candidate = term.decode("utf-8") if isinstance(term, bytes) else term
+            if candidate != word and candidate.isalpha():
+                candidates.append((reader.doc_frequency(field_name, candidate), candidate))
+        return [f"{head} {candidate}".strip() for _, candidate in heapq.nlargest(limit, candidates)]
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        """Return the stored article with ``article_id`` and articles like it, or None."""
+        searcher = self._searcher()
+        docnum = searcher.document_number(id=article_id)
+        if docnum is None:
+            return None
+        stored = searcher.stored_fields(docnum)
+        record = ArticleRecord(
+            id=stored["id"],
+            headline=stored.get("headline", ""),
+            body=stored.get("body", ""),
+            date=_date(stored.get("date")),
+            caption=stored.get("caption"),
+            author=stored.get("author"),
+            url=stored.get("url"),
+        )
+        field_name = "body" if record.body else "headline"
+        similar = searcher.more_like(docnum, field_name, top=RELATED_ARTICLES,
+                                     numterms=RELATED_KEY_TERMS)
+        record.related = [
+            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date"))) for hit in similar
+        ]
+        return record
+
+    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
+                 run: Run):
+        """Return a spelling-corrected query when it finds more than ``text`` did."""
+        corrected = text
+        for clause in parsed.clauses:
+            word = clause.text.lower()
+            if (clause.kind != "word" or clause.occur == MUST_NOT
+                    or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
+                continue
+            tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
+            if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
+                continue
+            if suggestion := closest_word(self._leaves(searcher), searcher, word):
+                corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
+                                   suggestion, corrected, count=1)
+        if corrected == text or len(corrected) > MAX_QUERY_CHARS:
+            return None
+        query = build_query(parse_query(corrected), searcher.reader())
+        if query is None:
+            return None
+        matches = self._matches(run, query, results.date_from, results.date_to)
+        total = sum(len(scores) for _, scores in matches)
+        return corrected if not run.expired and total > results.total else None
+
+    def _matches(self, run: Run, query: wq.Query, date_from: date | None,
+                 date_to: date | None) -> list[tuple[Leaf, ranking.Scores]]:
+        """Score every article ``query`` matches in each segment, within the date range."""
+        low, high = date_keys(run.searcher, date_from, date_to)
+        matches = []
+        for leaf in self._leaves(run.searcher):
+            scores = score_segment(query, leaf, run)
+            if leaf.segment.deleted:
+                scores = ranking.without(scores, leaf.segment.deleted)
+            if low is not None:
+                dates = leaf.segment.dates
+                scores = {d: score for d, score in scores.items() if low <= dates[d] <= high}
+            matches.append((leaf, scores))
+        return matches
+
+    def _leaves(self, searcher) -> list[Leaf]:
+        """Return the index's segments with their columns, read once per segment."""
+        leaves = []
+        for leaf_searcher, offset in searcher.leaf_searchers():
+            reader = leaf_searcher.reader()
+            segment = reader.segment()
+            key = (segment.segment_id(), segment.deleted_count())
+            data = self._segments.get(key)
+            if data is None:
+                data = read_segment(reader)
+                with self._lock:
+                    if len(self._segments) >= MAX_CACHED_SEGMENTS:
+                        self._segments.clear()
+                    self._segments[key] = data
+            leaves.append(Leaf(leaf_searcher, offset, data))
+        return leaves
+
+
+def _timeline(searcher, matches: list[tuple[Leaf, ranking.Scores]]) -> list[Period]:
+    """Count matches per year, or per month when they span a short time."""
+    dates: Counter = Counter()
+    for leaf, scores in matches:
+        dates.update(map(leaf.segment.dates.__getitem__, scores))
+    days = Counter()
+    for key, count in dates.items():
+        if key < UNDATED_KEY:
+            days[_day(key)] += count
+    if not days:
+        return []
+    first, last = min(days), max(days)
+    months = (last.year - first.year) * 12 + last.month - first.month
+    by_month = months < 12 * TIMELINE_MONTHS_UNDER_YEARS
+    counts = Counter()
+    for day, count in days.items():
+        counts[(day.year, day.month if by_month else 0)] += count
+    periods = []
+    year, month = first.year, first.month if by_month else 0
+    while (year, month) <= (last.year, last.month if by_month else 0):
+        if by_month:
+            end = date(year, month, calendar.monthrange(year, month)[1])
+            label, start, count = f"{year}-{month:02}", date(year, month, 1), counts[(year, month)]
+            periods.append(Period(label, start, end, count))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        else:
+            start, end = date(year, 1, 1), date(year, 12, 31)
+            periods.append(Period(str(year), start, end, counts[(year, 0)]))
+            year += 1
+    return periods
+
+
+@functools.lru_cache(maxsize=100_000)
+def _day(key: int) -> date:
+    """Return the day a raw date-column key stands for (few distinct days, many articles)."""
+    return DATE_FIELD.from_column_value(key).date()
+
+
+def _date(value) -> date | None:
+    return value.date() if isinstance(value, datetime) else None
+
+
+def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
+    stored = searcher.stored_fields(docnum)
+    article_date = _date(stored.get("date"))
+    if not snippets:
+        return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
+    body = stored.get("body", "")
+    marked = snippet(body, is_match, is_match.initials) if is_match else ""
+    # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
+    marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
+    return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)
+
+
+def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
+    """Return the start of an article, cut at a word boundary."""
+    text = " ".join(body.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

@@ -1,0 +1,278 @@
+"""Evaluate a query tree term at a time over the index's postings.
+
+A word's postings are read a block at a time (Whoosh decodes a block of 128 at once) into
+a table of article number to BM25F score (``ranking``); phrases are found from their
+rarest word's postings. Each segment of the index is evaluated on its own, with the length
+and date columns it needs read once (``Segment``) and shared by all threads. Whoosh's own
+matchers score only prefixes and field words.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from array import array
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from whoosh import query as wq
+from whoosh.codec import whoosh3
+from whoosh.matching import FilterMatcher
+from whoosh.util.numeric import byte_to_length
+
+from searchapp import ranking
+from searchapp.indexing import column_values
+from searchapp.searching.query import FIELD_WEIGHTS, PhraseQuery, WordQuery
+
+# BM25's term-frequency saturation and length normalisation.
+BM25_K1 = 1.6
+BM25_B = 0.65
+# The sort key of a missing date in Whoosh's 64-bit date column.
+UNDATED_KEY = 2**64 - 1
+# The article length each of the index's one-byte length codes stands for.
+CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
+
+
+def _idf(searcher, text: str) -> float:
+    """Return BM25's idf of a word, counting an article that has it in any field once."""
+    parent = searcher.get_parent()  # statistics of the whole index, not one segment
+    n_docs = parent.doc_count_all()
+    # The field where the word is commonest stands in for "articles that have it".
+    df = max(parent.doc_frequency(name, text) for name in FIELD_WEIGHTS)
+    # Lucene's idf: a word in most articles weighs next to nothing (Whoosh's adds 1).
+    return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class Segment:
+    """What scoring needs of one segment of the index, read once and shared by threads."""
+
+    doc_count: int
+    deleted: frozenset[int]
+    # One length code per article for each searchable field.
+    lengths: dict[str, bytes]
+    # Each article's raw date key (UNDATED_KEY when it has none).
+    dates: array
+    # The segment's words, unstemmed and sorted, read when a correction first needs them:
+    # Whoosh's own walk over the term file reads it a few bytes at a time.
+    words: list[str] | None = None
+
+
+@dataclass
+class Leaf:
+    """One segment as one request sees it."""
+
+    searcher: object
+    offset: int
+    segment: Segment
+
+
+class Run:
+    """One query's evaluation: index-wide statistics, and the time it may take."""
+
+    def __init__(self, searcher, deadline: float):
+        self.searcher = searcher
+        self.deadline = deadline
+        self.expired = False
+        self._idf: dict[str, float] = {}
+
+    def out_of_time(self) -> bool:
+        if not self.expired and time.monotonic() > self.deadline:
+            self.expired = True
+        return self.expired
+
+    def idf(self, text: str) -> float:
+        if text not in self._idf:
+            self._idf[text] = _idf(self.searcher, text)
+        return self._idf[text]
+
+    def norms(self, field_name: str, weight: float) -> list[float]:
+        return _length_norms(weight, self.searcher.get_parent().avg_field_length(field_name))
+
+
+@functools.lru_cache(maxsize=64)
+def _length_norms(weight: float, average_length: float) -> list[float]:
+    """A field's length normalisation for each length code (averages change on commits)."""
+    return ranking.length_norms(weight, average_length, BM25_B, CODED_LENGTHS)
+
+
+def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
+    """Score the articles of one segment that ``query`` matches."""
+    if isinstance(query, WordQuery):
+        return _word_scores(query, leaf, run)
+    if isinstance(query, PhraseQuery):
+        return _phrase_scores(query, leaf, run)
+    if isinstance(query, (wq.Or, wq.And)):
+        parts = [score_segment(q, leaf, run) for q in query.subqueries]
+        combine = ranking.union if isinstance(query, wq.Or) else ranking.intersection
+        return combine(parts, query.boost)
+    if isinstance(query, (wq.AndMaybe, wq.AndNot)):
+        a, b = score_segment(query.a, leaf, run), score_segment(query.b, leaf, run)
+        combine = ranking.with_optional if isinstance(query, wq.AndMaybe) else ranking.without
+        return combine(a, b, query.boost)
+    if isinstance(query, wq.Every):
+        return dict.fromkeys(range(leaf.segment.doc_count), 0.0)
+    return _matcher_scores(query, leaf, run)
+
+
+def _word_scores(query: WordQuery, leaf: Leaf, run: Run) -> ranking.Scores:
+    """Score a word with BM25F, reading each field's postings a block at a time."""
+    reader = leaf.searcher.reader()
+    frequencies: ranking.Scores = {}
+    for term in query.subqueries:
+        name = term.fieldname
+        btext = reader.schema[name].to_bytes(term.text)
+        if (name, btext) not in reader:
+            continue
+        norms = run.norms(name, term.boost)
+        codes = leaf.segment.lengths[name]
+        for ids, counts in _postings(reader, name, btext):
+            ranking.add_frequencies(frequencies, ids, counts, codes, norms)
+            if run.out_of_time():
+                break
+    return ranking.saturate(frequencies, query.boost * run.idf(query.subqueries[0].text),
+                            BM25_K1)
+
+
+def _phrase_scores(query: PhraseQuery, leaf: Leaf, run: Run) -> ranking.Scores:
+    """Score a phrase with BM25F: its occurrences stand for a word's, its words' idfs add up."""
+    reader = leaf.searcher.reader()
+    frequencies: ranking.Scores = {}
+    for part in query.subqueries:
+        counts = _phrase_counts(reader, part.fieldname, part.words, query.offsets, run)
+        norms, codes = run.norms(part.fieldname, part.boost), leaf.segment.lengths[part.fieldname]
+        get = frequencies.get
+        for docnum, count in counts.items():
+            frequencies[docnum] = get(docnum, 0.0) + count * norms[codes[docnum]]
+    weight = query.boost * sum(run.idf(word) for word in query.subqueries[0].words)
+    return ranking.saturate(frequencies, weight, BM25_K1)
+
+
+def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int, ...],
+                   run: Run) -> dict[int, int]:
+    """Count each article's occurrences of the words at the offsets the query has them.
+
+    The rarest word is read first; each next word's postings are kept only for the
+    articles that have every word so far, and only those articles' positions are read.
+    """
+    field = reader.schema[field_name]
+    terms = [field.to_bytes(word) for word in words]
+    if any((field_name, term) not in reader for term in terms):
+        return {}
+    order = sorted(range(len(terms)), key=lambda i: reader.doc_frequency(field_name, terms[i]))
+    found: list[dict[int, bytes]] = [{} for _ in terms]
+    candidates = None  # the articles that have every word read so far
+    for number in order:
+        kept = found[number]
+        for ids, values in _postings(reader, field_name, terms[number], positions=True):
+            if candidates is None:
+                kept.update(zip(ids, values, strict=True))
+            else:
+                kept.update((d, v) for d, v in zip(ids, values, strict=True) if d in candidates)
+            if run.out_of_time():
+                break
+        candidates = kept
+        if not kept:
+            return {}
+    decode = field.format.decode_positions
+    counts = {}
+    for docnum in candidates:
+        starts = set(decode(found[0][docnum]))
+        for number in range(1, len(terms)):
+            starts &= {p - offsets[number] for p in decode(found[number][docnum])}
+        if starts:
+            counts[docnum] = len(starts)
+    return counts
+
+
+def _postings(reader, field_name: str, btext: bytes, positions: bool = False):
+    """Yield a term's postings a block at a time: (article numbers, frequencies), or with
+    ``positions`` (article numbers, encoded positions).
+
+    Deleted articles are included; the caller drops them once for the whole query.
+    """
+    matcher = reader.postings(field_name, btext)
+    if isinstance(matcher, FilterMatcher):
+        matcher = matcher.child
+    if not isinstance(matcher, whoosh3.W3LeafMatcher):
+        while matcher.is_active():
+            yield (matcher.id(),), (matcher.value() if positions else matcher.weight(),)
+            matcher.next()
+        return
+    # Whoosh 2.7.4 decodes a whole block at once; reading it so saves a call a posting.
+    while matcher.is_active():
+        matcher._read_ids()
+        if positions:
+            matcher._read_values()
+            yield matcher._ids, matcher._values
+        else:
+            matcher._read_weights()
+            yield matcher._ids, matcher._weights
+        matcher._next_block()
+
+
+def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
+    """Score phrases, prefixes and field words with Whoosh's own matchers."""
+    scores = {}
+    matcher = query.matcher(leaf.searcher, leaf.searcher.context())
+    count = 0
+    while matcher.is_active():
+        scores[matcher.id()] = matcher.score()
+        matcher.next()
+        count += 1
+        if count % 1024 == 0 and run.out_of_time():
+            break
+    return scores
+
+
+def read_segment(reader) -> Segment:
+    """Read the length and date columns of one segment into memory."""
+    doc_count = reader.doc_count_all()
+    lengths = {}
+    for name in FIELD_WEIGHTS:
+        column = reader._perdoc._cached_reader(whoosh3._lenfield(name), whoosh3.LENGTHS_COLUMN)
+        lengths[name] = bytes(column_values(column, doc_count, "B", 0))
+    dates = array("Q", [UNDATED_KEY]) * doc_count
+    if reader.has_column("date"):
+        dates = column_values(reader.column_reader("date", translate=False), doc_count, "Q",
+                              UNDATED_KEY)
+    return Segment(doc_count, frozenset(reader.segment().deleted_docs()), lengths, dates)
+
+
+def first_matches(matches: list[tuple[Leaf, ranking.Scores]], count: int,
+           sort: str) -> list[tuple[int, float]]:
+    """Return the first ``count`` matches in the order asked for, as (article, score)."""
+    if sort == "relevance":
+        found = [(leaf.offset + d, score) for leaf, scores in matches
+                 for d, score in ranking.best(scores, count)]
+        return sorted(found, key=lambda item: (-item[1], item[0]))[:count]
+    keyed = []
+    for leaf, scores in matches:
+        key = _date_order(leaf.segment.dates, sort)
+        keyed += [(key(d), -score, leaf.offset + d) for d, score in
+                  ranking.first_by(scores, count, key)]
+    return [(docnum, -negated) for _, negated, docnum in sorted(keyed)[:count]]
+
+
+def _date_order(dates: array, sort: str):
+    """Return the sort key of an article number for ``sort``, undated articles last."""
+    if sort == "oldest":
+        return dates.__getitem__
+    return lambda docnum: _newest_first(dates[docnum])
+
+
+def _newest_first(key: int) -> int:
+    # Whoosh gives an undated article the largest key; keep it largest, negate the rest.
+    return key if key >= UNDATED_KEY else -key
+
+
+def date_keys(searcher, date_from: date | None, date_to: date | None):
+    """Return the date range as the date column's keys, or (None, None) for any date."""
+    if not date_from and not date_to:
+        return None, None
+    to_key = searcher.schema["date"].to_column_value
+    low = to_key(datetime(date_from.year, date_from.month, date_from.day)) if date_from else 0
+    high = (to_key(datetime(date_to.year, date_to.month, date_to.day, 23, 59, 59))
+            if date_to else UNDATED_KEY - 1)  # an undated article is outside any range
+    return low, high

@@ -1,0 +1,155 @@
+"""Turn a reader's parsed query into the engine's query tree.
+
+Each plain word becomes a ``WordQuery`` over the searchable fields, each quoted phrase (or
+hyphenated word) a ``PhraseQuery``; both are scored by ``engine`` with BM25F. Required
+words are AND-ed, excluded ones subtracted; prefixes and field words stay Whoosh queries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from whoosh import query as wq
+
+from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
+
+# A word's occurrences in the headline count one and a half times those in the body; in
+# the caption, half. Tuned with bench/relevance.py (BENCHMARKS.md), like engine.BM25_K1 and
+# BM25_B.
+FIELD_WEIGHTS = {"headline": 1.5, "body": 1.0, "caption": 0.5}
+# Words that carry no topic in a typed question ("what are the effects of ..."); the
+# indexer keeps them (phrases need them), but a query looks for them only when quoted,
+# required, or when they are all it has.
+STOP_WORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just me more most my myself no nor not now of off on once only or other our ours
+ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+""".split())
+MIN_PREFIX_CHARS = 3
+MAX_PREFIX_TERMS = 50
+
+
+class WordQuery(wq.CompoundQuery):
+    """A word looked for in several fields and scored once, with BM25F.
+
+    Each field's frequency is weighted and length-normalised, the sum is saturated
+    once: a word in the headline and the body counts more than in one of them, but not
+    twice as much, and a common word cannot outscore a rare one by filling fields.
+    Its subqueries are one ``Term`` a field, boosted by the field's weight; the scoring
+    is ``_word_scores``.
+    """
+
+    JOINT = " WORD "
+
+    def normalize(self):
+        return self
+
+    def matcher(self, searcher, context=None):
+        raise TypeError("a WordQuery is scored term at a time, by searching._word_scores")
+
+
+class PhraseQuery(wq.CompoundQuery):
+    """Words in a row, looked for in several fields and scored once, like a word.
+
+    Its subqueries are one ``Phrase`` a field, boosted by the field's weight;
+    ``offsets`` are the words' places relative to the first, as the analyzer numbers
+    them (it closes the gaps stop words leave, in the query as in the index). The
+    scoring is ``_phrase_scores``.
+    """
+
+    JOINT = " PHRASE "
+
+    def __init__(self, subqueries, offsets: tuple[int, ...], boost: float = 1.0):
+        super().__init__(subqueries, boost=boost)
+        self.offsets = offsets
+
+    def normalize(self):
+        return self
+
+    def matcher(self, searcher, context=None):
+        raise TypeError("a PhraseQuery is scored by searching._phrase_scores")
+
+
+def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
+    """Turn parsed clauses into an engine query, or None when nothing is searchable.
+
+    Words are OR-ed so that every word counts towards the score; required clauses
+    are AND-ed; excluded ones are subtracted. A word typed twice weighs twice. Plain
+    stop words ("what", "which", "about") are left out unless they are all there is.
+    """
+    clauses = parsed.clauses
+    topical = [c for c in clauses if not _is_stop_word(c)]
+    if any(c.occur != MUST_NOT for c in topical):
+        clauses = topical
+    weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in clauses)
+    groups: dict[str, list[wq.Query]] = {SHOULD: [], MUST: [], MUST_NOT: []}
+    for (text, kind, field_name, occur), count in weights.items():
+        clause_query = _clause_query(Clause(text, kind, field_name, occur), reader)
+        if clause_query is not None:
+            clause_query.boost *= count
+            groups[occur].append(clause_query)
+    should, must, must_not = groups[SHOULD], groups[MUST], groups[MUST_NOT]
+    if must and should:
+        positive = wq.AndMaybe(wq.And(must), wq.Or(should))
+    elif must:
+        positive = wq.And(must)
+    elif should:
+        positive = wq.Or(should)
+    elif must_not:
+        positive = wq.Every()
+    else:
+        return None
+    if not must_not:
+        return positive
+    if isinstance(positive, wq.Or):
+        # Whoosh 2.7.4's preloaded Or (its choice under 5,000 articles) understates its
+        # best score, and an AndNot around it then drops the best matches from the page.
+        positive = wq.DefaultOr(positive.subqueries)
+    return wq.AndNot(positive, wq.Or(must_not))
+
+
+def _is_stop_word(clause: Clause) -> bool:
+    return (clause.kind == "word" and clause.occur == SHOULD and clause.field is None
+            and clause.text.lower() in STOP_WORDS)
+
+
+def _clause_query(clause: Clause, reader) -> wq.Query | None:
+    fields = [clause.field] if clause.field else list(FIELD_WEIGHTS)
+    parts: list[wq.Query] = []
+    words = False
+    offsets: tuple[int, ...] = ()
+    for name in fields:
+        weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
+        if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
+            prefix = clause.text.lower()
+            terms = []
+            for term in reader.expand_prefix(name, prefix):
+                word = term.decode("utf-8") if isinstance(term, bytes) else term
+                terms.append(wq.Term(name, word))
+                if len(terms) >= MAX_PREFIX_TERMS:
+                    break
+            if terms:
+                parts.append(wq.Or(terms, boost=weight))
+            continue
+        # The field's own analyzer: an index built with an older stemmer still matches.
+        analyzer = reader.schema[name].analyzer
+        tokens = [(token.text, token.pos) for token in analyzer(clause.text, positions=True)]
+        if len(tokens) == 1 and clause.kind == "word":
+            parts.append(wq.Term(name, tokens[0][0], boost=weight))
+            words = True
+        elif len(tokens) == 1:
+            parts.append(wq.Term(name, tokens[0][0], boost=weight))
+        elif tokens:
+            parts.append(wq.Phrase(name, [text for text, _ in tokens], boost=weight))
+            offsets = tuple(position - tokens[0][1] for _, position in tokens)
+    if not parts:
+        return None
+    if words:
+        return WordQuery(parts)
+    if isinstance(parts[0], wq.Phrase):
+        return PhraseQuery(parts, offsets)
+    return parts[0] if len(parts) == 1 else wq.Or(parts)
