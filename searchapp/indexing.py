@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import sys
 import time
 from array import array
@@ -483,11 +484,16 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                 process.terminate()
             process.join()
             receiver.close()
+            # A stopped worker leaves its spill folder; its segment files go at the next commit.
+            shutil.rmtree(Path(ix.storage.folder) / f"{INDEX_NAME}.{process.pid}.tmp",
+                          ignore_errors=True)
 
 
 def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: int, read,
                  parent: int) -> None:
     """Index a share in this worker process and send back the result or the error."""
+    # Ctrl-C reaches the whole process group; the indexer itself stops the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker.update(read=read, parent=parent)
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))

@@ -253,3 +253,44 @@ def test_analyzer_stems_with_porter2():
     # Porter's stemmer made "news" "new" and "general" "gener" (as in "generate").
     words = "news new general generate dying"
     assert [t.text for t in ANALYZER(words)] == ["news", "new", "general", "generat", "die"]
+
+
+def test_sigterm_stops_the_worker_processes_and_commits_nothing(archive_dir, index_dir, tmp_path):
+    import signal
+    from pathlib import Path
+
+    before = stored(index_dir)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
+        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
+        for i in range(30000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir),
+         "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+
+    def workers():  # multiprocessing's resource tracker is a child too
+        pids = children.read_text().split() if children.exists() else []
+        return [pid for pid in pids if "spawn_main" in _cmdline(pid)]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(workers()) < 2:
+        time.sleep(0.05)
+    started = workers()
+    assert len(started) == 2
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+    assert stored(index_dir) == before
+    assert not list(index_dir.glob("*.*.tmp"))
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+    except OSError:
+        return ""
