@@ -205,3 +205,19 @@ def test_serve_in_worker_processes_answers_and_stops_them_all_on_sigterm(index_d
         free_again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         free_again.bind(("127.0.0.1", port))
         free_again.listen()
+
+
+def test_every_template_and_static_file_is_installed_with_the_package():
+    import fnmatch
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parent.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["searchapp"]
+    package = root / "searchapp"
+    files = [p.relative_to(package).as_posix()
+             for folder in ("templates", "static") for p in (package / folder).iterdir()]
+    missed = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
+    assert files and missed == []
