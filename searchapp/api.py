@@ -7,8 +7,8 @@ from flask import Blueprint, jsonify, request, url_for
 from searchapp import __version__
 from searchapp.params import ParamError, parse_search_params
 from searchapp.querylang import MAX_QUERY_CHARS, QueryError
-from searchapp.web import archive, note_miss, run_search
 from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
+from searchapp.web import archive, note_miss, run_search
 
 bp = Blueprint("api", __name__)
 
@@ -147,7 +147,8 @@ def openapi_document() -> dict:
                                "headline:/body:/caption:/author: fields, date:2022 or "
                                "date:2022-01-01..2022-06-30. Empty gives no results."),
                         _param("page", {"type": "integer", "minimum": 1, "default": 1},
-                               f"Page number; pages beyond result {MAX_RESULT_WINDOW:,} are refused."),
+                               f"Page number; pages beyond result {MAX_RESULT_WINDOW:,} "
+                               "are refused."),
                         _param("per_page", {"type": "integer", "minimum": 1,
                                             "maximum": MAX_PER_PAGE, "default": 10},
                                "Results per page."),
@@ -164,7 +165,8 @@ def openapi_document() -> dict:
                     ],
                     "responses": {
                         "200": {"description": "One page of results", "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/SearchResults"}}}},
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/SearchResults"}}}},
                         "400": error, "503": error,
                     },
                 }
@@ -199,7 +201,8 @@ def openapi_document() -> dict:
                                     "description": "The article id from a search result."}],
                     "responses": {
                         "200": {"description": "The article", "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Article"}}}},
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Article"}}}},
                         "404": error, "503": error,
                     },
                 }
@@ -264,7 +267,8 @@ def openapi_document() -> dict:
                         "body": {"type": "string", "description": "Plain text; paragraphs "
                                  "separated by a blank line."},
                         "paragraphs": {"type": "array", "items": {"type": "string"}},
-                        "source_url": {**nullable_string, "description": "Where the article was published."},
+                        "source_url": {**nullable_string,
+                                       "description": "Where the article was published."},
                         "url": {"type": "string", "description": "The article's page here."},
                         "related": {"type": "array", "items": {
                             "type": "object",
@@ -282,7 +286,8 @@ def openapi_document() -> dict:
                         "properties": {
                             "status": {"type": "integer"},
                             "message": {"type": "string"},
-                            "parameter": {"type": "string", "description": "The parameter at fault."},
+                            "parameter": {"type": "string",
+                                          "description": "The parameter at fault."},
                         },
                     }},
                 },

@@ -13,7 +13,8 @@ import unicodedata
 # against the complete paragraph).
 BOILERPLATE_PARAGRAPHS = [
     r"get (?:the )?.{0,60}\bin your inbox\s*[:.!]?",
-    r"(?:sign up|subscribe)(?: now)?(?: (?:for|to)) (?:our|the) .{0,60}(?:newsletter|e-?mail|updates)[^.]{0,40}[:.!]?",
+    r"(?:sign up|subscribe)(?: now)?(?: (?:for|to)) (?:our|the) .{0,60}"
+    r"(?:newsletter|e-?mail|updates)[^.]{0,40}[:.!]?",
     r"(?:sign up|subscribe)(?: now| today| here)?\s*[:.!]?",
     r"(?:enter|type) your e-?mail(?: address)?.{0,40}",
     r"(?:share|share this|share this article|share on \w+)\s*[:.!]?",

@@ -18,6 +18,6 @@ def index_dir() -> Path:
 
 
 def source_paths() -> list[Path]:
-    """Return the article folders: $SEARCHAPP_SOURCES (separated by ``os.pathsep``), else ``seeds/``."""
+    """Return the article folders: $SEARCHAPP_SOURCES (split on ``os.pathsep``), else seeds/."""
     value = os.environ.get(SOURCES_VAR) or DEFAULT_SOURCES
     return [Path(p) for p in value.split(os.pathsep) if p]

@@ -40,7 +40,7 @@ class SearchParams:
 
 
 def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
-    """Check ``q``, ``page``, ``per_page``, ``sort``, ``from``, ``to`` and ``exact`` from a query string.
+    """Check a query string's ``q``, ``page``, ``per_page``, ``sort``, ``from``, ``to``, ``exact``.
 
     :param args: a MultiDict (or plain mapping) of the request's query string.
     :raises ParamError: naming the first parameter that is wrong and why.

@@ -32,7 +32,8 @@ SHOULD, MUST, MUST_NOT = "should", "must", "not"
 OPERATORS = {"AND", "OR", "NOT"}
 
 # A token is a quoted phrase (closed or running to the end), or a run of non-space.
-TOKEN_RE = re.compile(r'(?P<sign>[+-]?)(?:(?P<field>[A-Za-z]+):)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))')
+TOKEN_RE = re.compile(
+    r'(?P<sign>[+-]?)(?:(?P<field>[A-Za-z]+):)?(?:"(?P<phrase>[^"]*)"?|(?P<word>[^\s"]+))')
 DATE_VALUE_RE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 # Everything but letters, digits, marks and a few joiners separates words.
 WORD_CHARS_RE = re.compile(r"[^\w'’.&-]+")

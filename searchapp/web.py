@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from dataclasses import replace
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
@@ -36,7 +35,7 @@ SECURITY_HEADERS = {
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Create the app: documented defaults, then SEARCHAPP_* environment variables, then ``overrides``.
+    """Create the app: documented defaults, then SEARCHAPP_* variables, then ``overrides``.
 
     Settings: ``INDEX_DIR`` (the index folder, default ``index``).
     """
@@ -48,7 +47,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
-    from searchapp.api import bp as api_bp, error_response
+    from searchapp.api import bp as api_bp
+    from searchapp.api import error_response
 
     app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api")
@@ -58,7 +58,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     def http_error(error: HTTPException):
         if request.path.startswith("/api/"):
             return error_response(error.code or 500, error.description or error.name)
-        return render_template("message.html", title=error.name, message=error.description), error.code
+        page = render_template("message.html", title=error.name, message=error.description)
+        return page, error.code
 
     @app.errorhandler(IndexUnavailable)
     def no_index(error: IndexUnavailable):
@@ -143,7 +144,8 @@ def article(article_id: str):
     if record is None:
         return render_template(
             "message.html", title="Article not found",
-            message="There is no article at this address. It may have been removed from the archive.",
+            message="There is no article at this address. "
+                    "It may have been removed from the archive.",
         ), 404
     return render_template("article.html", article=record)
 
@@ -160,7 +162,9 @@ def feed():
     fallback = stats.last_commit if stats and stats.last_commit else datetime.now(timezone.utc)
     entries = []
     for hit in results.hits:
-        moment = datetime(hit.date.year, hit.date.month, hit.date.day, tzinfo=timezone.utc) if hit.date else fallback
+        moment = fallback
+        if hit.date:
+            moment = datetime(hit.date.year, hit.date.month, hit.date.day, tzinfo=timezone.utc)
         entries.append({
             "url": url_for("web.article", article_id=hit.id, _external=True),
             "title": hit.headline or "Untitled",
