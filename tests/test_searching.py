@@ -1,3 +1,4 @@
+import json
 from datetime import date
 
 import pytest
@@ -355,3 +356,13 @@ def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch
     update_index([folder], tmp_path / "ix")
     monkeypatch.undo()
     assert ids(Archive(tmp_path / "ix").search("general")) == ["strike"]
+
+
+@pytest.mark.parametrize("query", ["author:smith", 'author:"anna smith"', "by:smith",
+                                   'headline:"spa town"', "caption:vineyard", "caption:vine*"])
+def test_a_word_or_phrase_in_one_named_field_is_found_there(tmp_path, query):
+    record = {"id": "one", "headline": "Spa Town Reopens", "author": "Anna Smith",
+              "caption": "A vineyard near the town", "body": "The springs are open again."}
+    folder = write_articles(tmp_path / "a", {"feed.jsonl": json.dumps(record)})
+    update_index([folder], tmp_path / "ix")
+    assert ids(Archive(tmp_path / "ix").search(query)) == ["one"]

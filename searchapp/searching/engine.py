@@ -23,6 +23,7 @@ from whoosh.util.numeric import byte_to_length
 
 from searchapp import ranking
 from searchapp.indexing import column_values
+from searchapp.querylang import FIELD_ALIASES
 from searchapp.searching.query import FIELD_WEIGHTS, PhraseQuery, WordQuery
 
 # BM25's term-frequency saturation and length normalisation.
@@ -30,6 +31,8 @@ BM25_K1 = 1.6
 BM25_B = 0.65
 # The sort key of a missing date in Whoosh's 64-bit date column.
 UNDATED_KEY = 2**64 - 1
+# The fields a query can look in: those every word looks in, and those named (``author:``).
+SEARCHABLE_FIELDS = sorted(set(FIELD_WEIGHTS) | set(FIELD_ALIASES.values()))
 # The article length each of the index's one-byte length codes stands for.
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
 
@@ -230,7 +233,7 @@ def read_segment(reader) -> Segment:
     """Read the length and date columns of one segment into memory."""
     doc_count = reader.doc_count_all()
     lengths = {}
-    for name in FIELD_WEIGHTS:
+    for name in SEARCHABLE_FIELDS:
         column = reader._perdoc._cached_reader(whoosh3._lenfield(name), whoosh3.LENGTHS_COLUMN)
         lengths[name] = bytes(column_values(column, doc_count, "B", 0))
     dates = array("Q", [UNDATED_KEY]) * doc_count
