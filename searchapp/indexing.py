@@ -221,7 +221,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
             writer.schema = make_schema()
         try:
             _remove_stale_temporaries(ix)
-            if workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
+            if changed and workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
                 parts = _apply_changes_in_parallel(
                     ix, writer, changed, gone, indexed, rebuild, report, progress, workers)
             else:
@@ -307,12 +307,23 @@ def _lock(index_dir: Path):
 
 
 def _indexed_sources(ix) -> dict[str, str]:
-    """Map each source file in the index to the signature it had when indexed."""
+    """Map each source file in the index to the signature it had when indexed.
+
+    Only articles still in the index count: a segment keeps the words of the articles
+    deleted from it (a file's earlier version, an article refused for its id) until it is
+    merged away, so the files those came from are checked against live articles.
+    """
     with ix.reader() as reader:
         sources = {}
-        for term in reader.lexicon("source_key"):
-            path, _, signature = term.decode("utf-8").partition(KEY_SEPARATOR)
-            sources[path] = signature
+        for leaf, _ in reader.leaf_readers():
+            segment = leaf.segment()  # None for an index with no articles yet
+            deleted = segment.deleted_docs() if segment is not None else ()
+            touched = {leaf.stored_fields(docnum).get("source") for docnum in deleted}
+            for term in leaf.lexicon("source_key"):
+                path, _, signature = term.decode("utf-8").partition(KEY_SEPARATOR)
+                if path in touched and not leaf.postings("source_key", term).is_active():
+                    continue  # every article with this key was deleted
+                sources[path] = signature
         return sources
 
 

@@ -294,3 +294,33 @@ def _cmdline(pid: str) -> str:
         return open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_refused_for_its_id_is_tried_again_when_the_id_is_free(
+        tmp_path, monkeypatch, workers):
+    import searchapp.indexing as indexing
+
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    folder = write_articles(tmp_path / "data", {
+        "b.jsonl": json.dumps({"id": "c", "headline": "From the export", "body": "x"})})
+    update_index([folder], tmp_path / "ix", workers=1)
+    write_articles(folder, {"c.txt": "A Text File\n\nIts id is c, taken by the export.",
+                            "d.jsonl": json.dumps({"id": "d", "headline": "D", "body": "y"})})
+    refused = update_index([folder], tmp_path / "ix", workers=workers)
+    assert [s.path for s in refused.skipped] == [str(folder / "c.txt")]
+    (folder / "b.jsonl").unlink()
+    freed = update_index([folder], tmp_path / "ix", workers=1)
+    assert (freed.added, freed.removed) == (1, 1)
+    assert stored(tmp_path / "ix")["c"]["headline"] == "A Text File"
+
+
+def test_a_changed_file_is_not_read_again_on_the_next_run(archive_dir, index_dir):
+    path = archive_dir / "border-talks.txt"
+    assert 200 <= path.stat().st_size < 1000
+    # A new size whose key ("path NUL 150:...") sorts before the old one's ("2..:").
+    touch(path, "Talks Resume\n\n" + "Shorter now. " * 10 + "x" * (150 - 14 - 130))
+    assert path.stat().st_size == 150
+    assert update_index([archive_dir], index_dir).updated == 1
+    again = update_index([archive_dir], index_dir)
+    assert (again.updated, again.written) == (0, False)
