@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 # The indexer's word pattern (Whoosh's default tokenizer).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
+_WORD_CHAR = re.compile(r"\w")
 SNIPPET_CHARS = 240
 # Text kept before a passage's first match.
 SURROUND = 70
@@ -62,12 +63,18 @@ def _find(text: str, is_match: Callable[[str], bool],
     answers: dict[str, bool] = {}
     matches = []
     for found in words.finditer(text):
-        word = found.group().lower()
+        (start, end), word = found.span(), found.group().lower()
+        if not _WORD_CHAR.match(word):
+            # A candidate may begin with a character outside ASCII that is not a letter
+            # (“Paris): the word is what follows it.
+            start, word = start + 1, word[1:]
+            if not word:
+                continue
         answer = answers.get(word)
         if answer is None:
             answer = answers[word] = is_match(word)
         if answer:
-            matches.append(found.span())
+            matches.append((start, end))
             if len(matches) >= MAX_MATCHES:
                 break
     return matches

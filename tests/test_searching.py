@@ -366,3 +366,11 @@ def test_a_word_or_phrase_in_one_named_field_is_found_there(tmp_path, query):
     folder = write_articles(tmp_path / "a", {"feed.jsonl": json.dumps(record)})
     update_index([folder], tmp_path / "ix")
     assert ids(Archive(tmp_path / "ix").search(query)) == ["one"]
+
+
+def test_a_prefix_with_accents_finds_the_words_with_or_without_them(tmp_path):
+    folder = write_articles(tmp_path / "a", {"cafe.txt": "Café Society\n\nThe café reopened."})
+    update_index([folder], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    for query in ("café*", "cafe*", "CAFÉ*", "caf*"):
+        assert ids(archive.search(query)) == ["cafe"], query

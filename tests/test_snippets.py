@@ -47,3 +47,11 @@ def test_the_passage_with_most_different_words_wins(passages):
     assert "<mark>olympiad</mark>" in marked
     assert marked.count(" … ") == passages - 1
     assert marked.endswith(" …")
+
+
+@pytest.mark.parametrize("initials", [None, "p"])
+def test_words_after_quotes_and_dashes_outside_ascii_are_marked(initials):
+    text = "Officials said the “Paris” agreement was signed — «Paris» again, and—Paris."
+    marked = snippet(text, matches("paris"), initials)
+    assert marked.count("<mark>Paris</mark>") == 3
+    assert "“<mark>Paris</mark>”" in marked and "«<mark>Paris</mark>»" in marked

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from whoosh import query as wq
+from whoosh.support.charset import accent_map
 
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
@@ -125,7 +126,8 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
     for name in fields:
         weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
         if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
-            prefix = clause.text.lower()
+            # As the index holds words: lower case, accents folded ("café*" finds "cafe").
+            prefix = clause.text.lower().translate(accent_map)
             terms = []
             for term in reader.expand_prefix(name, prefix):
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
