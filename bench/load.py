@@ -94,8 +94,8 @@ def percentile(values: list[float], share: float) -> float:
 def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
     """Return a process's resident memory from /proc, or None where there is no /proc.
 
-    ``VmRSS`` counts the index's memory-mapped pages once per searcher that maps them;
-    ``RssAnon`` is the process's own memory alone.
+    ``VmRSS`` also counts shared libraries and file pages; ``RssAnon`` is the process's
+    own memory alone.
     """
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -106,14 +106,42 @@ def rss_mb(pid: int, key: str = "VmRSS") -> float | None:
     return None
 
 
+class HttpClient:
+    """One keep-alive connection to a server on loopback."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1"):
+        self.host, self.port, self.connection = host, port, None
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET ``path``; reconnect next time after a failure or a "Connection: close"."""
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port,
+                                                         timeout=REQUEST_TIMEOUT)
+        try:
+            self.connection.request("GET", path)
+            response = self.connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            raise
+        if response.getheader("Connection", "").lower() == "close":
+            self.close()
+        return response.status, body
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
 class _Client(threading.Thread):
     def __init__(self, host: str, port: int, requests: list[str], until: float, seed: int):
         super().__init__(daemon=True)
-        self.host, self.port, self.requests, self.until = host, port, requests, until
+        self.requests, self.until = requests, until
         self.rng = random.Random(seed)
         self.latencies: list[float] = []
         self.errors: list[str] = []
-        self.connection: http.client.HTTPConnection | None = None
+        self.client = HttpClient(port, host)
 
     def run(self) -> None:
         article = None
@@ -122,7 +150,7 @@ class _Client(threading.Thread):
             article = None
             started = time.perf_counter()
             try:
-                status, body = self._get(path)
+                status, body = self.client.get(path)
                 elapsed = time.perf_counter() - started
                 if status != 200:
                     self.errors.append(f"{status} {path}")
@@ -134,23 +162,7 @@ class _Client(threading.Thread):
                 self.latencies.append(elapsed)
             except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
                 self.errors.append(f"{type(error).__name__}: {error} on {path}")
-                self._close()
-
-    def _get(self, path: str) -> tuple[int, bytes]:
-        if self.connection is None:
-            self.connection = http.client.HTTPConnection(self.host, self.port,
-                                                         timeout=REQUEST_TIMEOUT)
-        self.connection.request("GET", path)
-        response = self.connection.getresponse()
-        body = response.read()
-        if response.getheader("Connection", "").lower() == "close":
-            self._close()
-        return response.status, body
-
-    def _close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+                self.client.close()
 
 
 def run_load(url: str, clients: int = 32, seconds: float = 60.0,
@@ -181,7 +193,7 @@ def run_load(url: str, clients: int = 32, seconds: float = 60.0,
     elapsed = time.monotonic() - started
     for client in normal + expensive:
         client.join()
-        client._close()
+        client.client.close()
 
     fast = [t * 1000 for c in normal for t in c.latencies]
     slow = [t * 1000 for c in expensive for t in c.latencies]
@@ -262,8 +274,8 @@ def report(figures: Figures) -> str:
     ]
     if f.server_rss_mb is not None:
         lines.append(f"server memory: {f.server_rss_mb:.0f} MB resident at the end "
-                     f"({f.server_anon_mb or 0:.0f} MB of it its own, the rest the mapped "
-                     f"index), {f.server_peak_rss_mb:.0f} MB at most")
+                     f"({f.server_anon_mb or 0:.0f} MB of it its own, the rest shared libraries "
+                     f"and files), {f.server_peak_rss_mb:.0f} MB at most")
     lines += [f"error: {sample}" for sample in f.error_samples]
     return "\n".join(lines)
 

@@ -52,7 +52,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench.load import free_port, percentile
+from bench.load import HttpClient, free_port, percentile
 from bench.speed_queries import REUTERS_SPAN, Query, build_queries, fit_dates, read_records
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -366,34 +366,6 @@ def search_path(query: Query) -> str:
     if query.date_to:
         params["to"] = query.date_to.isoformat()
     return "/api/search?" + urlencode(params)
-
-
-class HttpClient:
-    """One keep-alive connection to the server on loopback."""
-
-    def __init__(self, port: int):
-        self.port, self.connection = port, None
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        """GET ``path``; reconnect next time after a failure or a "Connection: close"."""
-        if self.connection is None:
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                         timeout=REQUEST_TIMEOUT)
-        try:
-            self.connection.request("GET", path)
-            response = self.connection.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
-        if response.getheader("Connection", "").lower() == "close":
-            self.close()
-        return response.status, body
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
 
 
 def time_http(port: int, queries: list[Query], warm_up: bool = True) -> Timings:

@@ -71,9 +71,8 @@ def _field_length(self, docnum, fieldname, default=0):
     """
     lengths = self.__dict__.setdefault("_searchapp_lengths", {})
     if fieldname not in lengths:
-        column = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
-        lengths[fieldname] = None if column is None else column_values(
-            column, self._doccount, "B", 0)
+        found = self._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+        lengths[fieldname] = length_codes(self, fieldname) if found is not None else None
     codes = lengths[fieldname]
     if codes is None:
         return default
@@ -85,6 +84,12 @@ def _field_length(self, docnum, fieldname, default=0):
 
 whoosh3.W3PerDocReader._cached_reader = _cached_column_reader
 whoosh3.W3PerDocReader.doc_field_length = _field_length
+
+
+def length_codes(perdoc, fieldname: str) -> bytes:
+    """Return a field's one-byte length code for every article of a segment (0: none)."""
+    column = perdoc._cached_reader(whoosh3._lenfield(fieldname), whoosh3.LENGTHS_COLUMN)
+    return bytes(column_values(column, perdoc.doc_count_all(), "B", 0))
 
 
 def column_values(column, doc_count: int, typecode: str, default: int) -> array:

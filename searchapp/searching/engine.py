@@ -4,7 +4,7 @@ A word's postings are read a block at a time (Whoosh decodes a block of 128 at o
 a table of article number to BM25F score (``ranking``); phrases are found from their
 rarest word's postings. Each segment of the index is evaluated on its own, with the length
 and date columns it needs read once (``Segment``) and shared by all threads. Whoosh's own
-matchers score only prefixes and field words.
+matchers score only prefixes and quoted single words.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from whoosh.matching import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
 from searchapp import ranking
-from searchapp.indexing import column_values
+from searchapp.indexing import column_values, length_codes
 from searchapp.querylang import FIELD_ALIASES
 from searchapp.searching.query import FIELD_WEIGHTS, PhraseQuery, WordQuery
 
@@ -145,9 +145,7 @@ def _phrase_scores(query: PhraseQuery, leaf: Leaf, run: Run) -> ranking.Scores:
     for part in query.subqueries:
         counts = _phrase_counts(reader, part.fieldname, part.words, query.offsets, run)
         norms, codes = run.norms(part.fieldname, part.boost), leaf.segment.lengths[part.fieldname]
-        get = frequencies.get
-        for docnum, count in counts.items():
-            frequencies[docnum] = get(docnum, 0.0) + count * norms[codes[docnum]]
+        ranking.add_frequencies(frequencies, counts.keys(), counts.values(), codes, norms)
     weight = query.boost * sum(run.idf(word) for word in query.subqueries[0].words)
     return ranking.saturate(frequencies, weight, BM25_K1)
 
@@ -216,7 +214,7 @@ def _postings(reader, field_name: str, btext: bytes, positions: bool = False):
 
 
 def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
-    """Score phrases, prefixes and field words with Whoosh's own matchers."""
+    """Score prefixes and quoted single words with Whoosh's own matchers."""
     scores = {}
     matcher = query.matcher(leaf.searcher, leaf.searcher.context())
     count = 0
@@ -232,19 +230,14 @@ def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
 def read_segment(reader) -> Segment:
     """Read the length and date columns of one segment into memory."""
     doc_count = reader.doc_count_all()
-    lengths = {}
-    for name in SEARCHABLE_FIELDS:
-        column = reader._perdoc._cached_reader(whoosh3._lenfield(name), whoosh3.LENGTHS_COLUMN)
-        lengths[name] = bytes(column_values(column, doc_count, "B", 0))
-    dates = array("Q", [UNDATED_KEY]) * doc_count
-    if reader.has_column("date"):
-        dates = column_values(reader.column_reader("date", translate=False), doc_count, "Q",
-                              UNDATED_KEY)
+    lengths = {name: length_codes(reader._perdoc, name) for name in SEARCHABLE_FIELDS}
+    column = reader.column_reader("date", translate=False) if reader.has_column("date") else None
+    dates = column_values(column, doc_count, "Q", UNDATED_KEY)
     return Segment(doc_count, frozenset(reader.segment().deleted_docs()), lengths, dates)
 
 
 def first_matches(matches: list[tuple[Leaf, ranking.Scores]], count: int,
-           sort: str) -> list[tuple[int, float]]:
+                  sort: str) -> list[tuple[int, float]]:
     """Return the first ``count`` matches in the order asked for, as (article, score)."""
     if sort == "relevance":
         found = [(leaf.offset + d, score) for leaf, scores in matches
