@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from searchapp import __version__, config
 from searchapp.indexing import IndexerError, IndexLocked, IndexReport, open_index, update_index
+from searchapp.serving import Limits
 
 # Exit codes of `searchapp index` (documented in the README and in --help).
 EXIT_OK = 0
@@ -21,6 +25,10 @@ EXIT_NOTHING_INDEXED = 3
 EXIT_LOCKED = 4
 EXIT_FAILED = 5
 EXIT_INTERRUPTED = 130
+
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+METRICS_DIR_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 PROGRESS_WIDTH = 30
 PROGRESS_INTERVAL = 0.1
@@ -150,18 +158,49 @@ def _clear_progress() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes; one per core serves the most requests per second.")
 @index_dir_option
-def serve_command(host: str, port: int, threads: int, workers: int,
-                  index_dir: Path | None) -> None:
+@click.option("--connection-limit", default=Limits.connections, show_default=True,
+              type=click.IntRange(1, 100_000),
+              help="Open connections per worker; more wait in the listen backlog.")
+@click.option("--timeout", default=Limits.timeout, show_default=True,
+              type=click.IntRange(1, 3600),
+              help="Seconds a client has to send a whole request, and that an idle "
+                   "connection is kept open.")
+@click.option("--max-body-size", default=Limits.max_body, show_default=True,
+              type=click.IntRange(0), help="Bytes of request body; more is refused with 413.")
+@click.option("--max-header-size", default=Limits.max_header, show_default=True,
+              type=click.IntRange(1024),
+              help="Bytes of request line and headers; more is refused with 431.")
+@click.option("--backlog", default=Limits.backlog, show_default=True,
+              type=click.IntRange(1, 65535),
+              help="Connections the kernel queues before the server accepts them.")
+@click.option("--shutdown-timeout", default=Limits.shutdown_timeout, show_default=True,
+              type=click.FloatRange(0, 3600),
+              help="Seconds requests in flight get to finish on SIGTERM or Ctrl-C.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text",
+              show_default=True, help="Log lines as text, or as JSON objects for log shippers.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="info", show_default=True,
+              help="The least important log lines written (access lines are info).")
+def serve_command(host: str, port: int, threads: int, workers: int, index_dir: Path | None,
+                  connection_limit: int, timeout: int, max_body_size: int,
+                  max_header_size: int, backlog: int, shutdown_timeout: float,
+                  log_format: str, log_level: str) -> None:
     """Serve the search page and the JSON API with a production WSGI server (waitress).
 
     When there is no index yet, it is first built from $SEARCHAPP_SOURCES or seeds/.
-    Example:
+    Every request is logged to stderr (one line: method, path, status, time); /metrics
+    has Prometheus metrics. Set $SEARCHAPP_BASE_URL to the address readers use. Example:
 
-        searchapp serve --host 127.0.0.1 --port 8000 --workers 2
+        searchapp serve --host 127.0.0.1 --port 8000 --workers 2 --log-format json
+
+    SIGTERM or Ctrl-C stops accepting connections, lets the requests in flight finish
+    (for --shutdown-timeout seconds at most) and exits 0. Exit codes: 0 stopped; 2 bad
+    arguments; 5 the address could not be listened on, the app could not start, or the
+    workers kept failing (5 times within 30 s).
     """
-    from searchapp.serving import serve
-    from searchapp.web import create_app
+    from searchapp.logs import configure_logging
 
+    configure_logging(log_format, log_level.upper())
     target = index_dir or config.index_dir()
     if open_index(target) is None:
         sources = config.source_paths()
@@ -174,16 +213,50 @@ def serve_command(host: str, port: int, threads: int, workers: int,
         for skip in report.skipped:
             click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
         click.echo(_summary(report))
+    limits = Limits(connections=connection_limit, timeout=timeout, max_body=max_body_size,
+                    max_header=max_header_size, backlog=backlog,
+                    shutdown_timeout=shutdown_timeout)
+    with _metrics_shared_by(workers):
+        _serve(host, port, threads, workers, target, limits)
+    click.echo("Stopped.")
+
+
+def _serve(host: str, port: int, threads: int, workers: int, target: Path,
+           limits: Limits) -> None:
+    # Imported only now: prometheus_client picks its multi-process mode when first imported.
+    from searchapp.serving import WorkersFailing, serve
+    from searchapp.web import SECURITY_HEADERS, create_app
+
     def ready() -> None:
         processes = f" in {workers} processes" if workers > 1 else ""
         click.echo(f"Serving on http://{host}:{port}/{processes} (press Ctrl-C to stop)")
 
     try:
-        serve(lambda: create_app({"INDEX_DIR": str(target)}), host, port, threads, workers, ready)
+        serve(lambda: create_app({"INDEX_DIR": str(target)}), host, port, threads, workers,
+              ready, limits, error_headers=SECURITY_HEADERS.items())
     except OSError as error:
         _fail(f"cannot listen on {host}:{port}: {error.strerror or error}. "
               "Is another server using it? Choose another with --port.", EXIT_FAILED)
-    click.echo("Stopped.")
+    except config.ConfigError as error:
+        _fail(f"cannot start: {error}", EXIT_FAILED)
+    except WorkersFailing as error:
+        _fail(str(error), EXIT_FAILED)
+    except KeyboardInterrupt:  # Ctrl-C twice: stopped without waiting
+        pass
+
+
+@contextmanager
+def _metrics_shared_by(workers: int):
+    """Give the workers a fresh folder to add up their metrics in, unless one is set."""
+    if workers == 1 or os.environ.get(METRICS_DIR_VAR):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="searchapp-metrics-")
+    os.environ[METRICS_DIR_VAR] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @main.command("search")

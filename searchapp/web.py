@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from searchapp import __version__, config, reports
+from searchapp import __version__, config, observability, reports
 from searchapp.indexing import index_stats
 from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
@@ -37,12 +37,16 @@ SECURITY_HEADERS = {
 def create_app(overrides: dict | None = None) -> Flask:
     """Create the app: documented defaults, then SEARCHAPP_* variables, then ``overrides``.
 
-    Settings: ``INDEX_DIR`` (the index folder, default ``index``).
+    Settings: ``INDEX_DIR`` (the index folder, default ``index``); ``BASE_URL`` (the public
+    address for absolute links, default: the request's own host).
+
+    :raises config.ConfigError: when a setting cannot be used.
     """
     app = Flask(__name__)
-    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR)
+    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, BASE_URL=None)
     app.config.from_prefixed_env("SEARCHAPP", loads=str)
     app.config.update(overrides or {})
+    app.config["BASE_URL"] = config.check_base_url(app.config["BASE_URL"])
     app.extensions["archive"] = Archive(app.config["INDEX_DIR"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -53,6 +57,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp, url_prefix="/api")
     app.after_request(_add_security_headers)
+    observability.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -88,6 +93,20 @@ def _add_security_headers(response):
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+def external_url(endpoint: str, **values) -> str:
+    """Return the absolute URL of ``endpoint``: under BASE_URL when it is set.
+
+    Without BASE_URL the host comes from the request, that is from its Host header.
+    """
+    base = current_app.config.get("BASE_URL")
+    if not base:
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(base)
+    adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/",
+                                       url_scheme=parts.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def page_url(params, **changes) -> str:
@@ -166,7 +185,7 @@ def feed():
         if hit.date:
             moment = datetime(hit.date.year, hit.date.month, hit.date.day, tzinfo=timezone.utc)
         entries.append({
-            "url": url_for("web.article", article_id=hit.id, _external=True),
+            "url": external_url("web.article", article_id=hit.id),
             "title": hit.headline or "Untitled",
             "updated": _rfc3339(moment),
             "summary": hit.snippet,
@@ -175,9 +194,9 @@ def feed():
     title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
     body = render_template(
         "feed.xml", entries=entries, title=title, updated=updated,
-        feed_id=url_for("web.feed", q=params.q, _external=True),
-        self_url=url_for("web.feed", q=params.q, _external=True),
-        page_url=url_for("web.search", q=params.q, sort="newest", _external=True),
+        feed_id=external_url("web.feed", q=params.q),
+        self_url=external_url("web.feed", q=params.q),
+        page_url=external_url("web.search", q=params.q, sort="newest"),
     )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
@@ -191,9 +210,9 @@ def opensearch():
     """The OpenSearch description that lets browsers add this search to their search box."""
     body = render_template(
         "opensearch.xml",
-        search_url=url_for("web.search", _external=True),
-        suggest_url=url_for("api.suggest", _external=True),
-        feed_url=url_for("web.feed", _external=True),
+        search_url=external_url("web.search"),
+        suggest_url=external_url("api.suggest"),
+        feed_url=external_url("web.feed"),
     )
     return body, 200, {"Content-Type": "application/opensearchdescription+xml; charset=utf-8"}
 
