@@ -155,14 +155,15 @@ def evaluate(name: str, folder: Path, workdir: Path) -> Figures:
         scores.append((ndcg_at(ranking, judged), average_precision(ranking, judged),
                        precision_at(ranking, judged), recall_at(ranking, judged)))
     n = len(scores)
-    columns = [sum(column) / n if n else 0.0 for column in zip(*scores)] or [0.0] * 4
+    columns = [sum(column) / n if n else 0.0 for column in zip(*scores, strict=True)] or [0.0] * 4
     return Figures(name, n, *columns, qps)
 
 
 def report(figures: list[Figures]) -> str:
     """Lay the figures out as a Markdown table, the README's BM25 row alongside."""
     lines = [
-        "| collection | queries | nDCG@10 | MAP | P@10 | R@100 | qps | BM25 1.2/0.75 nDCG@10 / MAP |",
+        "| collection | queries | nDCG@10 | MAP | P@10 | R@100 | qps "
+        "| BM25 1.2/0.75 nDCG@10 / MAP |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for f in figures:

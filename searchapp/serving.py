@@ -45,6 +45,8 @@ GIVE_UP_FAILURES = 5
 # How often overdue connections are looked for, and how long one turn of the loop waits.
 CHECK_SECONDS = 1
 LOOP_SECONDS = 0.2
+# On SIGTERM, connections are kept this long for requests already on their way.
+DRAIN_GRACE_SECONDS = 0.5
 # File descriptors a server process needs besides its client connections.
 SPARE_FILES = 64
 
@@ -157,7 +159,7 @@ def _fork_worker(make_app: Callable, listener: socket.socket, threads: int, limi
     try:
         # The app (and its index) is opened in the worker, after the fork.
         server = _create_server(make_app(), listener, threads, limits, error_headers)
-        _run(server, limits)
+        _run(server, limits, parent=os.getppid())
     except (Stop, KeyboardInterrupt):
         pass  # stopped before it was serving: nothing in flight
     except BaseException as error:  # a worker must never return into the parent's loop
@@ -204,8 +206,8 @@ def _channel_class(error_headers: tuple) -> type[HTTPChannel]:
     return Channel
 
 
-def _run(server, limits: Limits) -> None:
-    """Serve until SIGTERM or Ctrl-C, then let the requests in flight finish."""
+def _run(server, limits: Limits, parent: int | None = None) -> None:
+    """Serve until SIGTERM or Ctrl-C (or until ``parent`` is gone), then finish the requests."""
     stopping: list[int] = []
 
     def stop(signum, frame):
@@ -223,6 +225,8 @@ def _run(server, limits: Limits) -> None:
             if now >= next_check:
                 next_check = now + CHECK_SECONDS
                 _close_overdue(server, now - limits.timeout)
+                if parent is not None and os.getppid() != parent:  # killed: no one to stop us
+                    stopping.append(0)
         _drain(server, limits.shutdown_timeout)
     finally:
         wasyncore.close_all(server._map)
@@ -246,19 +250,20 @@ def _drain(server, seconds: float) -> None:
     """Stop accepting, finish the requests already received, then close every connection."""
     server.accepting = False
     wasyncore.dispatcher.close(server)  # the listening socket (this process's copy)
-    # Read what clients sent before the signal, so that their requests count as in flight.
-    wasyncore.loop(timeout=0, map=server._map, use_poll=True, count=1)
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    # A request sent just before the signal may still be on its way through the kernel.
+    close_idle_from = start + min(DRAIN_GRACE_SECONDS, seconds)
     while True:
+        now = time.monotonic()
         busy = 0
         for channel in list(server.active_channels.values()):
             if channel.requests or channel.total_outbufs_len:
                 busy += 1
-            else:
+            elif now >= close_idle_from:
                 channel.will_close = True  # idle, or a request not yet complete
         if not server.active_channels:
             return
-        if time.monotonic() >= deadline:
+        if now >= start + seconds:
             log.warning("stopping with %d requests unfinished after %.0f s", busy, seconds)
             return
         wasyncore.loop(timeout=LOOP_SECONDS / 2, map=server._map, use_poll=True, count=1)

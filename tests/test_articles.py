@@ -4,8 +4,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from conftest import SEED, write_articles
+
 from searchapp.articles import (
     Article,
     Skip,
@@ -21,7 +21,8 @@ from searchapp.articles import (
 def read_one(path: Path, root: Path | None = None):
     """Read a single file and return what the reader yields for it."""
     stat = path.stat()
-    return list(read_articles(SourceFile(path, root or path.parent, stat.st_size, stat.st_mtime_ns)))
+    source = SourceFile(path, root or path.parent, stat.st_size, stat.st_mtime_ns)
+    return list(read_articles(source))
 
 
 # --- the client's seed ------------------------------------------------------------------
@@ -41,7 +42,8 @@ def test_seed_date_comes_from_the_text_not_the_caption(seed):
 
 
 def test_seed_caption_is_kept_apart(seed):
-    assert seed.caption == "Armenian soldiers take up positions on the border with Azerbaijan, May 17, 2021"
+    assert seed.caption == ("Armenian soldiers take up positions on the border with Azerbaijan, "
+                            "May 17, 2021")
     assert "Armenian soldiers take up positions" not in seed.body
 
 
@@ -73,10 +75,13 @@ BODY = (
     ("text", "headline", "caption", "published"),
     [
         # no caption
-        (f"Council Votes to Rebuild the Bridge\n\n{BODY}", "Council Votes to Rebuild the Bridge", None, None),
+        (f"Council Votes to Rebuild the Bridge\n\n{BODY}", "Council Votes to Rebuild the Bridge",
+         None, None),
         # a caption without a date, before the headline
-        (f"The old bridge in winter (Photo: Town Archive)\n\nCouncil Votes to Rebuild the Bridge\n\n{BODY}",
-         "Council Votes to Rebuild the Bridge", "The old bridge in winter (Photo: Town Archive)", None),
+        ("The old bridge in winter (Photo: Town Archive)\n\n"
+         f"Council Votes to Rebuild the Bridge\n\n{BODY}",
+         "Council Votes to Rebuild the Bridge", "The old bridge in winter (Photo: Town Archive)",
+         None),
         # a dateline with a date
         ("Council Votes to Rebuild the Bridge\n\nGYUMRI, March 3, 2023 — " + BODY,
          "Council Votes to Rebuild the Bridge", None, date(2023, 3, 3)),
@@ -98,7 +103,8 @@ def test_parse_text_article_variants(text, headline, caption, published):
 
 
 def test_parse_text_article_reads_a_byline():
-    article = parse_text_article(f"Council Votes to Rebuild the Bridge\n\nBy Anna Petrosyan\n\n{BODY}", "x")
+    article = parse_text_article(
+        f"Council Votes to Rebuild the Bridge\n\nBy Anna Petrosyan\n\n{BODY}", "x")
     assert article.author == "Anna Petrosyan"
     assert article.body == BODY
 
@@ -183,7 +189,8 @@ def test_jsonl_record_fields():
 
 
 def test_jsonl_record_without_headline_gets_one_from_the_body():
-    article = parse_jsonl_record('{"id": 7, "headline": "", "body": "FEDERAL RESERVE WEEKLY REPORT"}', "d")
+    article = parse_jsonl_record(
+        '{"id": 7, "headline": "", "body": "FEDERAL RESERVE WEEKLY REPORT"}', "d")
     assert (article.id, article.headline) == ("7", "FEDERAL RESERVE WEEKLY REPORT")
 
 

@@ -381,8 +381,10 @@ def test_extract_page_keeps_portuguese_text():
 
 
 def test_extract_page_drops_link_dense_blocks():
-    links = "".join(f'<a href="/{n}">Another story about the harbour, part {n}</a> ' for n in range(6))
-    extra = f"<div>{links}</div><p>See <a href='/more-on-the-bridge-and-the-ferries'>more on the bridge and the ferries</a></p>"
+    links = "".join(f'<a href="/{n}">Another story about the harbour, part {n}</a> '
+                    for n in range(6))
+    extra = (f"<div>{links}</div><p>See <a href='/more-on-the-bridge-and-the-ferries'>"
+             "more on the bridge and the ferries</a></p>")
 
     assert extract_page(page(article(extra=extra))).paragraphs == BODY
 
@@ -474,7 +476,8 @@ def test_extract_page_ignores_caption_date_under_headline():
 )
 def test_extract_page_prefers_local_date_line_to_utc_timestamp(published, expected):
     head = f'<meta property="article:published_time" content="{published}">'
-    heading = '<h1>Council backs new harbour bridge</h1><p class="byline">By Ann Lee, March 5, 2024</p>'
+    heading = ('<h1>Council backs new harbour bridge</h1>'
+               '<p class="byline">By Ann Lee, March 5, 2024</p>')
 
     assert extract_page(page(article(heading=heading), head)).date == expected
 

@@ -22,10 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import write_articles
 from whoosh.filedb import filestore
 
-from conftest import write_articles
-from searchapp import create_app
 from searchapp.cli import main as cli_main
 from searchapp.indexing import INDEX_NAME, IndexerError, open_index, update_index
 from searchapp.searching import Archive

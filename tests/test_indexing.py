@@ -6,11 +6,18 @@ import time
 from datetime import date
 
 import pytest
+from conftest import SEED, write_articles
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
 
-from conftest import SEED, write_articles
-from searchapp.indexing import ANALYZER, INDEX_NAME, IndexerError, IndexLocked, open_index, update_index
+from searchapp.indexing import (
+    ANALYZER,
+    INDEX_NAME,
+    IndexerError,
+    IndexLocked,
+    open_index,
+    update_index,
+)
 from searchapp.searching import Archive
 
 
@@ -49,7 +56,8 @@ def test_rerun_over_unchanged_folder_writes_nothing(archive_dir, index_dir):
 
 
 def test_changed_new_and_deleted_files_are_applied(archive_dir, index_dir):
-    touch(archive_dir / "church-festival.txt", "Festival Cancelled\n\nThe festival will not take place.")
+    touch(archive_dir / "church-festival.txt",
+          "Festival Cancelled\n\nThe festival will not take place.")
     write_articles(archive_dir, {"new.txt": "A New Article\n\nWith some text."})
     (archive_dir / "undated-recipe.txt").unlink()
     report = update_index([archive_dir], index_dir)
@@ -68,7 +76,8 @@ def test_changed_jsonl_drops_records_no_longer_in_it(archive_dir, index_dir):
 
 
 def test_indexing_another_folder_keeps_the_first(archive_dir, index_dir, tmp_path):
-    other = write_articles(tmp_path / "other", {"more/extra.txt": "Extra Article\n\nMore text here."})
+    other = write_articles(tmp_path / "other",
+                           {"more/extra.txt": "Extra Article\n\nMore text here."})
     report = update_index([other], index_dir)
     assert (report.added, report.removed) == (1, 0)
     assert {"more/extra", "border-talks", SEED.stem} <= set(stored(index_dir))
@@ -103,7 +112,8 @@ def test_rebuild_replaces_the_index_in_one_commit(archive_dir, index_dir, tmp_pa
 def test_rebuild_upgrades_an_index_with_an_old_schema(tmp_path, archive_dir):
     old = tmp_path / "old"
     old.mkdir()
-    ix = whoosh_index.create_in(str(old), Schema(id=ID(stored=True), text=TEXT), indexname=INDEX_NAME)
+    ix = whoosh_index.create_in(str(old), Schema(id=ID(stored=True), text=TEXT),
+                                indexname=INDEX_NAME)
     with ix.writer() as writer:
         writer.add_document(id="legacy", text="old")
     update_index([archive_dir], old, rebuild=True)
@@ -144,8 +154,9 @@ def test_a_killed_indexer_leaves_a_readable_index(archive_dir, index_dir, tmp_pa
     before = set(stored(index_dir))
     big = tmp_path / "big"
     big.mkdir()
-    lines = "\n".join(f'{{"id": "big-{i}", "headline": "Story {i}", "body": "Text about item {i}."}}'
-                      for i in range(30000))
+    lines = "\n".join(
+        f'{{"id": "big-{i}", "headline": "Story {i}", "body": "Text about item {i}."}}'
+        for i in range(30000))
     (big / "big.jsonl").write_text(lines)
     process = subprocess.Popen(
         [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir)],

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from conftest import write_articles
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_articles
 from searchapp import create_app
 from searchapp.indexing import update_index
 from searchapp.querylang import QueryError, parse_query

@@ -27,7 +27,8 @@ def clauses(text):
         ("cats OR dogs", [("cats", "word", None, SHOULD), ("dogs", "word", None, SHOULD)]),
         ("cats NOT dogs", [("cats", "word", None, SHOULD), ("dogs", "word", None, MUST_NOT)]),
         ("+jermuk spa", [("jermuk", "word", None, MUST), ("spa", "word", None, SHOULD)]),
-        ("headline:border title:x", [("border", "word", "headline", SHOULD), ("x", "word", "headline", SHOULD)]),
+        ("headline:border title:x",
+         [("border", "word", "headline", SHOULD), ("x", "word", "headline", SHOULD)]),
         ('body:"mineral springs"', [("mineral springs", "phrase", "body", SHOULD)]),
         ("armen* talks", [("armen", "prefix", None, SHOULD), ("talks", "word", None, SHOULD)]),
         ("foo:bar", [("foo", "word", None, SHOULD), ("bar", "word", None, SHOULD)]),
@@ -46,7 +47,8 @@ def test_question_mark_and_repeated_words_survive():
     assert [c[0] for c in clauses("what is war war?")] == ["what", "is", "war", "war"]
 
 
-@pytest.mark.parametrize("text", ['"unbalanced', "*", "?", "((((", "AND", "-", '""', "\x00\x01", "  "])
+@pytest.mark.parametrize(
+    "text", ['"unbalanced', "*", "?", "((((", "AND", "-", '""', "\x00\x01", "  "])
 def test_hostile_fragments_parse_to_something_harmless(text):
     parsed = parse_query(text)
     assert all(c.text.strip() for c in parsed.clauses)

@@ -1,9 +1,9 @@
 import math
 
 import pytest
+from conftest import write_articles
 
 from bench.relevance import average_precision, ndcg_at, precision_at, recall_at
-from conftest import write_articles
 from searchapp.indexing import update_index
 from searchapp.searching import Archive
 
@@ -37,7 +37,8 @@ def test_ndcg_binary_matches_hand_computation():
 
 def test_ndcg_uses_grades_as_gains():
     graded = {"a": 3, "b": 1}
-    assert ndcg_at(["b", "a"], graded) == pytest.approx((1 + 3 / math.log2(3)) / (3 + 1 / math.log2(3)))
+    expected = (1 + 3 / math.log2(3)) / (3 + 1 / math.log2(3))
+    assert ndcg_at(["b", "a"], graded) == pytest.approx(expected)
     assert ndcg_at(["a", "b"], graded) == pytest.approx(1.0)
 
 
@@ -104,8 +105,9 @@ def test_excluding_a_word_keeps_the_best_matches_first(tmp_path):
     # Whoosh's preloaded Or (its choice under 5,000 articles) lost the top matches inside
     # an AndNot: the first page showed weak matches while strong ones existed.
     articles = {
-        f"{n:03d}.txt": f"Report {n}\n\n{FILLER} " + "apricot " * (n % 2) + "festival " * (n % 3 > 0)
-        + "harvest " * (n % 5 > 1) + "jam " * (n % 7 > 2) + ("wine" if n % 10 == 0 else "")
+        f"{n:03d}.txt": f"Report {n}\n\n{FILLER} " + "apricot " * (n % 2)
+        + "festival " * (n % 3 > 0) + "harvest " * (n % 5 > 1) + "jam " * (n % 7 > 2)
+        + ("wine" if n % 10 == 0 else "")
         for n in range(300)
     }
     update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")

@@ -300,13 +300,13 @@ def test_serve_single_process_with_a_bad_setting_fails_clearly(index_dir, start)
 
 @pytest.fixture(scope="module")
 def busy_index(tmp_path_factory) -> Path:
-    """An index of 3,000 generated articles, where a query of many common words takes a while."""
+    """An index of 1,000 generated articles, where a query of many common words takes a while."""
     folder = tmp_path_factory.mktemp("busy")
     rng = random.Random(13)
     vocabulary = COMMON_WORDS + [f"word{n}" for n in range(3000)]
     with open(folder / "generated.jsonl", "w", encoding="utf-8") as feed:
-        for number in range(3000):
-            body = " ".join(rng.choice(vocabulary) for _ in range(150))
+        for number in range(1000):
+            body = " ".join(rng.choice(vocabulary) for _ in range(120))
             feed.write(json.dumps({"id": f"a{number}", "headline": f"Story {number}",
                                    "date": f"1987-{number % 12 + 1:02d}-01",
                                    "body": body}) + "\n")
@@ -480,3 +480,24 @@ def test_without_a_base_url_links_follow_the_request(client):
 def test_base_url_that_is_not_an_address_is_refused(index_dir, value):
     with pytest.raises(ConfigError, match="SEARCHAPP_BASE_URL"):
         create_app({"INDEX_DIR": str(index_dir), "BASE_URL": value})
+
+
+def test_serve_workers_stop_when_their_parent_is_killed(index_dir, start):
+    server = start(index_dir, "--workers", "2")
+    pid = server.process.pid
+    workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    assert len(workers) == 2
+    server.process.kill()
+    server.process.wait()
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and any(_running(worker) for worker in workers):
+        time.sleep(0.2)
+    assert not any(_running(worker) for worker in workers)
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status

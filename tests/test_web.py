@@ -1,7 +1,7 @@
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import SEED, write_articles
+
 from searchapp import create_app
 from searchapp.indexing import update_index
 
@@ -56,7 +56,8 @@ def test_pagination_links_keep_the_query_and_filters(client):
 
 
 def test_pagination_across_pages(tmp_path):
-    folder = write_articles(tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}." for i in range(25)})
+    folder = write_articles(tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}."
+                                             for i in range(25)})
     update_index([folder], tmp_path / "ix")
     client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
     page = soup(client.get("/?q=apricots&page=2"))
@@ -116,8 +117,8 @@ def test_article_page_links_the_source_only_when_safe(tmp_path):
     assert soup(client.get("/articles/bad")).select_one(".source") is None
 
 
-@pytest.mark.parametrize("path", ["/articles/nope", "/articles/../etc/passwd", "/articles/%2e%2e%2f",
-                                  "/articles/" + "a" * 5000, "/nowhere"])
+@pytest.mark.parametrize("path", ["/articles/nope", "/articles/../etc/passwd",
+                                  "/articles/%2e%2e%2f", "/articles/" + "a" * 5000, "/nowhere"])
 def test_unknown_pages_are_404_pages(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -158,7 +159,8 @@ def test_hostile_queries_never_fail(client, query):
      "from=yesterday", "from=2023-01-01&to=2022-01-01", "q=a&q=b", "page=1&page=2"],
 )
 def test_bad_parameters_give_a_400_page(client, query_string):
-    response = client.get("/?q=jermuk&" + query_string if "q=" not in query_string else "/?" + query_string)
+    url = "/?q=jermuk&" + query_string if "q=" not in query_string else "/?" + query_string
+    response = client.get(url)
     assert response.status_code == 400
     assert soup(response).select_one(".notice.error")
 
@@ -220,7 +222,8 @@ def test_results_page_links_its_feed(client):
 def test_feed_escapes_hostile_text(tmp_path):
     import xml.etree.ElementTree as ET
 
-    folder = write_articles(tmp_path / "a", {"x.txt": "Bad <b>&amp; ]]> title\n\nBody jermuk <script>x</script>."})
+    folder = write_articles(
+        tmp_path / "a", {"x.txt": "Bad <b>&amp; ]]> title\n\nBody jermuk <script>x</script>."})
     update_index([folder], tmp_path / "ix")
     client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
     feed = ET.fromstring(client.get("/feed?q=jermuk").data)
@@ -270,7 +273,8 @@ def test_timeline_bars_link_to_their_periods(client):
     assert len(links) == 24
     assert [links[i]["aria-label"] for i in (0, 1, 15)] == [
         "2021-06: 1 article", "2021-07: 0 articles", "2022-09: 1 article"]
-    assert links[15]["href"] == "/?q=border+jermuk+festival+apricot+chess&from=2022-09-01&to=2022-09-30"
+    assert links[15]["href"] == ("/?q=border+jermuk+festival+apricot+chess"
+                                 "&from=2022-09-01&to=2022-09-30")
     heights = [float(a.select_one("rect.bar")["height"]) for a in links]
     assert heights[0] == heights[15] == max(heights) and heights[1] == 0
 
