@@ -229,7 +229,8 @@ def start_server(index_dir: Path, threads: int = 8) -> tuple[subprocess.Popen, s
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "searchapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--threads", str(threads), "--index-dir", str(index_dir)],
+         "--threads", str(threads), "--index-dir", str(index_dir),
+         "--log-level", "warning"],  # no access lines: nothing reads the pipe until the end
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, "SEARCHAPP_SOURCES": str(index_dir / "no-sources")},
     )
