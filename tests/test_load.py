@@ -3,6 +3,7 @@ test archive, normal and expensive clients at once, no errors and no starved rea
 
 from __future__ import annotations
 
+import socket
 import sys
 from pathlib import Path
 
@@ -35,3 +36,24 @@ def test_load_short_form_serves_everyone_without_errors(server):
 def test_load_refuses_anything_but_loopback():
     with pytest.raises(ValueError, match="loopback"):
         run_load("http://example.com", clients=1, seconds=0.1)
+
+
+def test_load_with_slow_clients_holding_connections(server):
+    # 300 connections that never finish their request line, open for the whole run: with
+    # waitress's defaults the first 100 of them locked every reader out.
+    process, url = server
+    port = int(url.rsplit(":", 1)[1])
+    slow = []
+    try:
+        for _ in range(300):
+            connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+            connection.sendall(b"GET /?q=slow")
+            slow.append(connection)
+        figures = run_load(url, clients=4, seconds=3, expensive_clients=1,
+                           server_pid=process.pid)
+    finally:
+        for connection in slow:
+            connection.close()
+    print(report(figures))
+    assert figures.errors == 0, figures.error_samples
+    assert figures.normal_requests > 0
