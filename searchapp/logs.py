@@ -30,15 +30,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Write to whatever ``sys.stderr`` is when a record comes (tests and click replace it)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def configure_logging(log_format: str = "text", level: int | str = logging.INFO) -> None:
     """Send every log record (searchapp's, Flask's, waitress's) to stderr in ``log_format``."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if isinstance(old, StderrHandler):  # set up by an earlier call
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
