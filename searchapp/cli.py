@@ -191,7 +191,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, index_dir: P
     Every request is logged to stderr (one line: method, path, status, time); /metrics
     has Prometheus metrics. Set $SEARCHAPP_BASE_URL to the address readers use. Example:
 
-        searchapp serve --host 127.0.0.1 --port 8000 --workers 2 --log-format json
+        searchapp serve --port 8000 --workers 2 --log-format json
 
     SIGTERM or Ctrl-C stops accepting connections, lets the requests in flight finish
     (for --shutdown-timeout seconds at most) and exits 0. Exit codes: 0 stopped; 2 bad

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import signal
 import socket
 import time
@@ -76,7 +75,7 @@ def serve(make_app: Callable, host: str, port: int, threads: int, workers: int,
           error_headers: Iterable[tuple[str, str]] = ()) -> None:
     """Serve ``make_app()`` on ``host:port`` until stopped; ``ready`` is called once listening.
 
-    ``error_headers`` are added to the answers waitress itself gives (400, 413, 431, 500).
+    ``error_headers`` are added to the answers waitress itself gives (400, 413, 431, 500, 501).
 
     :raises OSError: when the address cannot be listened on.
     :raises WorkersFailing: when workers keep exiting (their errors are logged).
@@ -285,6 +284,10 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
 
 def _allow_open_files(needed: int) -> None:
     """Raise the soft limit of open files towards ``needed`` (up to the hard limit)."""
+    try:
+        import resource
+    except ImportError:  # not on this system (Windows)
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return
