@@ -58,3 +58,4 @@ def configure_logging(log_format: str = "text", level: int | str = logging.INFO)
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python's warnings too, so a JSON log stays all JSON
