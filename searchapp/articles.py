@@ -85,6 +85,8 @@ class Article:
     caption: str | None = None
     author: str | None = None
     url: str | None = None
+    # Who supplied the article (a JSON Lines record's `source`: a wire service, a paper).
+    credit: str | None = None
     source: str = ""
     # Where a problem with this article is reported: the file, or "file:line".
     origin: str = field(default="", compare=False)
@@ -466,7 +468,7 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
     if not isinstance(record, dict):
         raise _Unusable("not a JSON object")
     values = {}
-    for key in ("id", "headline", "body", "author", "url", "date", "caption"):
+    for key in ("id", "headline", "body", "author", "url", "date", "caption", "source"):
         value = record.get(key)
         if key == "id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
@@ -487,4 +489,5 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
         caption=normalize_space(values["caption"] or "") or None,
         author=normalize_space(values["author"] or "") or None,
         url=values["url"] if (values["url"] or "").startswith(("http://", "https://")) else None,
+        credit=normalize_space(values["source"] or "")[:MAX_HEADLINE_CHARS] or None,
     )

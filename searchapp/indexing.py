@@ -117,6 +117,8 @@ def make_schema() -> Schema:
         author=TEXT(stored=True, analyzer=ANALYZER),
         date=DATETIME(stored=True, sortable=True),
         url=STORED(),
+        # Who supplied the article (a wire service, a paper), shown on its page.
+        credit=STORED(),
         # The file an article came from, to delete its articles when it changes or goes.
         source=ID(stored=True),
         # "path NUL size:mtime": the index's own record of what it was built from.
@@ -224,6 +226,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
         if rebuild:
             # Start from the current schema too, so a rebuild also upgrades an old index.
             writer.schema = make_schema()
+        _add_new_fields(writer)
         try:
             _remove_stale_temporaries(ix)
             if changed and workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
@@ -257,6 +260,13 @@ def _commit(writer, parts: list, mergetype) -> None:
         writer._close_segment()
     writer._commit_toc(segments)
     writer._finish()
+
+
+def _add_new_fields(writer) -> None:
+    """Give an index built by an older version the stored fields added since."""
+    for name, field_type in make_schema().items():
+        if name not in writer.schema and isinstance(field_type, STORED):
+            writer.add_field(name, field_type)
 
 
 def _discard(ix, writer, parts: list = ()) -> None:
@@ -534,6 +544,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     writer = SegmentWriter(ix, _lk=False, limitmb=limit_mb)
     if rebuild:
         writer.schema = make_schema()
+    _add_new_fields(writer)
     # Whoosh names a writer's spill folder after the index and deletes it when done, so
     # each worker gets a folder of its own.
     own = ix.storage.temp_storage(f"{INDEX_NAME}.{os.getpid()}.tmp")
@@ -610,7 +621,7 @@ def _document(article: Article, source_key: str) -> dict:
     }
     if article.date:
         document["date"] = datetime(article.date.year, article.date.month, article.date.day)
-    for name in ("caption", "author", "url"):
+    for name in ("caption", "author", "url", "credit"):
         if value := getattr(article, name):
             document[name] = value
     return document

@@ -38,7 +38,8 @@ def test_results_page_shows_headline_date_and_marked_snippet(client):
     assert "2 results" in page.find(id="results-title").get_text(" ", strip=True)
     items = page.select("ol.results li")
     seed = next(li for li in items if "Fighting Continues" in li.h2.get_text())
-    assert seed.h2.a["href"] == f"/articles/{SEED.stem}"
+    # The link carries the search, so the article page can mark it and link back (issue 14.7).
+    assert seed.h2.a["href"] == f"/articles/{SEED.stem}?q=Jermuk"
     assert seed.find("time")["datetime"] == "2022-09-14"
     assert [m.get_text() for m in seed.select(".snippet mark")] == ["Jermuk", "Jermuk"]
 
