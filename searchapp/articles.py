@@ -424,9 +424,12 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
     try:
         records = 0
         with opener(path, "rb") as handle:
+            # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
+            raw = getattr(handle, "fileobj", handle)
             # Read at most one article's worth of a line: a line may inflate to gigabytes.
             lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
             for number, line in enumerate(lines, start=1):
+                source.extra["bytes_read"] = raw.tell()
                 too_long = len(line) > MAX_FILE_BYTES and not line.endswith(b"\n")
                 if too_long:
                     while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
