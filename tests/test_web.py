@@ -422,6 +422,7 @@ def test_a_bad_date_keeps_the_form_and_marks_the_field(client, query_string, fie
     assert form.find("details").has_attr("open")
     box = form.find("input", attrs={"name": field})
     assert box["value"] == shown and box["aria-invalid"] == "true"
+    assert [tag["name"] for tag in form.select("[autofocus]")] == [field]
     message = form.find(id=box["aria-describedby"])
     assert field in message.get_text() and message.find_parent("label") == box.find_parent("label")
     assert [i["name"] for i in form.select("[aria-invalid]")] == [field]
