@@ -496,3 +496,12 @@ def test_only_the_result_count_is_announced(client):
     status = page.find(id="results-status")
     assert status["aria-live"] == "polite" and "visually-hidden" in status["class"]
     assert status.get_text(strip=True) == "2 results for Jermuk"
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_carried_searches_never_fail_an_article_page(client, query):
+    response = client.get(f"/articles/{SEED.stem}", query_string={"q": query, "page": "2"})
+    assert response.status_code == 200
+    page = soup(response)
+    assert page.find("input", attrs={"name": "q"})["value"] == query
+    assert foreign_scripts(page) == []
