@@ -72,6 +72,7 @@ def article_json(record: ArticleRecord) -> dict:
         "body": record.body,
         "paragraphs": record.paragraphs,
         "source_url": record.url,
+        "source": record.credit,
         "url": url_for("web.article", article_id=record.id),
         "related": [
             {"id": r.id, "headline": r.headline, "date": _iso(r.date),
@@ -269,6 +270,8 @@ def openapi_document() -> dict:
                         "paragraphs": {"type": "array", "items": {"type": "string"}},
                         "source_url": {**nullable_string,
                                        "description": "Where the article was published."},
+                        "source": {**nullable_string, "description":
+                                   "Who supplied the article (a wire service, a paper)."},
                         "url": {"type": "string", "description": "The article's page here."},
                         "related": {"type": "array", "items": {
                             "type": "object",

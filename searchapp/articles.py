@@ -85,6 +85,8 @@ class Article:
     caption: str | None = None
     author: str | None = None
     url: str | None = None
+    # Who supplied the article (a JSON Lines record's `source`: a wire service, a paper).
+    credit: str | None = None
     source: str = ""
     # Where a problem with this article is reported: the file, or "file:line".
     origin: str = field(default="", compare=False)
@@ -422,9 +424,12 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
     try:
         records = 0
         with opener(path, "rb") as handle:
+            # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
+            raw = getattr(handle, "fileobj", handle)
             # Read at most one article's worth of a line: a line may inflate to gigabytes.
             lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
             for number, line in enumerate(lines, start=1):
+                source.extra["bytes_read"] = raw.tell()
                 too_long = len(line) > MAX_FILE_BYTES and not line.endswith(b"\n")
                 if too_long:
                     while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
@@ -466,7 +471,7 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
     if not isinstance(record, dict):
         raise _Unusable("not a JSON object")
     values = {}
-    for key in ("id", "headline", "body", "author", "url", "date", "caption"):
+    for key in ("id", "headline", "body", "author", "url", "date", "caption", "source"):
         value = record.get(key)
         if key == "id" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
@@ -487,4 +492,5 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
         caption=normalize_space(values["caption"] or "") or None,
         author=normalize_space(values["author"] or "") or None,
         url=values["url"] if (values["url"] or "").startswith(("http://", "https://")) else None,
+        credit=normalize_space(values["source"] or "")[:MAX_HEADLINE_CHARS] or None,
     )

@@ -32,6 +32,8 @@ METRICS_DIR_VAR = "PROMETHEUS_MULTIPROC_DIR"
 
 PROGRESS_WIDTH = 30
 PROGRESS_INTERVAL = 0.1
+# Rate and time left are shown once this much time has passed: before, they are noise.
+PROGRESS_MIN_SECONDS = 1.0
 
 
 index_dir_option = click.option(
@@ -128,6 +130,7 @@ def _progress_bar():
     """Return a progress callback that draws a bar on a terminal, or None off one."""
     if not sys.stderr.isatty():
         return None
+    started = time.monotonic()
     last = [0.0]
 
     def draw(done: int, total: int, articles: int) -> None:
@@ -135,13 +138,36 @@ def _progress_bar():
         if now - last[0] < PROGRESS_INTERVAL and done < total:
             return
         last[0] = now
-        fraction = done / total if total else 1.0
-        filled = int(fraction * PROGRESS_WIDTH)
-        bar = "#" * filled + "-" * (PROGRESS_WIDTH - filled)
-        sys.stderr.write(f"\rindexing [{bar}] {fraction:4.0%}  {articles:,} articles")
+        sys.stderr.write("\r" + progress_text(done, total, articles, now - started) + "\x1b[K")
         sys.stderr.flush()
 
     return draw
+
+
+def progress_text(done: int, total: int, articles: int, seconds: float) -> str:
+    """Return the progress line: a bar of the bytes read, articles, their rate and time left.
+
+        indexing [#########---------------------]  31%  6,500 articles  812/s  about 18 s left
+    """
+    fraction = min(done / total, 1.0) if total else 1.0
+    filled = int(fraction * PROGRESS_WIDTH)
+    bar = "#" * filled + "-" * (PROGRESS_WIDTH - filled)
+    # Floored, so the bar says 100% only when everything is done.
+    text = f"indexing [{bar}] {int(fraction * 100):3d}%  {articles:,} articles"
+    if seconds >= PROGRESS_MIN_SECONDS and articles:
+        text += f"  {articles / seconds:,.0f}/s"
+    if seconds >= PROGRESS_MIN_SECONDS and 0 < fraction < 1:
+        text += f"  about {_duration(seconds * (1 - fraction) / fraction)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02} min"
 
 
 def _clear_progress() -> None:

@@ -117,6 +117,8 @@ def make_schema() -> Schema:
         author=TEXT(stored=True, analyzer=ANALYZER),
         date=DATETIME(stored=True, sortable=True),
         url=STORED(),
+        # Who supplied the article (a wire service, a paper), shown on its page.
+        credit=STORED(),
         # The file an article came from, to delete its articles when it changes or goes.
         source=ID(stored=True),
         # "path NUL size:mtime": the index's own record of what it was built from.
@@ -224,6 +226,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
         if rebuild:
             # Start from the current schema too, so a rebuild also upgrades an old index.
             writer.schema = make_schema()
+        _add_new_fields(writer)
         try:
             _remove_stale_temporaries(ix)
             if changed and workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
@@ -257,6 +260,13 @@ def _commit(writer, parts: list, mergetype) -> None:
         writer._close_segment()
     writer._commit_toc(segments)
     writer._finish()
+
+
+def _add_new_fields(writer) -> None:
+    """Give an index built by an older version the stored fields added since."""
+    for name, field_type in make_schema().items():
+        if name not in writer.schema and isinstance(field_type, STORED):
+            writer.add_field(name, field_type)
 
 
 def _discard(ix, writer, parts: list = ()) -> None:
@@ -343,7 +353,6 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
         for source in changed:
             if progress:
                 progress(done, total, count)
-            done += source.size
             articles = []
             for item in read_articles(source):
                 if not isinstance(item, Skip) and (
@@ -356,7 +365,8 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
                 owners[item.id] = source.key
                 articles.append(item)
                 if progress and len(articles) % PROGRESS_EVERY == 0:
-                    progress(done, total, count + len(articles))
+                    progress(done + _bytes_read(source), total, count + len(articles))
+            done += source.size
             if not articles:
                 continue  # an unusable new version never replaces a usable old one
             _replace_source(writer, searcher, source, {a.id for a in articles}, indexed, report)
@@ -366,6 +376,12 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
             count += len(articles)
     if progress:
         progress(total, total, count)
+
+
+def _bytes_read(source: SourceFile, sharers: int = 1) -> int:
+    """Return how far into ``source`` its reader is, short of the end: a file is done when
+    its last article is, not when its last byte has been read ahead."""
+    return max(0, min(source.extra.get("bytes_read", 0), source.size - 1)) // sharers
 
 
 def _remove_gone(writer, searcher, gone, report) -> None:
@@ -459,6 +475,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
     """
     context = multiprocessing.get_context("spawn")
     read = context.Value("q", 0, lock=False)
+    bytes_done = context.Value("q", 0)
     limit = max(32, WRITER_LIMIT_MB // len(shares))
     workers = []
     try:
@@ -466,7 +483,8 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
                 target=_worker_main, daemon=True,
-                args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid()))
+                args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid(),
+                      bytes_done))
             process.start()
             sender.close()
             workers.append((process, receiver))
@@ -490,7 +508,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                     raise IndexerError(f"an indexing worker process died (exit code "
                                        f"{process.exitcode}); nothing from this run was committed")
             if progress:
-                progress(0, total, read.value)
+                progress(min(bytes_done.value, total - 1), total, read.value)
         if progress:
             progress(total, total, read.value)
         return results
@@ -506,11 +524,11 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
 
 
 def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: int, read,
-                 parent: int) -> None:
+                 parent: int, bytes_done=None) -> None:
     """Index a share in this worker process and send back the result or the error."""
     # Ctrl-C reaches the whole process group; the indexer itself stops the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker.update(read=read, parent=parent)
+    _worker.update(read=read, parent=parent, bytes_done=bytes_done)
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
     except Exception as error:  # the indexer raises it as its own
@@ -534,6 +552,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     writer = SegmentWriter(ix, _lk=False, limitmb=limit_mb)
     if rebuild:
         writer.schema = make_schema()
+    _add_new_fields(writer)
     # Whoosh names a writer's spill folder after the index and deletes it when done, so
     # each worker gets a folder of its own.
     own = ix.storage.temp_storage(f"{INDEX_NAME}.{os.getpid()}.tmp")
@@ -542,6 +561,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     try:
         for file_number, source, part in share:
             key = _source_key(source)
+            counted = 0  # bytes of this file added to the shared count so far
             for item in read_articles(source, part):
                 if isinstance(item, Skip):
                     skips.append((file_number, _line(item.path), item))
@@ -551,8 +571,11 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
                 writer.add_document(**_document(item, key))
                 if len(entries) % PROGRESS_EVERY == 0:
                     _worker["read"].value += PROGRESS_EVERY
+                    counted = _count_bytes(_bytes_read(source, part[1]), counted)
                     if os.getppid() != _worker["parent"]:
                         raise SystemExit("the indexer that started this worker is gone")
+            # Each of the n workers sharing a file reads all of it and counts 1/n of it.
+            _count_bytes(source.size // part[1], counted)
         _worker["read"].value += len(entries) % PROGRESS_EVERY
         if not entries:
             writer.cancel()
@@ -567,6 +590,15 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
         raise
     finally:
         shutil.rmtree(own.folder, ignore_errors=True)
+
+
+def _count_bytes(position: int, counted: int) -> int:
+    """Add what a worker has read of a file since ``counted`` to the shared byte count."""
+    if _worker.get("bytes_done") is not None and position > counted:
+        with _worker["bytes_done"].get_lock():
+            _worker["bytes_done"].value += position - counted
+        return position
+    return counted
 
 
 def _line(origin: str) -> int:
@@ -610,7 +642,7 @@ def _document(article: Article, source_key: str) -> dict:
     }
     if article.date:
         document["date"] = datetime(article.date.year, article.date.month, article.date.day)
-    for name in ("caption", "author", "url"):
+    for name in ("caption", "author", "url", "credit"):
         if value := getattr(article, name):
             document[name] = value
     return document

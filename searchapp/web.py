@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from searchapp import __version__, config, observability, reports
@@ -16,6 +27,10 @@ from searchapp.querylang import QueryError
 from searchapp.searching import Archive, IndexUnavailable, SearchResults
 
 FEED_ENTRIES = 20
+# An article page shows this much of the body; the rest is in its plain-text download.
+ARTICLE_PAGE_CHARS = 100_000
+# The plain-text download is sent in pieces of this many characters.
+TEXT_CHUNK_CHARS = 64 * 1024
 
 bp = Blueprint("web", __name__)
 
@@ -63,14 +78,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     def http_error(error: HTTPException):
         if request.path.startswith("/api/"):
             return error_response(error.code or 500, error.description or error.name)
-        page = render_template("message.html", title=error.name, message=error.description)
+        page = render_template("message.html", title=error.name, message=error.description,
+                               params=carried_search())
         return page, error.code
 
     @app.errorhandler(IndexUnavailable)
     def no_index(error: IndexUnavailable):
         if request.path.startswith("/api/"):
             return error_response(503, str(error))
-        return render_template("message.html", title="No index yet", message=str(error)), 503
+        return render_template("message.html", title="No index yet", message=str(error),
+                               params=carried_search()), 503
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
@@ -78,9 +95,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         message = "Something went wrong on our side. Please try again."
         if request.path.startswith("/api/"):
             return error_response(500, message)
-        return render_template("message.html", title="Server error", message=message), 500
+        return render_template("message.html", title="Server error", message=message,
+                               params=None), 500
 
-    app.jinja_env.globals.update(version=__version__, page_url=page_url)
+    app.jinja_env.globals.update(version=__version__, page_url=page_url, article_url=article_url)
     return app
 
 
@@ -111,6 +129,28 @@ def external_url(endpoint: str, **values) -> str:
 
 def page_url(params, **changes) -> str:
     """Return the URL of the results page for ``params`` with some of them changed."""
+    query = _search_args(params, **changes)
+    return url_for("web.search") + ("?" + urlencode(query) if query else "")
+
+
+def article_url(article_id: str, params: SearchParams | None = None) -> str:
+    """Return an article page's URL that carries the reader's search, to mark it and go back."""
+    url = url_for("web.article", article_id=article_id)
+    query = _search_args(params) if params and params.q.strip() else {}
+    return url + ("?" + urlencode(query) if query else "")
+
+
+def carried_search() -> SearchParams | None:
+    """Return the search a page's address carries, or None when it carries none or a bad one."""
+    try:
+        params = parse_search_params(request.args, allow_per_page=False)
+    except ParamError:
+        return None
+    return params if params.q.strip() else None
+
+
+def _search_args(params, **changes) -> dict:
+    """Return the query-string arguments of a search, leaving out those at their defaults."""
     values = {
         "q": params.q, "sort": params.sort, "page": params.page, "exact": int(params.exact),
         "from": params.date_from.isoformat() if params.date_from else "",
@@ -118,8 +158,7 @@ def page_url(params, **changes) -> str:
     }
     values.update(changes)
     defaults = {"sort": "relevance", "page": 1, "exact": 0}
-    query = {k: v for k, v in values.items() if v and defaults.get(k) != v}
-    return url_for("web.search") + ("?" + urlencode(query) if query else "")
+    return {k: v for k, v in values.items() if v and defaults.get(k) != v}
 
 
 @bp.get("/")
@@ -128,14 +167,16 @@ def search():
     try:
         params = parse_search_params(request.args, allow_per_page=False)
     except ParamError as error:
-        return render_template("search.html", params=None, error=str(error), results=None), 400
+        return render_template("search.html", params=None, error=str(error), results=None,
+                               error_param=error.param), 400
     if not params.q.strip():
         return render_template("search.html", params=params, results=None,
                                total_articles=archive().count())
     try:
         results = run_search(params)
     except QueryError as error:
-        return render_template("search.html", params=params, error=str(error), results=None), 400
+        return render_template("search.html", params=params, error=str(error), results=None,
+                               error_param="q"), 400
     note_miss(results)
     return render_template("search.html", params=params, results=results)
 
@@ -158,15 +199,49 @@ def note_miss(results: SearchResults) -> None:
 
 @bp.get("/articles/<path:article_id>")
 def article(article_id: str):
-    """One article in full, with articles like it."""
+    """One article, with the reader's search marked in it, a way back and articles like it.
+
+    The search comes in the address (``?q=...&page=2``, as result links carry it); a
+    body longer than ``ARTICLE_PAGE_CHARS`` is shown in part, the rest in its text download.
+    """
     record = archive().article(article_id)
+    params = carried_search()
     if record is None:
-        return render_template(
-            "message.html", title="Article not found",
-            message="There is no article at this address. "
-                    "It may have been removed from the archive.",
-        ), 404
-    return render_template("article.html", article=record)
+        return _article_not_found(params)
+    paragraphs, cut = record.excerpt(ARTICLE_PAGE_CHARS)
+    headline, *marked = archive().mark(params.q if params else "",
+                                       [record.headline, *paragraphs])
+    return render_template(
+        "article.html", article=record, params=params, headline=headline, paragraphs=marked,
+        cut=cut, words=record.words if cut else None, shown_chars=ARTICLE_PAGE_CHARS,
+        back_url=page_url(params) if params else None,
+    )
+
+
+@bp.get("/text/<path:article_id>")
+def article_text(article_id: str):
+    """An article's headline and whole body as a plain-text download, sent in pieces."""
+    record = archive().article(article_id, related=False)
+    if record is None:
+        return _article_not_found(carried_search())
+    text = f"{record.headline}\n\n{record.body}\n"
+
+    def pieces():
+        for start in range(0, len(text), TEXT_CHUNK_CHARS):
+            yield text[start:start + TEXT_CHUNK_CHARS].encode("utf-8", "replace")
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", article_id.rsplit("/", 1)[-1]).strip(".-")
+    return Response(stream_with_context(pieces()), mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{name[:100] or "article"}.txt"',
+    })
+
+
+def _article_not_found(params: SearchParams | None):
+    return render_template(
+        "message.html", title="Article not found", params=params,
+        message="There is no article at this address. "
+                "It may have been removed from the archive.",
+    ), 404
 
 
 @bp.get("/feed")
@@ -176,7 +251,8 @@ def feed():
         params = parse_search_params(request.args, allow_per_page=False)
         results = run_search(replace(params, page=1, per_page=FEED_ENTRIES, sort="newest"))
     except (ParamError, QueryError) as error:
-        return render_template("message.html", title="Bad feed address", message=str(error)), 400
+        return render_template("message.html", title="Bad feed address", message=str(error),
+                               params=None), 400
     stats = index_stats(current_app.config["INDEX_DIR"])
     fallback = stats.last_commit if stats and stats.last_commit else datetime.now(timezone.utc)
     entries = []

@@ -131,7 +131,8 @@ def browser(chromium: str):
 
 
 def _new_page(browser, **options):
-    context = browser.new_context(viewport=VIEWPORT, **options)
+    options.setdefault("viewport", VIEWPORT)
+    context = browser.new_context(**options)
     context.set_default_timeout(WAIT_MS)
     context.set_default_navigation_timeout(WAIT_MS)
     return context, context.new_page()
@@ -255,7 +256,8 @@ def test_browser_search_by_keyboard_and_open_article(page, server, tmp_path):
 
     result.get_by_role("link", name=SEED_HEADLINE, exact=True).click()
 
-    expect(page).to_have_url(f"{server}/articles/{SEED_ID}")
+    # The article's address carries the search (issue 14.7).
+    expect(page).to_have_url(f"{server}/articles/{SEED_ID}?q=Jermuk")
     article = page.get_by_role("article")
     expect(article.get_by_role("heading", level=1)).to_have_text(SEED_HEADLINE)
     expect(article.locator("header time")).to_have_attribute("datetime", "2022-09-14")
@@ -264,6 +266,8 @@ def test_browser_search_by_keyboard_and_open_article(page, server, tmp_path):
     expect(paragraphs.first).to_have_text(re.compile(r"^YEREVAN"))
     assert paragraphs.count() >= 5
     save_screenshot(page, tmp_path, "article.png")
+    page.get_by_role("link", name="← Back to results").click()
+    expect(page).to_have_url(f"{server}/?q=Jermuk")
 
 
 @pytest.mark.browser
@@ -373,3 +377,77 @@ def test_browser_live_results_keep_hostile_text_inert(unguarded_page, server):
     page.keyboard.type("lantern", delay=20)
     expect(page.get_by_role("heading", name=HOSTILE_HEADLINE, exact=True)).to_be_visible()
     assert_inert(page, dialogs, HOSTILE_HEADLINE, HOSTILE_RECORD["headline"])
+
+
+@pytest.mark.browser
+def test_browser_article_page_marks_the_search_and_goes_back_to_the_same_results(
+        unguarded_page, server, tmp_path):
+    page = unguarded_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    results = server + "/?" + urlencode({"q": "lantern script", "sort": "oldest"})
+    page.goto(results)
+    page.get_by_role("link", name=HOSTILE_HEADLINE, exact=True).click()
+    expect(search_box(page)).to_have_value("lantern script")
+    heading = page.get_by_role("article").get_by_role("heading", level=1)
+    expect(heading).to_have_text(HOSTILE_HEADLINE)
+    expect(heading.locator("mark")).to_have_text(["Lantern", "script", "script", "script",
+                                                   "script"])
+    assert page.get_by_role("article").locator(":scope > p mark").count() >= 2
+    assert_inert(page, dialogs, HOSTILE_HEADLINE)
+    page.get_by_role("link", name="← Back to results").click()
+    expect(page).to_have_url(results)
+    status = page.get_by_role("status")
+    expect(status).to_have_text(re.compile(r"^\d+ results? for lantern script$"))
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_browser_search_box_border_has_3_to_1_contrast(browser, server, scheme):
+    context, page = _new_page(browser, color_scheme=scheme)
+    try:
+        page.goto(server + "/")
+        colours = page.evaluate("""() => [
+            getComputedStyle(document.querySelector("input[name=q]")).borderTopColor,
+            getComputedStyle(document.body).backgroundColor]""")
+    finally:
+        context.close()
+    border, background = ([int(n) for n in re.findall(r"\d+", c)[:3]] for c in colours)
+    assert _contrast(border, background) >= 3, colours
+
+
+def _contrast(first: list[int], second: list[int]) -> float:
+    def luminance(rgb: list[int]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4
+                  for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    low, high = sorted([luminance(first), luminance(second)])
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.browser
+def test_browser_related_dates_stay_on_one_line_on_a_phone(browser, server, tmp_path):
+    context, page = _new_page(browser, viewport={"width": 390, "height": 844})
+    try:
+        page.goto(f"{server}/articles/{SEED_ID}?q=border")
+        dates = page.locator(".related time")
+        assert dates.count() >= 1
+        lines = dates.evaluate_all("els => els.map(el => el.getClientRects().length)")
+        assert lines == [1] * len(lines)
+        save_screenshot(page, tmp_path, "article-phone-test.png")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_browser_live_results_announce_only_the_count(page, server):
+    page.goto(server + "/")
+    search_box(page).focus()
+    page.keyboard.type("lantern", delay=20)
+    expect(page.get_by_role("status")).to_have_text(re.compile(r"^\d+ results? for lantern$"))
+    assert page.locator("#live-results[aria-live]").count() == 0
+    assert page.locator("[aria-live]").count() == 1
+    # A result reached from the live view carries the search too.
+    link = page.locator("#live-results ol.results h2 a").first
+    expect(link).to_have_attribute("href", re.compile(r"\?q=lantern$"))

@@ -224,3 +224,64 @@ def test_every_template_and_static_file_is_installed_with_the_package():
              for folder in ("templates", "static") for p in (package / folder).iterdir()]
     missed = [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)]
     assert files and missed == []
+
+
+@pytest.mark.parametrize("done, total, articles, seconds, expected", [
+    (0, 1000, 0, 0.0, "indexing [------------------------------]   0%  0 articles"),
+    (310, 1000, 6500, 8.0,
+     "indexing [#########---------------------]  31%  6,500 articles  812/s  about 18 s left"),
+    (500, 1000, 3000, 75.0, "50%  3,000 articles  40/s  about 1 min 15 s left"),
+    (100, 1000, 10, 400.0, "10%  10 articles  0/s  about 1 h 00 min left"),
+    (999, 1000, 9990, 10.0, " 99%  9,990 articles  999/s  about 0 s left"),
+    (1000, 1000, 10000, 10.0, "[##############################] 100%  10,000 articles  1,000/s"),
+    (5, 1000, 40, 0.5, "  0%  40 articles"),  # too early for a rate or a time left
+])
+def test_progress_text_shows_bytes_rate_and_time_left(done, total, articles, seconds, expected):
+    from searchapp.cli import progress_text
+
+    text = progress_text(done, total, articles, seconds)
+    assert text.endswith(expected)
+    assert ("left" in text) == (0 < done < total and seconds >= 1)
+
+
+def _big_export(folder, name, articles=2000):
+    """A JSON Lines export of many articles, so the run takes many progress reports."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = "".join(
+        json.dumps({"id": f"n{n}", "headline": f"Story {n}",
+                    "body": " ".join(f"word{(n * k) % 997} text{k}" for k in range(20))}) + "\n"
+        for n in range(articles))
+    path = folder / name
+    if name.endswith(".gz"):
+        path.write_bytes(gzip.compress(lines.encode(), compresslevel=1))
+    else:
+        path.write_text(lines)
+    return path
+
+
+@pytest.mark.parametrize("name, workers", [("big.jsonl", 1), ("big.jsonl.gz", 1),
+                                           ("big.jsonl", 2)])
+def test_progress_follows_the_bytes_read_of_one_large_export(tmp_path, monkeypatch, name,
+                                                             workers):
+    from searchapp import indexing
+
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(indexing, "PROGRESS_EVERY", 100)
+    path = _big_export(tmp_path / "a", name)
+    calls = []
+    report = indexing.update_index([path], tmp_path / "ix", workers=workers,
+                                   progress=lambda *args: calls.append(args))
+    assert report.added == 2000
+    total = path.stat().st_size
+    done = [call[0] for call in calls]
+    assert all(call[1] == total for call in calls)
+    assert done == sorted(done), "progress never goes back"
+    assert done[-1] == total and calls[-1][2] == 2000
+    assert all(value < total for value in done[:-1]), "100% only at the end"
+    if workers == 1:
+        # Reported as the file is read, not all at once: every 100 articles, a step forward.
+        middle = [value for value in done if 0 < value < total]
+        assert len(set(middle)) >= 2000 // 100 - 2
+        assert min(middle) < total / 5 and max(middle) > total * 4 / 5

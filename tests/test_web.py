@@ -1,8 +1,11 @@
+import json
+import re
+
 import pytest
 from bs4 import BeautifulSoup
 from conftest import SEED, write_articles
 
-from searchapp import create_app
+from searchapp import create_app, web
 from searchapp.indexing import update_index
 
 HOSTILE_QUERIES = [
@@ -38,7 +41,8 @@ def test_results_page_shows_headline_date_and_marked_snippet(client):
     assert "2 results" in page.find(id="results-title").get_text(" ", strip=True)
     items = page.select("ol.results li")
     seed = next(li for li in items if "Fighting Continues" in li.h2.get_text())
-    assert seed.h2.a["href"] == f"/articles/{SEED.stem}"
+    # The link carries the search, so the article page can mark it and link back (issue 14.7).
+    assert seed.h2.a["href"] == f"/articles/{SEED.stem}?q=Jermuk"
     assert seed.find("time")["datetime"] == "2022-09-14"
     assert [m.get_text() for m in seed.select(".snippet mark")] == ["Jermuk", "Jermuk"]
 
@@ -56,8 +60,8 @@ def test_pagination_links_keep_the_query_and_filters(client):
 
 
 def test_pagination_across_pages(tmp_path):
-    folder = write_articles(tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}."
-                                             for i in range(25)})
+    folder = write_articles(
+        tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}." for i in range(25)})
     update_index([folder], tmp_path / "ix")
     client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
     page = soup(client.get("/?q=apricots&page=2"))
@@ -159,8 +163,8 @@ def test_hostile_queries_never_fail(client, query):
      "from=yesterday", "from=2023-01-01&to=2022-01-01", "q=a&q=b", "page=1&page=2"],
 )
 def test_bad_parameters_give_a_400_page(client, query_string):
-    url = "/?q=jermuk&" + query_string if "q=" not in query_string else "/?" + query_string
-    response = client.get(url)
+    response = client.get(
+        "/?q=jermuk&" + query_string if "q=" not in query_string else "/?" + query_string)
     assert response.status_code == 400
     assert soup(response).select_one(".notice.error")
 
@@ -273,8 +277,8 @@ def test_timeline_bars_link_to_their_periods(client):
     assert len(links) == 24
     assert [links[i]["aria-label"] for i in (0, 1, 15)] == [
         "2021-06: 1 article", "2021-07: 0 articles", "2022-09: 1 article"]
-    assert links[15]["href"] == ("/?q=border+jermuk+festival+apricot+chess"
-                                 "&from=2022-09-01&to=2022-09-30")
+    assert links[15]["href"] == (
+        "/?q=border+jermuk+festival+apricot+chess&from=2022-09-01&to=2022-09-30")
     heights = [float(a.select_one("rect.bar")["height"]) for a in links]
     assert heights[0] == heights[15] == max(heights) and heights[1] == 0
 
@@ -292,3 +296,212 @@ def test_showing_results_for_a_corrected_query(client):
     exact = soup(client.get("/?q=Jermukk&exact=1"))
     assert "No results" in exact.find(id="results-title").get_text()
     assert exact.select_one(".suggestion a").get_text() == "jermuk"
+
+
+def test_article_page_keeps_the_readers_search(client):
+    results = soup(client.get("/?q=Jermuk&sort=newest&page=1&from=2020-01-01"))
+    link = next(a for a in results.select("ol.results h2 a") if "Fighting" in a.get_text())
+    page = soup(client.get(link["href"]))
+    assert page.find("input", attrs={"name": "q"})["value"] == "Jermuk"
+    assert page.find("option", selected=True)["value"] == "newest"
+    assert page.find("input", attrs={"name": "from"})["value"] == "2020-01-01"
+    back = page.select_one("nav.back a")
+    assert back.get_text(strip=True) == "← Back to results"
+    assert back["href"] == "/?q=Jermuk&sort=newest&from=2020-01-01"
+    assert [m.get_text() for m in page.select("article mark")] == ["Jermuk", "Jermuk"]
+    # The related articles carry the search too, so their pages lead back to the same results.
+    assert all("?q=Jermuk" in a["href"] for a in page.select(".related a"))
+
+
+def test_article_page_marks_the_searched_words_in_headline_and_body(client):
+    page = soup(client.get(f"/articles/{SEED.stem}?q=fighting+border"))
+    assert [m.get_text() for m in page.h1.find_all("mark")] == ["Fighting", "Border"]
+    assert "Fighting Continues on Armenia-Azerbaijan Border" == page.h1.get_text()
+    assert {m.get_text().lower() for m in page.select("article > p mark")} >= {"fighting"}
+
+
+def test_article_page_without_a_search_has_no_back_link_and_no_marks(client):
+    page = soup(client.get(f"/articles/{SEED.stem}"))
+    assert page.find("input", attrs={"name": "q"})["value"] == ""
+    assert page.select("nav.back") == [] and page.select("mark") == []
+    # A malformed carried search is dropped, not an error: the article still shows.
+    response = client.get(f"/articles/{SEED.stem}?q=jermuk&from=nonsense")
+    assert response.status_code == 200 and soup(response).select("nav.back") == []
+
+
+def test_article_page_marks_hostile_text_escaped_once_and_inert(tmp_path):
+    payload = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    folder = write_articles(tmp_path / "a", {
+        "x.txt": f"Script {payload} AT&T\n\nBody jermuk {payload} script &amp; end.",
+    })
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    page = soup(client.get("/articles/x?q=script+jermuk+alert"))
+    assert foreign_scripts(page) == [] and page.find("img") is None
+    assert not any(attr.startswith("on") for tag in page.find_all(True) for attr in tag.attrs)
+    assert page.h1.get_text() == f"Script {payload} AT&T"
+    body = page.select("article > p")[-1].get_text()
+    assert body == f"Body jermuk {payload} script &amp; end."
+    shown = page.h1.get_text() + " " + body
+    searched = [w for w in re.findall(r"\w+", shown) if w.lower() in ("script", "jermuk", "alert")]
+    assert [m.get_text() for m in page.select("article mark")] == searched
+    assert len(searched) == 11
+
+
+def test_article_page_and_api_show_the_source_credit(tmp_path):
+    folder = write_articles(tmp_path / "a", {"feed.jsonl": "\n".join([
+        '{"id": "wire", "headline": "Cocoa review", "body": "Showers.", "source": "reuters21578"}',
+        '{"id": "plain", "headline": "No credit", "body": "Rain."}',
+    ])})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    credit = soup(client.get("/articles/wire")).select_one(".credit")
+    assert credit.get_text() == "Source: reuters21578"
+    assert soup(client.get("/articles/plain")).select_one(".credit") is None
+    assert client.get("/api/articles/wire").get_json()["source"] == "reuters21578"
+    assert client.get("/api/articles/plain").get_json()["source"] is None
+
+
+def test_an_index_built_without_the_credit_field_takes_new_articles_with_it(tmp_path):
+    from whoosh import index as whoosh_index
+
+    from searchapp.indexing import INDEX_NAME, make_schema
+
+    old = make_schema()
+    old.remove("credit")
+    (tmp_path / "ix").mkdir()
+    whoosh_index.create_in(str(tmp_path / "ix"), old, indexname=INDEX_NAME)
+    folder = write_articles(tmp_path / "a", {
+        "feed.jsonl": '{"id": "wire", "headline": "Cocoa", "body": "Showers.", "source": "AP"}'})
+    report = update_index([folder], tmp_path / "ix")
+    assert report.added == 1 and not report.skipped
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    assert client.get("/api/articles/wire").get_json()["source"] == "AP"
+
+
+def test_related_article_dates_stay_on_one_line(client):
+    page = soup(client.get(f"/articles/{SEED.stem}"))
+    assert page.select(".related .date time")
+    css = client.get("/static/style.css").get_data(as_text=True)
+    assert re.search(r"\.related \.date\s*\{[^}]*white-space:\s*nowrap", css)
+
+
+def test_a_huge_article_page_is_bounded_with_a_note_and_a_full_text_download(tmp_path):
+    words = [f"w{n:05}x" for n in range(4000)]
+    body = " ".join(words[(n * 7919) % len(words)] for n in range(380_000))  # about 3 MB
+    folder = write_articles(tmp_path / "a", {"huge.jsonl": json.dumps(
+        {"id": "huge", "headline": "A very long report", "body": "Opening jermuk. " + body})})
+    update_index([folder], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    response = client.get("/articles/huge?q=jermuk")
+    assert response.status_code == 200
+    assert len(response.get_data()) < 2 * web.ARTICLE_PAGE_CHARS
+    page = soup(response)
+    note = page.select_one(".too-long").get_text(" ", strip=True)
+    assert "too long to show in full (380,002 words)" in note
+    assert f"showing the first {web.ARTICLE_PAGE_CHARS:,} characters" in note
+    assert [m.get_text() for m in page.select("article mark")] == ["jermuk"]
+    download = page.select_one(".too-long a")["href"]
+    full = client.get(download)
+    assert full.status_code == 200 and full.mimetype == "text/plain"
+    assert full.headers["Content-Disposition"] == 'attachment; filename="huge.txt"'
+    assert full.get_data(as_text=True) == f"A very long report\n\nOpening jermuk. {body}\n"
+    assert client.get("/text/nope").status_code == 404
+
+
+@pytest.mark.parametrize("query_string, field, shown", [
+    ("q=border&sort=newest&from=2022-13-45", "from", "2022-13-45"),
+    ("q=border&to=yesterday", "to", "yesterday"),
+    ("q=border&from=2023-01-01&to=2022-01-01", "from", "2023-01-01"),
+])
+def test_a_bad_date_keeps_the_form_and_marks_the_field(client, query_string, field, shown):
+    response = client.get("/?" + query_string)
+    assert response.status_code == 400
+    form = soup(response).find("form", attrs={"role": "search"})
+    assert form.find("input", attrs={"name": "q"})["value"] == "border"
+    assert form.find("details").has_attr("open")
+    box = form.find("input", attrs={"name": field})
+    assert box["value"] == shown and box["aria-invalid"] == "true"
+    assert [tag["name"] for tag in form.select("[autofocus]")] == [field]
+    message = form.find(id=box["aria-describedby"])
+    assert field in message.get_text() and message.find_parent("label") == box.find_parent("label")
+    assert [i["name"] for i in form.select("[aria-invalid]")] == [field]
+
+
+def test_a_page_past_the_end_keeps_the_query_and_says_why(client):
+    response = client.get("/?q=border&page=5000&sort=oldest")
+    assert response.status_code == 400
+    form = soup(response).find("form", attrs={"role": "search"})
+    assert form.find("input", attrs={"name": "q"})["value"] == "border"
+    assert form.find("option", selected=True)["value"] == "oldest"
+    assert "page must be a whole number from 1 to 1,000" in form.find(id="page-error").get_text()
+    # A page past the last one that exists keeps the form too, and links to the first page.
+    page = soup(client.get("/?q=border&page=40&sort=oldest"))
+    assert page.find("input", attrs={"name": "q"})["value"] == "border"
+    assert page.find("option", selected=True)["value"] == "oldest"
+    assert "/?q=border&sort=oldest" in [a["href"] for a in page.select("#live-results a")]
+
+
+def test_a_bad_sort_is_marked_on_its_menu(client):
+    response = client.get("/?q=border&sort=sideways")
+    form = soup(response).find("form", attrs={"role": "search"})
+    assert response.status_code == 400
+    assert form.find("select")["aria-invalid"] == "true"
+    assert "sort must be one of" in form.find(id="sort-error").get_text()
+
+
+def test_not_found_article_page_keeps_the_search(client):
+    response = client.get("/articles/nope?q=jermuk")
+    page = soup(response)
+    assert response.status_code == 404
+    assert page.find("input", attrs={"name": "q"})["value"] == "jermuk"
+    assert page.select_one(".notice a")["href"] == "/?q=jermuk"
+
+
+def _contrast(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    low, high = sorted([luminance(first), luminance(second)])
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_formula():
+    assert round(_contrast("#000000", "#ffffff"), 1) == 21.0
+    assert round(_contrast("#d9d5cc", "#fdfcf9"), 1) == 1.4  # the border the issue measured
+
+
+def test_form_controls_have_3_to_1_borders_in_light_and_dark_mode(client):
+    css = client.get("/static/style.css").get_data(as_text=True)
+    light = dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", css.split("@media")[0]))
+    dark_block = re.search(r"prefers-color-scheme: dark\)\s*\{\s*:root\s*\{([^}]*)\}", css).group(1)
+    dark = {**light, **dict(re.findall(r"(--[\w-]+):\s*(#[0-9a-f]{6})", dark_block))}
+    for scheme in (light, dark):
+        for background in ("--bg", "--panel"):
+            assert _contrast(scheme["--control-border"], scheme[background]) >= 3
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", css)
+    for selector in ("input[type=search]", "input[type=date]", "select", "button.secondary"):
+        borders = [body for names, body in rules
+                   if selector in [n.strip() for n in names.split(",")] and "border:" in body]
+        assert borders and all("var(--control-border)" in body for body in borders)
+
+
+def test_only_the_result_count_is_announced(client):
+    page = soup(client.get("/?q=Jermuk"))
+    assert not page.find(id="live-results").has_attr("aria-live")
+    assert [tag.get("id") for tag in page.find_all(attrs={"aria-live": True})] == ["results-status"]
+    status = page.find(id="results-status")
+    assert status["aria-live"] == "polite" and "visually-hidden" in status["class"]
+    assert status.get_text(strip=True) == "2 results for Jermuk"
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_carried_searches_never_fail_an_article_page(client, query):
+    response = client.get(f"/articles/{SEED.stem}", query_string={"q": query, "page": "2"})
+    assert response.status_code == 200
+    page = soup(response)
+    assert page.find("input", attrs={"name": "q"})["value"] == query
+    assert foreign_scripts(page) == []

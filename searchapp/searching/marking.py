@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import functools
+import html
 
 from whoosh import query as wq
 from whoosh.support.charset import accent_map
 
 from searchapp.indexing import ANALYZER
+from searchapp.snippets import WORD_RE
 
 # Distinct words whose analysed form a process remembers, for marking snippets.
 ANALYSED_WORDS_CACHED = 100_000
+# Marks in one text of an article page; past them the reader has seen where the words are.
+MAX_MARKS = 1_000
 
 
 class WordTest:
@@ -59,3 +63,20 @@ def highlight_terms(query: wq.Query, searcher) -> frozenset[str]:
     terms = query.existing_terms(searcher.reader(), phrases=True, expand=True)
     return frozenset(text.decode("utf-8") if isinstance(text, bytes) else text
                      for name, text in terms if name == "body")
+
+
+def mark_words(text: str, is_match: WordTest | None, limit: int = MAX_MARKS) -> str:
+    """Escape ``text`` and wrap the first ``limit`` words that ``is_match`` accepts in <mark>."""
+    if is_match is None:
+        return html.escape(text, quote=False)
+    out = []
+    position = marks = 0
+    for found in WORD_RE.finditer(text):
+        if marks >= limit:
+            break
+        if is_match(found.group().lower()):
+            out.append(html.escape(text[position:found.start()], quote=False))
+            out.append(f"<mark>{html.escape(found.group(), quote=False)}</mark>")
+            position, marks = found.end(), marks + 1
+    out.append(html.escape(text[position:], quote=False))
+    return "".join(out)

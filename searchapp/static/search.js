@@ -8,6 +8,7 @@
   const form = document.querySelector("form[role=search]");
   const box = form && form.querySelector("input[name=q]");
   const region = document.getElementById("live-results");
+  const status = document.getElementById("results-status");
   if (!box || !region) return;
 
   const list = document.createElement("datalist");
@@ -41,8 +42,8 @@
       ]);
       showCompletions(completions);
       if (results && results.results) {
-        showResults(results);
         history.replaceState(null, "", "/?" + params);
+        showResults(results);
       }
     } catch (error) {
       if (error.name !== "AbortError") console.warn("live search failed:", error);
@@ -83,7 +84,7 @@
       const article = document.createElement("article");
       const h2 = document.createElement("h2");
       const link = element("a", "", hit.headline || "Untitled");
-      link.href = hit.url;
+      link.href = hit.url + location.search;  // the article page marks the search and links back
       h2.appendChild(link);
       const meta = element("p", "meta");
       if (hit.date) {
@@ -106,6 +107,7 @@
       parts.push(more);
     }
     region.replaceChildren(...parts);
+    if (status) status.textContent = `${data.total.toLocaleString("en")} result${data.total === 1 ? "" : "s"} for ${data.query}`;
   }
 
   // The API's snippet is escaped text with <mark> tags: rebuild it from text nodes.
