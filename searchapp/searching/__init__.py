@@ -34,6 +34,7 @@ from searchapp.querylang import (
     clean_query,
     parse_query,
 )
+from searchapp.searching.analysis import thread_safe
 from searchapp.searching.corrections import closest_word
 from searchapp.searching.engine import (
     BM25_B,
@@ -115,6 +116,8 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
     # False when the time limit cut the search short: the total is then a lower bound.
     complete: bool = True
+    # True when the query had more words than are looked for (querylang.MAX_WORDS).
+    truncated: bool = False
     # The corrected query whose results these are, when the one typed found nothing.
     corrected: str | None = None
     timeline: list[Period] = field(default_factory=list)
@@ -154,8 +157,11 @@ class ArticleRecord:
 class Archive:
     """The searchable archive in one index folder, shared by all threads of a process."""
 
-    def __init__(self, index_dir: Path | str):
+    def __init__(self, index_dir: Path | str, time_limit: float | None = None):
         self.index_dir = Path(index_dir)
+        # Matching and counting stop after this many seconds (SEARCH_SECONDS unless
+        # given); the results then say they are incomplete.
+        self.time_limit = time_limit
         self._index = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -179,6 +185,10 @@ class Archive:
             searcher = self._index.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         elif not searcher.up_to_date():
             searcher = searcher.refresh()
+        if searcher is not getattr(self._local, "searcher", None):
+            for _, field_type in searcher.schema.items():
+                if getattr(field_type, "analyzer", None) is not None:
+                    thread_safe(field_type.analyzer)
         self._local.searcher = searcher
         if searcher.doc_count() == 0:
             raise IndexUnavailable(
@@ -231,10 +241,14 @@ class Archive:
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
+        results.truncated = parsed.truncated
 
+        # The time limit counts from here: expanding prefixes is part of the work.
+        limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
+        deadline = time.monotonic() + limit
         query = build_query(parsed, searcher.reader())
         if query is not None:
-            run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
+            run = Run(searcher, deadline)
             matches = self._matches(run, query, date_from, date_to)
             results.total = sum(len(scores) for _, scores in matches)
             start = (page - 1) * per_page
@@ -333,7 +347,7 @@ class Archive:
                 scores = ranking.without(scores, leaf.segment.deleted)
             if low is not None:
                 dates = leaf.segment.dates
-                scores = {d: score for d, score in scores.items() if low <= dates[d] <= high}
+                scores = ranking.only(scores, lambda d, dates=dates: low <= dates[d] <= high)
             matches.append((leaf, scores))
         return matches
 
