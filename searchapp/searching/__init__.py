@@ -48,6 +48,7 @@ from searchapp.searching.engine import (
     read_segment,
     score_segment,
 )
+from searchapp.searching.health import check_index, index_signature, is_index_failure
 from searchapp.searching.marking import WordTest, highlight_terms
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
@@ -63,6 +64,8 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 # Matching and counting stop after this long; the reader gets what was found by then.
 SEARCH_SECONDS = 2.0
+# How often damage() looks at the index folder again.
+HEALTH_SECONDS = 5.0
 # Deeper than this, paging is scraping: nobody reads result 10,001.
 MAX_RESULT_WINDOW = 10_000
 # Segments whose columns an Archive keeps read; more means the index was rewritten.
@@ -77,6 +80,27 @@ MIN_CORRECTION_CHARS = 4
 
 class IndexUnavailable(Exception):
     """There is no index to search yet; the message says how to build one."""
+
+
+class IndexDamaged(IndexUnavailable):
+    """The index was deleted or damaged under the running service; the message says so."""
+
+
+def _reads_index(method):
+    """Turn a failure to read a damaged or deleted index into ``IndexDamaged``."""
+
+    @functools.wraps(method)
+    def reading(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except IndexUnavailable:
+            raise
+        except Exception as error:
+            if not is_index_failure(error):
+                raise
+            raise self._damaged(error) from error
+
+    return reading
 
 
 @dataclass
@@ -167,6 +191,45 @@ class Archive:
         self._local = threading.local()
         # Keyed by (segment id, deletions): a segment's data never changes once written.
         self._segments: dict[tuple[str, int], Segment] = {}
+        # What damage() found, and for which state of the index folder's files.
+        self._health_lock = threading.Lock()
+        self._health_checked = -math.inf
+        self._health: tuple[tuple, str | None] = ((), None)
+        # A failure a request met reading the index, for the same state of its files.
+        self._failure: tuple[tuple, str] | None = None
+
+    def damage(self) -> str | None:
+        """Return why the index cannot be read, or None when it reads well (or is absent).
+
+        Looked at no more than every ``HEALTH_SECONDS``: the folder's files are listed,
+        and read in depth (``health.check_index``) only when they changed. A failure a
+        search met reading the index counts until its files change.
+        """
+        with self._health_lock:
+            if time.monotonic() - self._health_checked >= HEALTH_SECONDS:
+                signature = index_signature(self.index_dir)
+                if signature != self._health[0]:
+                    self._health = (signature, check_index(self.index_dir))
+                self._health_checked = time.monotonic()
+            signature, problem = self._health
+            if problem is None and self._failure and self._failure[0] == signature:
+                problem = self._failure[1]
+            return problem
+
+    def _damaged(self, error: Exception) -> IndexDamaged:
+        """Note a failure to read the index, forget this thread's searcher, and say why."""
+        reason = f"{type(error).__name__}: {error}"
+        with self._health_lock:
+            self._failure = (index_signature(self.index_dir), reason)
+            self._health_checked = -math.inf  # damage() looks again at once
+        self._local.searcher = None
+        with self._lock:
+            self._index = None  # opened afresh once the index is rebuilt or restored
+            self._segments.clear()
+        return IndexDamaged(
+            "The archive is unavailable: its index was removed or is damaged. "
+            "Please try again later."
+        )
 
     def _searcher(self):
         """Return this thread's searcher, refreshed if the index has a newer commit."""
@@ -197,10 +260,12 @@ class Archive:
             )
         return searcher
 
+    @_reads_index
     def count(self) -> int:
         """Return how many articles the index holds."""
         return self._searcher().doc_count()
 
+    @_reads_index
     def search(
         self,
         text: str,
@@ -269,6 +334,7 @@ class Archive:
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
+    @_reads_index
     def complete(self, text: str, limit: int = MAX_COMPLETIONS) -> list[str]:
         """Complete the last word of ``text`` from the articles' words, most common first."""
         head, _, word = clean_query(text).rpartition(" ")
@@ -288,6 +354,7 @@ class Archive:
                 candidates.append((reader.doc_frequency(field_name, candidate), candidate))
         return [f"{head} {candidate}".strip() for _, candidate in heapq.nlargest(limit, candidates)]
 
+    @_reads_index
     def article(self, article_id: str) -> ArticleRecord | None:
         """Return the stored article with ``article_id`` and articles like it, or None."""
         searcher = self._searcher()
