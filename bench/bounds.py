@@ -21,7 +21,9 @@ import argparse
 import gzip
 import json
 import multiprocessing
+import random
 import resource
+import string
 import threading
 import time
 
@@ -53,6 +55,9 @@ def queries(corpus: str) -> dict[str, str]:
         "phrase-common": '"the company said it"',
         "words-128": " ".join(dict.fromkeys(
             w for w in text_phrase(corpus).strip('"').lower().split() if w.isalpha())),
+        # Misspellings: each word is looked up for a spelling correction.
+        "fresh-128": " ".join("".join(random.Random(n).choices(string.ascii_lowercase, k=8))
+                              for n in range(128)),
         "negative-only": "-oil",
         "negative-stop": "-the",
         "prefix-64": " ".join(f"{a}{b}{c}*" for a in "cps" for b in "aeo" for c in "mnrt")

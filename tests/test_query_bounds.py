@@ -227,3 +227,23 @@ def test_analyzers_that_threads_share_are_thread_safe(big_index):
     for worker in workers:
         worker.join()
     assert errors == []
+
+
+def test_spelling_corrections_look_up_a_bounded_number_of_words(big_index, monkeypatch):
+    import searchapp.searching as searching
+
+    looked_up = []
+
+    def closest_word(leaves, searcher, word):
+        looked_up.append(word)
+        return "harbour" if word == "harbuor" else None
+
+    monkeypatch.setattr(searching, "closest_word", closest_word)
+    fresh = " ".join("".join(random.Random(n).choices(string.ascii_lowercase, k=9))
+                     for n in range(40))
+    results = Archive(big_index).search(f"harbuor {fresh}", correct=False)
+    assert len(looked_up) == searching.MAX_CORRECTED_WORDS
+    assert results.suggestion and results.suggestion.startswith("harbour ")
+    looked_up.clear()
+    Archive(big_index, time_limit=0).search(f"harbuor {fresh}", correct=False)
+    assert looked_up == []

@@ -76,6 +76,9 @@ RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 # Words shorter than this are not spell-corrected; too many false friends.
 MIN_CORRECTION_CHARS = 4
+# A query with more unknown words than this is not a typo: the rest are not corrected
+# (each costs a walk over the index's words).
+MAX_CORRECTED_WORDS = 8
 
 
 class IndexUnavailable(Exception):
@@ -383,6 +386,7 @@ class Archive:
                  run: Run):
         """Return a spelling-corrected query when it finds more than ``text`` did."""
         corrected = text
+        looked_up = 0
         for clause in parsed.clauses:
             word = clause.text.lower()
             if (clause.kind != "word" or clause.occur == MUST_NOT
@@ -391,6 +395,11 @@ class Archive:
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
             if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
                 continue
+            looked_up += 1
+            if run.out_of_time():
+                return None
+            if looked_up > MAX_CORRECTED_WORDS:
+                break
             if suggestion := closest_word(self._leaves(searcher), searcher, word):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
