@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import threading
 
 from whoosh.codec.base import Automata
 from whoosh.support.levenshtein import distance as edit_distance
@@ -10,6 +11,8 @@ from whoosh.support.levenshtein import distance as edit_distance
 from searchapp.searching.engine import Leaf
 
 MAX_CORRECTION_EDITS = 2
+# One thread reads a segment's words while the others wait: each would read them all.
+_WORDS_LOCK = threading.Lock()
 
 
 def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
@@ -19,9 +22,12 @@ def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
     for leaf in leaves:
         words = leaf.segment.words
         if words is None:
-            field_name = searcher.schema["body"].spelling_fieldname("body")
-            words = leaf.segment.words = [
-                term.decode("utf-8") for term in leaf.searcher.reader().lexicon(field_name)]
+            with _WORDS_LOCK:
+                words = leaf.segment.words
+                if words is None:
+                    field_name = searcher.schema["body"].spelling_fieldname("body")
+                    words = leaf.segment.words = [term.decode("utf-8") for term in
+                                                  leaf.searcher.reader().lexicon(field_name)]
         candidates.update(Automata.find_matches(automaton, WordCursor(words)))
     candidates.discard(word)
     if not candidates:
