@@ -247,3 +247,13 @@ def test_spelling_corrections_look_up_a_bounded_number_of_words(big_index, monke
     looked_up.clear()
     Archive(big_index, time_limit=0).search(f"harbuor {fresh}", correct=False)
     assert looked_up == []
+
+
+def test_segment_words_are_read_in_one_go_as_whoosh_lists_them(big_index):
+    from searchapp.searching.corrections import segment_words
+
+    searcher = Archive(big_index)._searcher()
+    for leaf, _ in searcher.reader().leaf_readers():
+        for field_name in ("spell_body", "body", "headline", "author", "id"):
+            expected = [term.decode("utf-8") for term in leaf.lexicon(field_name)]
+            assert segment_words(leaf, field_name) == expected
