@@ -27,7 +27,8 @@ def clauses(text):
         ("cats OR dogs", [("cats", "word", None, SHOULD), ("dogs", "word", None, SHOULD)]),
         ("cats NOT dogs", [("cats", "word", None, SHOULD), ("dogs", "word", None, MUST_NOT)]),
         ("+jermuk spa", [("jermuk", "word", None, MUST), ("spa", "word", None, SHOULD)]),
-        ("headline:border title:x", [("border", "word", "headline", SHOULD), ("x", "word", "headline", SHOULD)]),
+        ("headline:border title:x",
+         [("border", "word", "headline", SHOULD), ("x", "word", "headline", SHOULD)]),
         ('body:"mineral springs"', [("mineral springs", "phrase", "body", SHOULD)]),
         ("armen* talks", [("armen", "prefix", None, SHOULD), ("talks", "word", None, SHOULD)]),
         ("foo:bar", [("foo", "word", None, SHOULD), ("bar", "word", None, SHOULD)]),
@@ -46,7 +47,8 @@ def test_question_mark_and_repeated_words_survive():
     assert [c[0] for c in clauses("what is war war?")] == ["what", "is", "war", "war"]
 
 
-@pytest.mark.parametrize("text", ['"unbalanced', "*", "?", "((((", "AND", "-", '""', "\x00\x01", "  "])
+@pytest.mark.parametrize(
+    "text", ['"unbalanced', "*", "?", "((((", "AND", "-", '""', "\x00\x01", "  "])
 def test_hostile_fragments_parse_to_something_harmless(text):
     parsed = parse_query(text)
     assert all(c.text.strip() for c in parsed.clauses)
@@ -85,3 +87,17 @@ def test_prefixes_are_capped_lower_than_words():
     parsed = parse_query("ab* " * 100 + "word " * 10)
     kinds = [c.kind for c in parsed.clauses]
     assert kinds.count("prefix") == MAX_PREFIX_CLAUSES and kinds.count("word") == 10
+
+
+@pytest.mark.parametrize("text, expected, truncated", [
+    ('"' + "oil " * 400 + '"', [("phrase", 128)], True),
+    ("w " * 126 + '"a b c" d', [("word", 1)] * 126 + [("phrase", 2)], True),
+    ("w " * 127 + '"a b c" d', [("word", 1)] * 128, True),
+    ("w " * 125 + '"a b c"', [("word", 1)] * 125 + [("phrase", 3)], False),
+    ("w " * 128, [("word", 1)] * 128, False),
+    ("-w " * 129, [("word", 1)] * 128, True),
+])
+def test_phrase_words_count_toward_the_128_word_cap(text, expected, truncated):
+    parsed = parse_query(text)
+    assert [(c.kind, len(c.text.split())) for c in parsed.clauses] == expected
+    assert parsed.truncated is truncated
