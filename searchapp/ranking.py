@@ -103,9 +103,10 @@ def intersection(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
     for part in parts:
         if result is None:
             result = dict(part)
-        else:
-            get = part.get
-            result = {docnum: score + other for docnum, score in result.items()
+        else:  # walk the smaller of the two
+            small, large = (part, result) if len(part) < len(result) else (result, part)
+            get = large.get
+            result = {docnum: score + other for docnum, score in small.items()
                       if (other := get(docnum)) is not None}
         if not result:
             return {}
