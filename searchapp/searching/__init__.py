@@ -76,6 +76,9 @@ RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 # Words shorter than this are not spell-corrected; too many false friends.
 MIN_CORRECTION_CHARS = 4
+# Nor longer ones: no typo makes a word this long, and the automaton that looks for
+# the nearest word grows with its length (2,000 letters took 5 s).
+MAX_CORRECTION_CHARS = 40
 # A query with more unknown words than this is not a typo: the rest are not corrected
 # (each costs a walk over the index's words).
 MAX_CORRECTED_WORDS = 8
@@ -390,7 +393,8 @@ class Archive:
         for clause in parsed.clauses:
             word = clause.text.lower()
             if (clause.kind != "word" or clause.occur == MUST_NOT
-                    or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
+                    or not MIN_CORRECTION_CHARS <= len(word) <= MAX_CORRECTION_CHARS
+                    or not word.isalpha()):
                 continue
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
             if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
