@@ -8,6 +8,10 @@ prefix, ``headline:``/``body:``/``caption:``/``author:`` to pick a field, and
 
 Upper-case AND / OR / NOT are operators only when the query also has lower-case
 letters, so a query typed in capitals is read as words.
+
+A query keeps its first 128 words, counting every word of a quoted phrase: a phrase
+that runs past the 128th word is cut there, and the rest of the query is left out
+(``ParsedQuery.truncated`` says so).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from datetime import date
 
 MAX_QUERY_CHARS = 2000
 # A long question (a library user's query, a pasted paragraph) keeps its first 128
-# words: more found nothing better on the test collections and only costs time.
-# Prefixes, which each expand to many words, are capped lower.
-MAX_CLAUSES = 128
+# words, those of phrases included: more found nothing better on the test collections
+# and only costs time. Prefixes, which each expand to many words, are capped lower.
+MAX_WORDS = 128
+MAX_CLAUSES = MAX_WORDS
 MAX_PREFIX_CLAUSES = 64
 FIELD_ALIASES = {
     "headline": "headline", "title": "headline", "body": "body", "text": "body",
@@ -60,6 +65,8 @@ class ParsedQuery:
     clauses: list[Clause] = field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
+    # True when words past the first MAX_WORDS were left out.
+    truncated: bool = False
 
     @property
     def words(self) -> list[str]:
@@ -88,8 +95,10 @@ def parse_query(text: str) -> ParsedQuery:
     pending = SHOULD  # set by AND / NOT for the next clause
     previous: Clause | None = None
     prefixes = 0
+    words_left = MAX_WORDS
     for match in TOKEN_RE.finditer(text):
-        if len(parsed.clauses) >= MAX_CLAUSES:
+        if words_left <= 0:
+            parsed.truncated = True
             break
         word, phrase, sign = match["word"], match["phrase"], match["sign"]
         field_name = (match["field"] or "").lower()
@@ -115,6 +124,15 @@ def parse_query(text: str) -> ParsedQuery:
                 if prefixes >= MAX_PREFIX_CLAUSES:
                     continue
                 prefixes += 1
+            words = clause.text.split(" ")
+            if len(words) > words_left:
+                parsed.truncated = True
+                if words_left == 0:
+                    break
+                # A phrase that runs past the last word kept is cut there.
+                clause = Clause(" ".join(words[:words_left]),
+                                "phrase" if words_left > 1 else "word", field, occur)
+            words_left -= min(len(words), words_left)
             parsed.clauses.append(clause)
             previous = clause
     return parsed

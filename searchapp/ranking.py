@@ -10,10 +10,50 @@ about one article at a time. Nothing here knows which engine the numbers came fr
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 # An article number (within one segment of the index) and its score.
 Scores = dict[int, float]
+
+
+class Everything(Mapping):
+    """Every article of a segment but the excluded ones, all with the same score.
+
+    What a query of exclusions only (``-word``) matches, without a table as large as
+    the archive: the memory is that of the exclusions. ``keep``, when given, says which
+    article numbers to keep besides (a date range).
+    """
+
+    def __init__(self, count: int, excluded: frozenset[int] = frozenset(),
+                 score: float = 0.0, keep: Callable[[int], bool] | None = None):
+        self.count, self.excluded, self.score, self.keep = count, excluded, score, keep
+        self._length: int | None = None
+
+    def __iter__(self) -> Iterator[int]:
+        kept = itertools.filterfalse(self.excluded.__contains__, range(self.count))
+        return filter(self.keep, kept) if self.keep else kept
+
+    def __len__(self) -> int:
+        if self._length is None:
+            if self.keep is None:
+                self._length = self.count - sum(1 for d in self.excluded if 0 <= d < self.count)
+            else:
+                self._length = sum(1 for _ in self)
+        return self._length
+
+    def __getitem__(self, docnum: int) -> float:
+        if (not 0 <= docnum < self.count or docnum in self.excluded
+                or (self.keep and not self.keep(docnum))):
+            raise KeyError(docnum)
+        return self.score
+
+    def without(self, excluded: Iterable[int]) -> Everything:
+        return Everything(self.count, self.excluded | frozenset(excluded), self.score, self.keep)
+
+    def only(self, keep: Callable[[int], bool]) -> Everything:
+        both = keep if self.keep is None else (lambda d: self.keep(d) and keep(d))
+        return Everything(self.count, self.excluded, self.score, both)
 
 
 def length_norms(field_weight: float, average_length: float, b: float,
@@ -41,37 +81,36 @@ def saturate(frequencies: Scores, weight: float, k1: float) -> Scores:
     return {docnum: top * f / (f + k1) for docnum, f in frequencies.items()}
 
 
-def union(parts: Sequence[Scores], boost: float = 1.0) -> Scores:
-    """Return the articles that match any part, each scored by its parts' sum."""
-    if not parts:
-        return {}
-    largest = max(range(len(parts)), key=lambda i: len(parts[i]))
-    result = dict(parts[largest])
-    for number, part in enumerate(parts):
-        if number != largest:
-            get = result.get
-            for docnum, score in part.items():
-                result[docnum] = get(docnum, 0.0) + score
+def union(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
+    """Return the articles that match any part, each scored by its parts' sum.
+
+    Parts are folded in one at a time (a generator of parts is never held at once),
+    into a copy of the largest seen so far.
+    """
+    result: Scores = {}
+    for part in parts:
+        if len(part) > len(result):
+            result, part = dict(part), result
+        get = result.get
+        for docnum, score in part.items():
+            result[docnum] = get(docnum, 0.0) + score
     return _boosted(result, boost)
 
 
-def intersection(parts: Sequence[Scores], boost: float = 1.0) -> Scores:
+def intersection(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
     """Return the articles that match every part, each scored by its parts' sum."""
-    if not parts:
-        return {}
-    smallest = min(parts, key=len)
-    others = [part for part in parts if part is not smallest]
-    result = {}
-    for docnum, score in smallest.items():
-        total = score
-        for part in others:
-            other = part.get(docnum)
-            if other is None:
-                break
-            total += other
-        else:
-            result[docnum] = total
-    return _boosted(result, boost)
+    result: Scores | None = None
+    for part in parts:
+        if result is None:
+            result = dict(part)
+        else:  # walk the smaller of the two
+            small, large = (part, result) if len(part) < len(result) else (result, part)
+            get = large.get
+            result = {docnum: score + other for docnum, score in small.items()
+                      if (other := get(docnum)) is not None}
+        if not result:
+            return {}
+    return _boosted(result or {}, boost)
 
 
 def with_optional(required: Scores, optional: Scores, boost: float = 1.0) -> Scores:
@@ -82,20 +121,33 @@ def with_optional(required: Scores, optional: Scores, boost: float = 1.0) -> Sco
 
 def without(scores: Scores, excluded: Iterable[int], boost: float = 1.0) -> Scores:
     """Drop the excluded articles."""
+    if isinstance(scores, Everything):
+        return _boosted(scores.without(excluded), boost)
     result = dict(scores)
     for docnum in excluded:
         result.pop(docnum, None)
     return _boosted(result, boost)
 
 
+def only(scores: Scores, keep: Callable[[int], bool]) -> Scores:
+    """Keep the articles for which ``keep`` is true."""
+    if isinstance(scores, Everything):
+        return scores.only(keep)
+    return {docnum: score for docnum, score in scores.items() if keep(docnum)}
+
+
 def _boosted(scores: Scores, boost: float) -> Scores:
     if boost == 1.0:
         return scores
+    if isinstance(scores, Everything):
+        return Everything(scores.count, scores.excluded, scores.score * boost, scores.keep)
     return {docnum: score * boost for docnum, score in scores.items()}
 
 
 def best(scores: Scores, count: int) -> list[tuple[int, float]]:
     """Return the ``count`` best-scored matches, best first, ties by article number."""
+    if isinstance(scores, Everything):  # all tied: the lowest numbers
+        return [(docnum, scores.score) for docnum in itertools.islice(scores, count)]
     if len(scores) > count:
         # Everything above the count-th best score, and the lowest numbers tied with it.
         threshold = heapq.nlargest(count, scores.values())[-1]

@@ -24,7 +24,7 @@ from searchapp import __version__, config, observability, reports
 from searchapp.indexing import index_stats
 from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
-from searchapp.searching import Archive, IndexUnavailable, SearchResults
+from searchapp.searching import Archive, IndexDamaged, IndexUnavailable, SearchResults
 
 FEED_ENTRIES = 20
 # An article page shows this much of the body; the rest is in its plain-text download.
@@ -86,7 +86,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     def no_index(error: IndexUnavailable):
         if request.path.startswith("/api/"):
             return error_response(503, str(error))
-        return render_template("message.html", title="No index yet", message=str(error),
+        title = "Archive unavailable" if isinstance(error, IndexDamaged) else "No index yet"
+        return render_template("message.html", title=title, message=str(error),
                                params=carried_search()), 503
 
     @app.errorhandler(Exception)
@@ -296,7 +297,15 @@ def opensearch():
 @bp.get("/healthz")
 def healthz():
     """Say whether the service can search, with the index's size and last commit."""
-    stats = index_stats(current_app.config["INDEX_DIR"])
+    damage, stats = archive().damage(), None
+    if damage is None:
+        try:
+            stats = index_stats(current_app.config["INDEX_DIR"])
+        except Exception as error:  # damaged since damage() last looked
+            damage = f"{type(error).__name__}: {error}"
+    if damage is not None:
+        return jsonify(status="damaged", reason=damage, articles=0, last_commit=None,
+                       version=__version__), 503
     if stats is None:
         return jsonify(status="no index", articles=0, last_commit=None, version=__version__), 503
     return jsonify(status="ok", articles=stats.articles,

@@ -87,3 +87,17 @@ def test_prefixes_are_capped_lower_than_words():
     parsed = parse_query("ab* " * 100 + "word " * 10)
     kinds = [c.kind for c in parsed.clauses]
     assert kinds.count("prefix") == MAX_PREFIX_CLAUSES and kinds.count("word") == 10
+
+
+@pytest.mark.parametrize("text, expected, truncated", [
+    ('"' + "oil " * 400 + '"', [("phrase", 128)], True),
+    ("w " * 126 + '"a b c" d', [("word", 1)] * 126 + [("phrase", 2)], True),
+    ("w " * 127 + '"a b c" d', [("word", 1)] * 128, True),
+    ("w " * 125 + '"a b c"', [("word", 1)] * 125 + [("phrase", 3)], False),
+    ("w " * 128, [("word", 1)] * 128, False),
+    ("-w " * 129, [("word", 1)] * 128, True),
+])
+def test_phrase_words_count_toward_the_128_word_cap(text, expected, truncated):
+    parsed = parse_query(text)
+    assert [(c.kind, len(c.text.split())) for c in parsed.clauses] == expected
+    assert parsed.truncated is truncated

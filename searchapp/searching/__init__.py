@@ -35,6 +35,7 @@ from searchapp.querylang import (
     clean_query,
     parse_query,
 )
+from searchapp.searching.analysis import thread_safe
 from searchapp.searching.corrections import closest_word
 from searchapp.searching.engine import (
     BM25_B,
@@ -48,6 +49,7 @@ from searchapp.searching.engine import (
     read_segment,
     score_segment,
 )
+from searchapp.searching.health import check_index, index_signature, is_index_failure
 from searchapp.searching.marking import WordTest, highlight_terms, mark_words
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
@@ -63,6 +65,8 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 # Matching and counting stop after this long; the reader gets what was found by then.
 SEARCH_SECONDS = 2.0
+# How often damage() looks at the index folder again.
+HEALTH_SECONDS = 5.0
 # Deeper than this, paging is scraping: nobody reads result 10,001.
 MAX_RESULT_WINDOW = 10_000
 # Segments whose columns an Archive keeps read; more means the index was rewritten.
@@ -76,10 +80,37 @@ RELATED_KEY_TERMS = 12
 RELATED_TEXT_CHARS = 20_000
 # Words shorter than this are not spell-corrected; too many false friends.
 MIN_CORRECTION_CHARS = 4
+# Nor longer ones: no typo makes a word this long, and the automaton that looks for
+# the nearest word grows with its length (2,000 letters took 5 s).
+MAX_CORRECTION_CHARS = 40
+# A query with more unknown words than this is not a typo: the rest are not corrected
+# (each costs a walk over the index's words).
+MAX_CORRECTED_WORDS = 8
 
 
 class IndexUnavailable(Exception):
     """There is no index to search yet; the message says how to build one."""
+
+
+class IndexDamaged(IndexUnavailable):
+    """The index was deleted or damaged under the running service; the message says so."""
+
+
+def _reads_index(method):
+    """Turn a failure to read a damaged or deleted index into ``IndexDamaged``."""
+
+    @functools.wraps(method)
+    def reading(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except IndexUnavailable:
+            raise
+        except Exception as error:
+            if not is_index_failure(error):
+                raise
+            raise self._damaged(error) from error
+
+    return reading
 
 
 @dataclass
@@ -119,6 +150,8 @@ class SearchResults:
     hits: list[Hit] = field(default_factory=list)
     # False when the time limit cut the search short: the total is then a lower bound.
     complete: bool = True
+    # True when the query had more words than are looked for (querylang.MAX_WORDS).
+    truncated: bool = False
     # The corrected query whose results these are, when the one typed found nothing.
     corrected: str | None = None
     timeline: list[Period] = field(default_factory=list)
@@ -177,13 +210,55 @@ class ArticleRecord:
 class Archive:
     """The searchable archive in one index folder, shared by all threads of a process."""
 
-    def __init__(self, index_dir: Path | str):
+    def __init__(self, index_dir: Path | str, time_limit: float | None = None):
         self.index_dir = Path(index_dir)
+        # Matching and counting stop after this many seconds (SEARCH_SECONDS unless
+        # given); the results then say they are incomplete.
+        self.time_limit = time_limit
         self._index = None
         self._lock = threading.Lock()
         self._local = threading.local()
         # Keyed by (segment id, deletions): a segment's data never changes once written.
         self._segments: dict[tuple[str, int], Segment] = {}
+        # What damage() found, and for which state of the index folder's files.
+        self._health_lock = threading.Lock()
+        self._health_checked = -math.inf
+        self._health: tuple[tuple, str | None] = ((), None)
+        # A failure a request met reading the index, for the same state of its files.
+        self._failure: tuple[tuple, str] | None = None
+
+    def damage(self) -> str | None:
+        """Return why the index cannot be read, or None when it reads well (or is absent).
+
+        Looked at no more than every ``HEALTH_SECONDS``: the folder's files are listed,
+        and read in depth (``health.check_index``) only when they changed. A failure a
+        search met reading the index counts until its files change.
+        """
+        with self._health_lock:
+            if time.monotonic() - self._health_checked >= HEALTH_SECONDS:
+                signature = index_signature(self.index_dir)
+                if signature != self._health[0]:
+                    self._health = (signature, check_index(self.index_dir))
+                self._health_checked = time.monotonic()
+            signature, problem = self._health
+            if problem is None and self._failure and self._failure[0] == signature:
+                problem = self._failure[1]
+            return problem
+
+    def _damaged(self, error: Exception) -> IndexDamaged:
+        """Note a failure to read the index, forget this thread's searcher, and say why."""
+        reason = f"{type(error).__name__}: {error}"
+        with self._health_lock:
+            self._failure = (index_signature(self.index_dir), reason)
+            self._health_checked = -math.inf  # damage() looks again at once
+        self._local.searcher = None
+        with self._lock:
+            self._index = None  # opened afresh once the index is rebuilt or restored
+            self._segments.clear()
+        return IndexDamaged(
+            "The archive is unavailable: its index was removed or is damaged. "
+            "Please try again later."
+        )
 
     def _searcher(self):
         """Return this thread's searcher, refreshed if the index has a newer commit."""
@@ -202,6 +277,10 @@ class Archive:
             searcher = self._index.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         elif not searcher.up_to_date():
             searcher = searcher.refresh()
+        if searcher is not getattr(self._local, "searcher", None):
+            for _, field_type in searcher.schema.items():
+                if getattr(field_type, "analyzer", None) is not None:
+                    thread_safe(field_type.analyzer)
         self._local.searcher = searcher
         if searcher.doc_count() == 0:
             raise IndexUnavailable(
@@ -210,10 +289,12 @@ class Archive:
             )
         return searcher
 
+    @_reads_index
     def count(self) -> int:
         """Return how many articles the index holds."""
         return self._searcher().doc_count()
 
+    @_reads_index
     def search(
         self,
         text: str,
@@ -254,10 +335,14 @@ class Archive:
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
+        results.truncated = parsed.truncated
 
+        # The time limit counts from here: expanding prefixes is part of the work.
+        limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
+        deadline = time.monotonic() + limit
         query = build_query(parsed, searcher.reader())
         if query is not None:
-            run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
+            run = Run(searcher, deadline)
             matches = self._matches(run, query, date_from, date_to)
             results.total = sum(len(scores) for _, scores in matches)
             start = (page - 1) * per_page
@@ -278,6 +363,7 @@ class Archive:
         results.took_ms = (time.perf_counter() - started) * 1000
         return results
 
+    @_reads_index
     def complete(self, text: str, limit: int = MAX_COMPLETIONS) -> list[str]:
         """Complete the last word of ``text`` from the articles' words, most common first."""
         head, _, word = clean_query(text).rpartition(" ")
@@ -297,6 +383,7 @@ class Archive:
                 candidates.append((reader.doc_frequency(field_name, candidate), candidate))
         return [f"{head} {candidate}".strip() for _, candidate in heapq.nlargest(limit, candidates)]
 
+    @_reads_index
     def article(self, article_id: str, related: bool = True) -> ArticleRecord | None:
         """Return the stored article with ``article_id`` and articles like it, or None."""
         searcher = self._searcher()
@@ -346,14 +433,21 @@ class Archive:
                  run: Run):
         """Return a spelling-corrected query when it finds more than ``text`` did."""
         corrected = text
+        looked_up = 0
         for clause in parsed.clauses:
             word = clause.text.lower()
             if (clause.kind != "word" or clause.occur == MUST_NOT
-                    or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
+                    or not MIN_CORRECTION_CHARS <= len(word) <= MAX_CORRECTION_CHARS
+                    or not word.isalpha()):
                 continue
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
             if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
                 continue
+            looked_up += 1
+            if run.out_of_time():
+                return None
+            if looked_up > MAX_CORRECTED_WORDS:
+                break
             if suggestion := closest_word(self._leaves(searcher), searcher, word):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
@@ -377,7 +471,7 @@ class Archive:
                 scores = ranking.without(scores, leaf.segment.deleted)
             if low is not None:
                 dates = leaf.segment.dates
-                scores = {d: score for d, score in scores.items() if low <= dates[d] <= high}
+                scores = ranking.only(scores, lambda d, dates=dates: low <= dates[d] <= high)
             matches.append((leaf, scores))
         return matches
 

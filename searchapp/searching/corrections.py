@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import bisect
+import struct
+import threading
 
+from whoosh.codec import whoosh3
 from whoosh.codec.base import Automata
 from whoosh.support.levenshtein import distance as edit_distance
 
 from searchapp.searching.engine import Leaf
 
 MAX_CORRECTION_EDITS = 2
+# How Whoosh's words file starts each entry: the key's length and the value's.
+ENTRY_LENGTHS = struct.Struct("!ii")
+# One thread reads a segment's words while the others wait: each would read them all.
+_WORDS_LOCK = threading.Lock()
 
 
 def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
@@ -19,9 +26,12 @@ def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
     for leaf in leaves:
         words = leaf.segment.words
         if words is None:
-            field_name = searcher.schema["body"].spelling_fieldname("body")
-            words = leaf.segment.words = [
-                term.decode("utf-8") for term in leaf.searcher.reader().lexicon(field_name)]
+            with _WORDS_LOCK:
+                words = leaf.segment.words
+                if words is None:
+                    field_name = searcher.schema["body"].spelling_fieldname("body")
+                    words = leaf.segment.words = segment_words(leaf.searcher.reader(),
+                                                               field_name)
         candidates.update(Automata.find_matches(automaton, WordCursor(words)))
     candidates.discard(word)
     if not candidates:
@@ -30,6 +40,33 @@ def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
     reader = searcher.reader()
     return min(candidates, key=lambda candidate: (
         edit_distance(candidate, word), -reader.doc_frequency(field_name, candidate), candidate))
+
+
+def segment_words(reader, field_name: str) -> list[str]:
+    """Return one segment's words of a field, sorted, read from its words file in one go.
+
+    Whoosh's ``lexicon`` reads the file a few bytes at a time: 78,549 words of a
+    Reuters-21578 segment took 2 s, and 26 s on a busy machine, in the request that
+    first needed a correction.
+    """
+    terms = getattr(reader, "_terms", None)
+    if not isinstance(terms, whoosh3.W3TermsReader) or field_name not in terms._fieldmap:
+        return [term.decode("utf-8") for term in reader.lexicon(field_name)]
+    table = terms._tindex
+    number = terms._fieldmap[field_name]
+    # Keys are the field's number then the word; the file holds them in order.
+    start = table.closest_key_pos(struct.pack("!H", number))
+    if start is None:
+        return []
+    end = table.closest_key_pos(struct.pack("!H", number + 1)) or table.endofdata
+    data = table.dbfile.get(start, end - start)
+    words, position = [], 0
+    while position < len(data):
+        key_length, value_length = ENTRY_LENGTHS.unpack_from(data, position)
+        position += ENTRY_LENGTHS.size
+        words.append(data[position + 2:position + key_length].decode("utf-8"))
+        position += key_length + value_length
+    return words
 
 
 class WordCursor:

@@ -9,6 +9,7 @@ matchers score only prefixes and quoted single words.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import time
@@ -72,12 +73,17 @@ class Leaf:
 
 
 class Run:
-    """One query's evaluation: index-wide statistics, and the time it may take."""
+    """One query's evaluation: index-wide statistics, and the time it may take.
+
+    ``postings`` counts the postings read (and matches scored by Whoosh's matchers): the
+    work done, which stops soon after the deadline whatever the query.
+    """
 
     def __init__(self, searcher, deadline: float):
         self.searcher = searcher
         self.deadline = deadline
         self.expired = False
+        self.postings = 0
         self._idf: dict[str, float] = {}
 
     def out_of_time(self) -> bool:
@@ -101,21 +107,36 @@ def _length_norms(weight: float, average_length: float) -> list[float]:
 
 
 def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
-    """Score the articles of one segment that ``query`` matches."""
+    """Score the articles of one segment that ``query`` matches.
+
+    Once the run is out of time, no more postings are read: what was found by then is
+    kept where it is certain to match (a word's partial postings, an ``Or`` of what was
+    scored), and dropped where it is not (a phrase not checked word by word, anything
+    whose exclusions were not all read).
+    """
+    if isinstance(query, (wq.Or, wq.And)):
+        # Folded in one part at a time: a query's 128 words never hold 128 tables at once.
+        parts = (score_segment(q, leaf, run) for q in query.subqueries)
+        combine = ranking.union if isinstance(query, wq.Or) else ranking.intersection
+        return combine(parts, query.boost)
+    if isinstance(query, wq.AndMaybe):
+        a = score_segment(query.a, leaf, run)
+        return ranking.with_optional(a, score_segment(query.b, leaf, run), query.boost)
+    if isinstance(query, wq.AndNot):
+        # Exclusions first: an article may be listed only if all of them were read.
+        excluded = score_segment(query.b, leaf, run)
+        if run.out_of_time():
+            return {}
+        return ranking.without(score_segment(query.a, leaf, run), excluded, query.boost)
+    if isinstance(query, wq.Every):
+        # Every article scores the same: no table the size of the archive.
+        return ranking.Everything(leaf.segment.doc_count)
+    if run.out_of_time():
+        return {}
     if isinstance(query, WordQuery):
         return _word_scores(query, leaf, run)
     if isinstance(query, PhraseQuery):
         return _phrase_scores(query, leaf, run)
-    if isinstance(query, (wq.Or, wq.And)):
-        parts = [score_segment(q, leaf, run) for q in query.subqueries]
-        combine = ranking.union if isinstance(query, wq.Or) else ranking.intersection
-        return combine(parts, query.boost)
-    if isinstance(query, (wq.AndMaybe, wq.AndNot)):
-        a, b = score_segment(query.a, leaf, run), score_segment(query.b, leaf, run)
-        combine = ranking.with_optional if isinstance(query, wq.AndMaybe) else ranking.without
-        return combine(a, b, query.boost)
-    if isinstance(query, wq.Every):
-        return dict.fromkeys(range(leaf.segment.doc_count), 0.0)
     return _matcher_scores(query, leaf, run)
 
 
@@ -130,7 +151,7 @@ def _word_scores(query: WordQuery, leaf: Leaf, run: Run) -> ranking.Scores:
             continue
         norms = run.norms(name, term.boost)
         codes = leaf.segment.lengths[name]
-        for ids, counts in _postings(reader, name, btext):
+        for ids, counts in _postings(reader, name, btext, run):
             ranking.add_frequencies(frequencies, ids, counts, codes, norms)
             if run.out_of_time():
                 break
@@ -154,56 +175,73 @@ def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int
                    run: Run) -> dict[int, int]:
     """Count each article's occurrences of the words at the offsets the query has them.
 
-    The rarest word is read first; each next word's postings are kept only for the
-    articles that have every word so far, and only those articles' positions are read.
+    Each distinct word is read once, the rarest first: its positions give each article
+    the places where the phrase may start. Each next word keeps only the places it
+    confirms, read only for the articles still in the running, and skips the blocks of
+    postings that hold none of them. So the memory is one table the size of the rarest
+    word's postings, however long the phrase. Out of time, nothing unconfirmed counts.
     """
     field = reader.schema[field_name]
-    terms = [field.to_bytes(word) for word in words]
-    if any((field_name, term) not in reader for term in terms):
+    shifts: dict[bytes, list[int]] = {}  # a word's offsets in the phrase (more if repeated)
+    for word, offset in zip(words, offsets, strict=True):
+        shifts.setdefault(field.to_bytes(word), []).append(offset)
+    if any((field_name, term) not in reader for term in shifts):
         return {}
-    order = sorted(range(len(terms)), key=lambda i: reader.doc_frequency(field_name, terms[i]))
-    found: list[dict[int, bytes]] = [{} for _ in terms]
-    candidates = None  # the articles that have every word read so far
-    for number in order:
-        kept = found[number]
-        for ids, values in _postings(reader, field_name, terms[number], positions=True):
-            if candidates is None:
-                kept.update(zip(ids, values, strict=True))
-            else:
-                kept.update((d, v) for d, v in zip(ids, values, strict=True) if d in candidates)
-            if run.out_of_time():
-                break
-        candidates = kept
-        if not kept:
-            return {}
+    order = sorted(shifts, key=lambda term: reader.doc_frequency(field_name, term))
     decode = field.format.decode_positions
-    counts = {}
-    for docnum in candidates:
-        starts = set(decode(found[0][docnum]))
-        for number in range(1, len(terms)):
-            starts &= {p - offsets[number] for p in decode(found[number][docnum])}
-        if starts:
-            counts[docnum] = len(starts)
-    return counts
+
+    def starts(term: bytes, encoded: bytes) -> set[int]:
+        positions = decode(encoded)
+        found = None
+        for shift in shifts[term]:
+            here = {p - shift for p in positions}
+            found = here if found is None else found & here
+        return found
+
+    first = order[0]
+    # The rarest word's positions, kept encoded (compact) until the next word is read.
+    encoded: dict[int, bytes] = {}
+    for ids, values in _postings(reader, field_name, first, run, positions=True):
+        encoded.update(zip(ids, values, strict=True))
+        if run.out_of_time():
+            return {}
+    places = None  # once a second word is read: each article's confirmed starts
+    wanted = sorted(encoded)
+    for term in order[1:]:
+        confirmed = {}
+        for docnum, value in _wanted_postings(reader, field_name, term, wanted, run):
+            here = starts(term, value)
+            here &= starts(first, encoded[docnum]) if places is None else places[docnum]
+            if here:
+                confirmed[docnum] = here
+        if run.out_of_time():
+            return {}
+        places, wanted = confirmed, sorted(confirmed)
+        encoded = {}
+        if not places:
+            return {}
+    if places is None:
+        places = {docnum: starts(first, value) for docnum, value in encoded.items()}
+    return {docnum: len(found) for docnum, found in places.items() if found}
 
 
-def _postings(reader, field_name: str, btext: bytes, positions: bool = False):
+def _postings(reader, field_name: str, btext: bytes, run: Run, positions: bool = False):
     """Yield a term's postings a block at a time: (article numbers, frequencies), or with
     ``positions`` (article numbers, encoded positions).
 
     Deleted articles are included; the caller drops them once for the whole query.
     """
-    matcher = reader.postings(field_name, btext)
-    if isinstance(matcher, FilterMatcher):
-        matcher = matcher.child
+    matcher = _leaf_matcher(reader, field_name, btext)
     if not isinstance(matcher, whoosh3.W3LeafMatcher):
         while matcher.is_active():
+            run.postings += 1
             yield (matcher.id(),), (matcher.value() if positions else matcher.weight(),)
             matcher.next()
         return
     # Whoosh 2.7.4 decodes a whole block at once; reading it so saves a call a posting.
     while matcher.is_active():
         matcher._read_ids()
+        run.postings += len(matcher._ids)
         if positions:
             matcher._read_values()
             yield matcher._ids, matcher._values
@@ -211,6 +249,39 @@ def _postings(reader, field_name: str, btext: bytes, positions: bool = False):
             matcher._read_weights()
             yield matcher._ids, matcher._weights
         matcher._next_block()
+
+
+def _wanted_postings(reader, field_name: str, btext: bytes, wanted: list[int], run: Run):
+    """Yield (article number, encoded positions) of a term for the sorted ``wanted``
+    articles only, skipping unread the blocks of postings that hold none of them."""
+    matcher = _leaf_matcher(reader, field_name, btext)
+    if not isinstance(matcher, whoosh3.W3LeafMatcher):
+        keep = set(wanted)
+        for ids, values in _postings(reader, field_name, btext, run, positions=True):
+            yield from ((d, v) for d, v in zip(ids, values, strict=True) if d in keep)
+        return
+    if not wanted:
+        return
+    keep = set(wanted)
+    below = 0  # wanted[below] is the first wanted article past the blocks read
+    while matcher.is_active():
+        top = matcher.block_max_id()
+        if top >= wanted[below]:  # the block may hold some: read it
+            matcher._read_ids()
+            matcher._read_values()
+            run.postings += len(matcher._ids)
+            for docnum, value in zip(matcher._ids, matcher._values, strict=True):
+                if docnum in keep:
+                    yield docnum, value
+            below = bisect.bisect_right(wanted, top, below)
+            if below == len(wanted) or run.out_of_time():
+                return
+        matcher._next_block()
+
+
+def _leaf_matcher(reader, field_name: str, btext: bytes):
+    matcher = reader.postings(field_name, btext)
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
 
 def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
@@ -224,6 +295,7 @@ def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
         count += 1
         if count % 1024 == 0 and run.out_of_time():
             break
+    run.postings += count
     return scores
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 
@@ -9,12 +10,15 @@ from whoosh import query as wq
 from whoosh.support.charset import accent_map
 
 from searchapp.indexing import ANALYZER
+from searchapp.searching.analysis import thread_safe
 from searchapp.snippets import WORD_RE
 
 # Distinct words whose analysed form a process remembers, for marking snippets.
 ANALYSED_WORDS_CACHED = 100_000
 # Marks in one text of an article page; past them the reader has seen where the words are.
 MAX_MARKS = 1_000
+# The indexer's analyzer, with a stemming cache that every request thread can share.
+SHARED_ANALYZER = thread_safe(copy.deepcopy(ANALYZER))
 
 
 class WordTest:
@@ -41,7 +45,7 @@ class WordTest:
 @functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)
 def _analysed(word: str) -> str | None:
     """Return a word as the index holds it (stemmed, accents folded), None for a stop word."""
-    return _analysed_with(ANALYZER, word)
+    return _analysed_with(SHARED_ANALYZER, word)
 
 
 def _analysed_with(analyzer, word: str) -> str | None:

@@ -31,7 +31,10 @@ themselves then there these they this those through to too under until up very w
 what when where which while who whom why will with would you your yours yourself yourselves
 """.split())
 MIN_PREFIX_CHARS = 3
+# A prefix looks for at most this many words a field; all the prefixes of a query, for
+# this many in all, shared out between them (64 prefixes looked for 9,600 words).
 MAX_PREFIX_TERMS = 50
+MAX_QUERY_PREFIX_TERMS = 300
 
 
 class WordQuery(wq.CompoundQuery):
@@ -87,9 +90,12 @@ def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
     if any(c.occur != MUST_NOT for c in topical):
         clauses = topical
     weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in clauses)
+    prefix_fields = sum(1 if field_name else len(FIELD_WEIGHTS)
+                        for _, kind, field_name, _ in weights if kind == "prefix")
+    prefix_terms = min(MAX_PREFIX_TERMS, MAX_QUERY_PREFIX_TERMS // max(prefix_fields, 1)) or 1
     groups: dict[str, list[wq.Query]] = {SHOULD: [], MUST: [], MUST_NOT: []}
     for (text, kind, field_name, occur), count in weights.items():
-        clause_query = _clause_query(Clause(text, kind, field_name, occur), reader)
+        clause_query = _clause_query(Clause(text, kind, field_name, occur), reader, prefix_terms)
         if clause_query is not None:
             clause_query.boost *= count
             groups[occur].append(clause_query)
@@ -118,7 +124,8 @@ def _is_stop_word(clause: Clause) -> bool:
             and clause.text.lower() in STOP_WORDS)
 
 
-def _clause_query(clause: Clause, reader) -> wq.Query | None:
+def _clause_query(clause: Clause, reader, prefix_terms: int = MAX_PREFIX_TERMS
+                  ) -> wq.Query | None:
     fields = [clause.field] if clause.field else list(FIELD_WEIGHTS)
     parts: list[wq.Query] = []
     words = False
@@ -132,7 +139,7 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
             for term in reader.expand_prefix(name, prefix):
                 word = term.decode("utf-8") if isinstance(term, bytes) else term
                 terms.append(wq.Term(name, word))
-                if len(terms) >= MAX_PREFIX_TERMS:
+                if len(terms) >= prefix_terms:
                     break
             if terms:
                 parts.append(wq.Or(terms, boost=weight))

@@ -1,0 +1,34 @@
+"""Analyzers that request threads can share.
+
+Whoosh 2.7.4's ``StemFilter`` remembers stems in a cache of its own (``lfu_cache``) that
+is not safe across threads: when it is full, one thread walks the use counts to evict
+while another adds to them ("dictionary changed size during iteration"), and two
+threads adding at once push it past its size, after which it never evicts again. Every
+analyzer an index is searched with gets its stemming cache replaced by
+``functools.lru_cache`` of the same size, which is safe across threads and bounded.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from whoosh.analysis import StemFilter
+from whoosh.lang import stemmer_for_language
+
+# The limit of a stemming cache that was asked to have none (Whoosh's default size).
+STEM_CACHE_WORDS = 50_000
+
+
+def thread_safe(analyzer):
+    """Give ``analyzer``'s stemming filters a bounded cache threads can share; return it."""
+    for part in getattr(analyzer, "items", [analyzer]):
+        if not isinstance(part, StemFilter) or hasattr(part._stem, "cache_parameters"):
+            continue  # not a stemmer, or already a functools cache
+        size = part.cachesize
+        if not isinstance(size, int) or size in (0, 1):
+            continue  # no cache: nothing shared between threads
+        stemfn = stemmer_for_language(part.lang) if part.lang else part.stemfn
+        # A negative size asks for no limit; an unbounded cache is a memory leak in a
+        # server fed with hostile words, so it gets the default limit instead.
+        part._stem = functools.lru_cache(maxsize=size if size > 0 else STEM_CACHE_WORDS)(stemfn)
+    return analyzer
