@@ -224,6 +224,9 @@ class Bodies:
     ours: list[str]
     library: list[str]  # trafilatura's
     publisher: list[str]  # the JSON-LD articleBody, when complete
+    headline: str | None = None
+    # The JSON-LD articleBody even if cut short: better than a body of a few words.
+    fallback: list[str] = field(default_factory=list)
     ours_in_library: float = 0.0
     library_in_ours: float = 0.0
     # Each of our paragraphs: does trafilatura's text hold it?
@@ -237,14 +240,11 @@ def extract_page(html: str, agreement: Agreement | None = None) -> Page:
     """Extract headline, date, author, URL, caption and body paragraphs from a news page."""
     meta, caption, bodies = extract_bodies(html)
     paragraphs = choose_body(bodies, agreement or Agreement())
-    if meta.article_body and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
-        paragraphs = _split_article_body(meta.article_body)
-    paragraphs = _drop_headline(clean_paragraphs(paragraphs), meta.headline)
     return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
 
 
 def extract_bodies(html: str) -> tuple[_Metadata, str | None, Bodies]:
-    """Read a page's metadata and caption, and compare its candidate bodies."""
+    """Read a page's metadata and photo caption, and compare its candidate bodies."""
     soup = _parse(html)
     meta = _read_metadata(soup)
     root = soup.body or soup
@@ -253,10 +253,11 @@ def extract_bodies(html: str) -> tuple[_Metadata, str | None, Bodies]:
     containers = _find_article(root, elements, stats)
     caption = _take_caption(containers, root)
     ours = clean_paragraphs(_block_texts(containers))
-    publisher = []
-    if meta.article_body and not TRUNCATED.search(meta.article_body):
-        publisher = clean_paragraphs(_split_article_body(meta.article_body))
-    return meta, caption, compare_bodies(ours, library_body(html), publisher)
+    fallback = clean_paragraphs(_split_article_body(meta.article_body or ""))
+    complete = meta.article_body and not TRUNCATED.search(meta.article_body)
+    bodies = compare_bodies(ours, library_body(html), fallback if complete else [])
+    bodies.headline, bodies.fallback = meta.headline, fallback
+    return meta, caption, bodies
 
 
 def _parse(html: str) -> BeautifulSoup:
@@ -870,7 +871,15 @@ def compare_bodies(ours: list[str], library: list[str], publisher: list[str]) ->
 
 
 def choose_body(bodies: Bodies, agreement: Agreement) -> list[str]:
-    """Pick the article body: the candidate the evidence backs, without our widgets."""
+    """Pick the article body's paragraphs, without the headline."""
+    paragraphs = _backed_body(bodies, agreement)
+    if bodies.fallback and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
+        paragraphs = bodies.fallback
+    return _drop_headline(paragraphs, bodies.headline)
+
+
+def _backed_body(bodies: Bodies, agreement: Agreement) -> list[str]:
+    """Return the candidate the evidence backs, without our widgets."""
     ours, library = bodies.ours, bodies.library
     if not ours or not library:
         return ours or library
