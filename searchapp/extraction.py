@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import html as html_entities
+import itertools
 import json
 import re
 import warnings
@@ -69,6 +70,7 @@ UPDATED_PHRASE = re.compile(
 )
 # How many nodes after the <h1> the date line may be, and how long it may be.
 DATE_LINE_WINDOW = 200
+DATE_ABOVE_WINDOW = 20
 DATE_LINE_MAX_CHARS = 120
 DATE_LINE_MAX_PARTS = 12
 # A metadata timestamp in UTC (or with no zone) may be a day off the publisher's local date;
@@ -109,6 +111,13 @@ FURNITURE_ROLES = {
 BROKEN_LD_ARTICLE = re.compile(r'"@type"\s*:\s*"[^"]*(?:Article|Posting)"')
 BROKEN_LD_FIELD = re.compile(
     r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
+)
+# Markup that never holds text or metadata, cut out before parsing (bs4 is slow per node):
+# scripts other than JSON-LD, styles, inline SVG drawings and comments, each up to its end
+# as the HTML parser would read it.
+INERT_MARKUP = re.compile(
+    r"<(script|style|svg)\b(?![^>]*ld\+json)[^>]*>.*?</\1\s*>|<!--.*?-->",
+    re.DOTALL | re.IGNORECASE,
 )
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
@@ -266,7 +275,7 @@ def _parse(html: str) -> BeautifulSoup:
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         # lxml turns NUL into U+FFFD, which would leave paragraphs of nothing but "\ufffd".
-        return BeautifulSoup((html or "").replace("\x00", ""), "lxml")
+        return BeautifulSoup(INERT_MARKUP.sub("", (html or "").replace("\x00", "")), "lxml")
 
 
 def _clean(value: object) -> str | None:
@@ -296,7 +305,9 @@ def _read_metadata(soup: BeautifulSoup) -> _Metadata:
         found.date_text, found.date = next(
             ((value, day) for value in values if (day := parse_date(value))), (None, None)
         )
-    shown = _date_line(tags, found.headline)
+    # Only an undated page is trusted with a date line above its headline: the site's
+    # header often shows today's date there.
+    shown = _date_line(tags, found.headline, above=not found.date)
     if shown and (
         not found.date
         or UTC_TIMESTAMP.search(found.date_text or "")
@@ -355,16 +366,20 @@ def _published_meta(meta: dict[str, list[str]]) -> list[str]:
     ]
 
 
-def _date_line(tags: list[Tag], headline: str | None) -> datetime.date | None:
-    """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019")."""
+def _date_line(tags: list[Tag], headline: str | None, above: bool) -> datetime.date | None:
+    """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019").
+
+    With ``above``, a date line just over the headline counts too ("publiziert am ...").
+    """
     h1s = [tag for tag in tags if tag.name == "h1"]
     if not h1s:
         return None
     # The headline's own <h1>, not the site's logo or a menu heading.
     h1 = next((tag for tag in h1s if _clean(tag.get_text(" ")) == headline), h1s[0])
-    for count, node in enumerate(h1.next_elements):
-        if count > DATE_LINE_WINDOW:
-            break
+    nodes = itertools.islice(h1.next_elements, DATE_LINE_WINDOW)
+    if above:
+        nodes = itertools.chain(nodes, itertools.islice(h1.previous_elements, DATE_ABOVE_WINDOW))
+    for node in nodes:
         if type(node) is not NavigableString or not node.strip():
             continue
         line = node.parent

@@ -652,3 +652,20 @@ def test_extract_page_reads_non_english_date_in_the_text_of_a_page_without_metad
     assert parse_html_article(page(article(heading=heading)), "x").date == datetime.date(
         2023, 3, 14
     )
+
+
+def test_extract_page_reads_date_line_above_the_headline_of_an_undated_page():
+    heading = (
+        '<p><span class="about">Moritz Bachmann</span> <span>publiziert am 30. Juli 2018</span>'
+        "</p><h1>Council backs new harbour bridge</h1>"
+    )
+
+    assert extract_page(page(article(heading=heading))).date == datetime.date(2018, 7, 30)
+
+
+def test_extract_page_ignores_a_date_above_the_headline_when_metadata_has_one():
+    head = '<meta property="article:published_time" content="2024-03-05T09:30:00Z">'
+    # The site header's "today", a day after the UTC timestamp.
+    heading = '<div class="date">Wednesday, March 6, 2024</div><h1>Council backs bridge</h1>'
+
+    assert extract_page(page(article(heading=heading), head)).date == datetime.date(2024, 3, 5)
