@@ -299,6 +299,7 @@ def _read_metadata(soup: BeautifulSoup) -> _Metadata:
     if found.headline:
         sites = found.site_names + _first_all(meta, SITE_NAME_META) + _host_names(found.url)
         found.headline = _drop_site_name(found.headline, sites, h1s)
+        found.headline = _whole_headline(found.headline, h1s)
     if not found.date:
         times = [str(tag["datetime"]) for tag in _times(tags)]
         values = _first_all(meta, DATE_META) + _published_meta(meta) + times
@@ -316,6 +317,13 @@ def _read_metadata(soup: BeautifulSoup) -> _Metadata:
         found.date = shown
     found.author = found.author or _first_name(_first_all(meta, AUTHOR_META))
     return found
+
+
+def _whole_headline(headline: str, h1s: list[str]) -> str:
+    """Return the page's <h1> where the metadata headline is only its start (cut short)."""
+    start = headline.casefold().rstrip(".… ")
+    return next((h1 for h1 in h1s if len(h1) > len(headline) and h1.casefold().startswith(start)),
+                headline)
 
 
 def _drop_site_name(headline: str, site_names: list[str], h1s: list[str]) -> str:

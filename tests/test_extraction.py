@@ -669,3 +669,9 @@ def test_extract_page_ignores_a_date_above_the_headline_when_metadata_has_one():
     heading = '<div class="date">Wednesday, March 6, 2024</div><h1>Council backs bridge</h1>'
 
     assert extract_page(page(article(heading=heading), head)).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_prefers_the_whole_h1_to_a_headline_cut_short_in_metadata():
+    head = json_ld({"@type": "NewsArticle", "headline": "Council backs new harbour"})
+
+    assert extract_page(page(article(), head)).headline == "Council backs new harbour bridge"
