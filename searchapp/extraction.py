@@ -245,10 +245,10 @@ class Bodies:
     library_publisher: float = 0.0
 
 
-def extract_page(html: str, agreement: Agreement | None = None) -> Page:
+def extract_page(html: str) -> Page:
     """Extract headline, date, author, URL, caption and body paragraphs from a news page."""
     meta, caption, bodies = extract_bodies(html)
-    paragraphs = choose_body(bodies, agreement or Agreement())
+    paragraphs = choose_body(bodies, Agreement())
     return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
 
 
@@ -916,16 +916,16 @@ def _backed_body(bodies: Bodies, agreement: Agreement) -> list[str]:
     if not ours_held and not library_held:
         # Two different texts: ours may be a staff box, a list of stories or another post
         # of the page, and the article, when it is the other text, is the longer one.
-        if library_size > ours_size * agreement.longer_ratio:
-            return library
-    elif ours_held and not library_held and ours_size < library_size * agreement.fragment:
+        return library if library_size > ours_size * agreement.longer_ratio else ours
+    if ours_held and not library_held and ours_size < library_size * agreement.fragment:
         return library  # ours kept one block of an article split across several
     # The two agree: keep our text, less the short lines trafilatura found no article in.
-    return [
+    kept = [
         text
         for text, held in zip(ours, bodies.supported, strict=True)
         if held or len(text) >= agreement.short_chars
     ]
+    return kept or library
 
 
 def _tokens(text: str) -> list[str]:

@@ -675,3 +675,29 @@ def test_extract_page_prefers_the_whole_h1_to_a_headline_cut_short_in_metadata()
     head = json_ld({"@type": "NewsArticle", "headline": "Council backs new harbour"})
 
     assert extract_page(page(article(), head)).headline == "Council backs new harbour bridge"
+
+
+def test_choose_body_keeps_our_short_lines_when_trafilatura_read_another_text():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    ours = [*BODY, "Photo: Ann Lee"]
+    other = ["A short note about the weather, which was fine all week long."]
+
+    assert choose_body(compare_bodies(ours, other, []), Agreement()) == ours
+
+
+def test_choose_body_keeps_ours_when_trafilatura_found_nothing():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    assert choose_body(compare_bodies(BODY, [], []), Agreement()) == BODY
+
+
+def test_choose_body_follows_the_complete_json_ld_article_body():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    ours = BODY[:1] + ["Council backs bridge: read more stories from the harbour desk today."]
+    library = BODY
+
+    bodies = compare_bodies(ours, library, BODY)
+
+    assert choose_body(bodies, Agreement()) == BODY
