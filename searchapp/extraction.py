@@ -113,10 +113,12 @@ BROKEN_LD_FIELD = re.compile(
     r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
 )
 # Markup that never holds text or metadata, cut out before parsing (bs4 is slow per node):
-# scripts other than JSON-LD, styles, inline SVG drawings and comments, each up to its end
-# as the HTML parser would read it.
+# scripts other than JSON-LD, styles and comments, each up to its end as the HTML parser
+# reads it, so an unclosed one runs to the end of the page. That, and the bounded tag,
+# keep the cut linear in the page's length whatever the page holds.
 INERT_MARKUP = re.compile(
-    r"<(script|style|svg)\b(?![^>]*ld\+json)[^>]*>.*?</\1\s*>|<!--.*?-->",
+    r"<(script|style)\b(?![^<>]{0,2000}ld\+json)[^<>]{0,2000}>(?:.*?</\1\s*>|.*\Z)"
+    r"|<!--(?:.*?-->|.*\Z)",
     re.DOTALL | re.IGNORECASE,
 )
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
@@ -877,14 +879,15 @@ def library_body(html: str) -> list[str]:
 def compare_bodies(ours: list[str], library: list[str], publisher: list[str]) -> Bodies:
     """Measure how far our body, trafilatura's and the publisher's agree."""
     ours_shingles, library_shingles = _shingles(ours), _shingles(library)
-    library_words = f" {' '.join(_tokens(' '.join(library)))} "
+    library_words = _tokens(" ".join(library))
+    runs: dict[int, set[tuple[str, ...]]] = {}
     bodies = Bodies(
         ours,
         library,
         publisher,
         ours_in_library=_share_held(ours_shingles, library_shingles),
         library_in_ours=_share_held(library_shingles, ours_shingles),
-        supported=[_holds(library_shingles, library_words, text) for text in ours],
+        supported=[_holds(library_shingles, library_words, runs, text) for text in ours],
     )
     if publisher:
         publisher_shingles = _shingles(publisher)
@@ -955,10 +958,18 @@ def _match(a: Counter, b: Counter) -> float:
     return 2 * first * second / (first + second) if first + second else 0.0
 
 
-def _holds(shingles: Counter, words: str, paragraph: str) -> bool:
-    """Tell whether a text (its shingles, its words joined) holds most of one paragraph."""
-    tokens = _tokens(paragraph)
+def _holds(
+    shingles: Counter, words: list[str], runs: dict[int, set[tuple[str, ...]]], paragraph: str
+) -> bool:
+    """Tell whether a text (its shingles, its words) holds most of one paragraph.
+
+    ``runs`` caches the text's runs of n words, by n, for the short paragraphs.
+    """
+    tokens = tuple(_tokens(paragraph))
     if len(tokens) < SHORT_PARAGRAPH_TOKENS:
         # Too short for shingles to say: the words must appear together as they are.
-        return f" {' '.join(tokens)} " in words
+        size = len(tokens)
+        if size not in runs:
+            runs[size] = set(zip(*(words[i:] for i in range(size)), strict=False))
+        return tokens in runs[size]
     return _share_held(_shingles([paragraph]), shingles) >= PARAGRAPH_HELD
