@@ -5,15 +5,25 @@ compared as multisets of 4-token shingles (tokens are ``\\w+`` runs); each page 
 precision and a recall, the system's F1 is the harmonic mean of their means, and
 accuracy is the share of pages whose token sequence equals the ground truth's.
 
+With ``--halves`` it also scores the development pages honestly, in two fixed halves: a
+page is in half A when the SHA-256 of its URL's host (without "www.") is even, else in
+half B, so both pages of a site fall in the same half. The settings of the body choice
+(``searchapp.extraction.Agreement``) are tuned on one half, by a small grid, and scored
+on the other; side by side with trafilatura alone, our own body alone and, given the
+per-page scores of an older run (``--before``, written by ``--json``), that extractor.
+
 Example::
 
     .venv/bin/python -m bench.extraction                     # ../shared/data/extraction-dev
     .venv/bin/python -m bench.extraction /data/pages --show-meta 20 --json figures.json
+    .venv/bin/python -m bench.extraction /data/pages --halves --before before.json
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import re
 import sys
@@ -21,14 +31,25 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from searchapp.articles import Article, parse_html_article
+from searchapp.extraction import Agreement, Bodies, choose_body, extract_bodies, library_body
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "extraction-dev"
 SHINGLE_SIZE = 4
 WORST_PAGES = 10
 TOKEN_RE = re.compile(r"\w+")
+# The values tried for each setting of the body choice; the shipped default comes first,
+# so that on a tie the tuning keeps it.
+AGREEMENT_GRID = {
+    "agree": [0.5, 0.3, 0.7, 0.9],
+    "fragment": [0.5, 0.3, 0.7],
+    "short_chars": [200, 0, 80, 400],
+    "longer_ratio": [1.0, 0.8, 1.5],
+    "publisher_agree": [0.5, 0.8, 2.0],  # 2.0: never let the JSON-LD body decide
+}
 
 
 @dataclass
@@ -218,6 +239,140 @@ def show_meta(articles: dict[str, Article], urls: dict[str, str], count: int) ->
     return "\n".join(rows)
 
 
+@dataclass
+class HalfRow:
+    """One system's figures on one half of the pages."""
+
+    half: str
+    system: str
+    pages: int
+    precision: float
+    recall: float
+    f1: float
+    pages_per_cpu_second: float | None = None
+
+
+@dataclass
+class PageRun:
+    """What the halves report needs of one page: its candidates and CPU seconds spent."""
+
+    id: str
+    truth: str
+    bodies: Bodies
+    library_body: list[str]
+    combined_seconds: float
+    library_seconds: float
+
+
+def half_of(url: str) -> str:
+    """Return a page's fixed half: "A" when the SHA-256 of its host is even, else "B"."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    return "AB"[int(hashlib.sha256(host.encode("utf-8")).hexdigest(), 16) % 2]
+
+
+def agreement_grid() -> list[Agreement]:
+    """Return every combination of the settings in AGREEMENT_GRID, the default first."""
+    names = list(AGREEMENT_GRID)
+    return [
+        Agreement(**dict(zip(names, values, strict=True)))
+        for values in itertools.product(*AGREEMENT_GRID.values())
+    ]
+
+
+def run_pages(truth: dict[str, dict], html: dict[str, str]) -> list[PageRun]:
+    """Extract every page's candidate bodies, timing the pipeline and trafilatura alone."""
+    runs = []
+    for page_id, page in html.items():
+        start = time.process_time()
+        parse_html_article(page, page_id)
+        middle = time.process_time()
+        library = library_body(page)
+        end = time.process_time()
+        _, _, bodies = extract_bodies(page)
+        runs.append(PageRun(page_id, truth[page_id]["articleBody"], bodies, library,
+                            middle - start, end - middle))
+    return runs
+
+
+class Scorer:
+    """Score bodies against the truth, remembering each (page, text) already scored."""
+
+    def __init__(self) -> None:
+        self.known: dict[tuple[str, str], tuple[float | None, float]] = {}
+
+    def score(self, run: PageRun, paragraphs: list[str]) -> tuple[float | None, float]:
+        text = "\n\n".join(paragraphs)
+        if (run.id, text) not in self.known:
+            self.known[run.id, text] = precision_recall(text, run.truth)
+        return self.known[run.id, text]
+
+    def figures(self, runs: list[PageRun], bodies: list[list[str]]) -> tuple[float, ...]:
+        """Return (precision, recall, F1) of the given bodies of the given pages."""
+        scores = [
+            PageScore(run.id, "", *self.score(run, body), False)
+            for run, body in zip(runs, bodies, strict=True)
+        ]
+        precision, recall, f1, _ = summarize(scores)
+        return precision, recall, f1
+
+
+def tune(runs: list[PageRun], scorer: Scorer) -> Agreement:
+    """Return the settings with the best F1 on these pages (the earliest on a tie)."""
+    best, best_f1 = Agreement(), -1.0
+    for agreement in agreement_grid():
+        f1 = scorer.figures(runs, [choose_body(run.bodies, agreement) for run in runs])[2]
+        if f1 > best_f1:
+            best, best_f1 = agreement, f1
+    return best
+
+
+def halves_report(
+    runs: list[PageRun], urls: dict[str, str], before: dict | None
+) -> tuple[list[HalfRow], dict[str, Agreement]]:
+    """Tune on each half and score the other, side by side with the single extractors."""
+    scorer = Scorer()
+    halves = {half: [run for run in runs if half_of(urls[run.id]) == half] for half in "AB"}
+    tuned = {half: tune(halves[half], scorer) for half in "AB"}
+    rows = []
+    for half, other in (("A", "B"), ("B", "A")):
+        pages = halves[half]
+        if before:
+            known = {score["id"]: score for score in before["pages_scored"]}
+            scores = [PageScore(run.id, "", known[run.id]["precision"], known[run.id]["recall"],
+                                False) for run in pages]
+            precision, recall, f1, _ = summarize(scores)
+            rows.append(HalfRow(half, "before (extractor of the --before run)", len(pages),
+                                precision, recall, f1, before.get("pages_per_cpu_second")))
+        systems = [
+            ("trafilatura alone", [run.library_body for run in pages],
+             sum(run.library_seconds for run in pages)),
+            ("our body alone", [run.bodies.ours for run in pages], None),
+            (f"combination, tuned on half {other}",
+             [choose_body(run.bodies, tuned[other]) for run in pages],
+             sum(run.combined_seconds for run in pages)),
+        ]
+        for name, bodies, seconds in systems:
+            speed = len(pages) / seconds if seconds else None
+            rows.append(HalfRow(half, name, len(pages), *scorer.figures(pages, bodies), speed))
+    return rows, tuned
+
+
+def format_halves(rows: list[HalfRow], tuned: dict[str, Agreement]) -> str:
+    """Format the halves report as a Markdown table, with the tuned settings under it."""
+    lines = [
+        "| half | system | F1 | precision | recall | pages/s per core |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        speed = f"{row.pages_per_cpu_second:.1f}" if row.pages_per_cpu_second else "-"
+        lines.append(f"| {row.half} ({row.pages} pages) | {row.system} | {row.f1:.3f} | "
+                     f"{row.precision:.3f} | {row.recall:.3f} | {speed} |")
+    lines.append("")
+    for half, agreement in tuned.items():
+        lines.append(f"settings tuned on half {half}: {asdict(agreement)}")
+    return "\n".join(lines)
+
+
 def resolve_folder(path: Path) -> Path:
     """Resolve a relative folder against the working directory, else the repository root."""
     if path.is_absolute() or path.exists():
@@ -234,11 +389,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-meta", type=int, default=0, metavar="N",
                         help="also print id, URL, headline and date of N pages")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
+    parser.add_argument("--halves", action="store_true",
+                        help="also tune on each half of the pages and score the other")
+    parser.add_argument("--before", type=Path, metavar="FILE",
+                        help="with --halves: the --json file of an older run, to compare")
     args = parser.parse_args(argv)
     folder = resolve_folder(args.path)
     if not (folder / "ground-truth.json").is_file():
         print(f"error: no ground-truth.json in {folder}", file=sys.stderr)
         return 2
+    before = None
+    if args.before:
+        try:
+            before = json.loads(args.before.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            print(f"error: cannot read {args.before}: {error}", file=sys.stderr)
+            return 2
     figures, scores, articles = run(folder)
     print(f"extraction benchmark: {folder}")
     print(report(figures, scores))
@@ -246,8 +412,18 @@ def main(argv: list[str] | None = None) -> int:
         urls = {score.id: score.url for score in scores}
         print("\nheadline and date of the first", args.show_meta, "pages:")
         print(show_meta(articles, urls, args.show_meta))
+    halves = []
+    if args.halves:
+        truth, html = load_pages(folder)
+        urls = {page_id: record["url"] for page_id, record in truth.items()}
+        rows, tuned = halves_report(run_pages(truth, html), urls, before)
+        print("\nhalves (tune on one, score the other):")
+        print(format_halves(rows, tuned))
+        halves = [asdict(row) for row in rows]
     if args.json:
         data = {**asdict(figures), "pages_scored": [asdict(s) for s in scores]}
+        if halves:
+            data["halves"] = halves
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -19,6 +19,27 @@ MONTHS = {
     "august": 8, "aug": 8, "september": 9, "sept": 9, "sep": 9, "october": 10,
     "oct": 10, "november": 11, "nov": 11, "december": 12, "dec": 12,
 }
+# Other languages' month names, with the spellings that drop accents ("Maerz", "fevrier").
+FOREIGN_MONTHS = {
+    # German (Austrian "Jänner" too)
+    "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "mai": 5, "juni": 6,
+    "juli": 7, "oktober": 10, "dezember": 12,
+    # French
+    "janvier": 1, "février": 2, "fevrier": 2, "mars": 3, "avril": 4, "juin": 6,
+    "juillet": 7, "août": 8, "aout": 8, "septembre": 9, "octobre": 10, "novembre": 11,
+    "décembre": 12, "decembre": 12,
+    # Spanish
+    "enero": 1, "febrero": 2, "marzo": 3, "abril": 4, "mayo": 5, "junio": 6, "julio": 7,
+    "agosto": 8, "septiembre": 9, "setiembre": 9, "octubre": 10, "noviembre": 11,
+    "diciembre": 12,
+    # Portuguese
+    "janeiro": 1, "fevereiro": 2, "março": 3, "marco": 3, "maio": 5, "junho": 6,
+    "julho": 7, "setembro": 9, "outubro": 10, "dezembro": 12,
+    # Italian
+    "gennaio": 1, "febbraio": 2, "aprile": 4, "maggio": 5, "giugno": 6, "luglio": 7,
+    "settembre": 9, "ottobre": 10, "dicembre": 12,
+}
+ALL_MONTHS = {**MONTHS, **FOREIGN_MONTHS}
 WEEKDAYS = {
     "monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2,
     "thursday": 3, "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4,
@@ -28,21 +49,25 @@ EARLIEST_YEAR = 1800
 # How many years after the context year a weekday-only date may fall.
 WEEKDAY_YEAR_WINDOW = 7
 
-_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = r"(?P<month>" + "|".join(sorted(ALL_MONTHS, key=len, reverse=True)) + r")\.?"
+_ENGLISH_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _WEEKDAY = r"(?P<weekday>" + "|".join(sorted(WEEKDAYS, key=len, reverse=True)) + r")\.?"
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
+# "14th", German "14." and French "1er" are days too.
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th|er|º|°|\.)?"
+# "5 de marzo de 2021", "12 de março de 2020", "14th of September".
+_OF = r"(?:(?:of|de|del)\s+)?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
 
 ISO_DATE = re.compile(rf"(?<!\d){_YEAR}-(?P<month>[01]?\d)-(?P<day>[0-3]?\d)(?!\d)")
 SLASH_DATE = re.compile(rf"(?<!\d){_YEAR}/(?P<month>[01]?\d)/(?P<day>[0-3]?\d)(?!\d)")
 COMPACT_DATE = re.compile(r"^(?P<year>(?:1[89]|20)\d\d)(?P<month>[01]\d)(?P<day>[0-3]\d)$")
-MONTH_DAY_YEAR = re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE)
-DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE)
+MONTH_DAY_YEAR = re.compile(rf"\b{_ENGLISH_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE)
+DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+{_OF}{_MONTH},?\s+{_OF}{_YEAR}\b", re.IGNORECASE)
 # "Wednesday morning, September 14" / "on Wed., Sept. 14" / "Wednesday, 14 September".
 WEEKDAY_MONTH_DAY = re.compile(
     rf"\b{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?,?\s+"
-    rf"(?:{_MONTH}\s+{_DAY}|{_DAY.replace('day>', 'day2>')}\s+(?:of\s+)?"
-    rf"{_MONTH.replace('month>', 'month2>')})\b(?!,?\s+(?:1[89]|20)\d\d)",
+    rf"(?:{_ENGLISH_MONTH}\s+{_DAY}|{_DAY.replace('day>', 'day2>')}\s+(?:of\s+)?"
+    rf"{_ENGLISH_MONTH.replace('month>', 'month2>')})\b(?!,?\s+(?:1[89]|20)\d\d)",
     re.IGNORECASE,
 )
 BARE_YEAR = re.compile(r"(?<![\d.,/-])(?:19|20)\d\d(?![\d.,/-]?\d)")
@@ -59,7 +84,7 @@ def _make_date(year: int | str, month: int | str, day: int | str) -> date | None
 
 
 def _month_number(name: str) -> int:
-    return MONTHS[name.lower().rstrip(".")]
+    return ALL_MONTHS[name.lower().rstrip(".")]
 
 
 def parse_date(value: object) -> date | None:

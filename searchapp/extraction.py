@@ -1,22 +1,29 @@
 """Extract a news article's parts from one saved web page.
 
 Metadata comes from the page's own markup, most explicit first: JSON-LD, then OpenGraph
-and other meta tags, then plain HTML. The body is the text of the element that holds the
-article, found with general signals (semantic markup, paragraph text, link density) after
-the site furniture around it is removed. This is the only module that imports bs4.
+and other meta tags, then plain HTML. The body is chosen from candidates that fail in
+different ways: ours, the text of the element that holds the article, found with general
+signals (semantic markup, paragraph text, link density) after the site furniture around it
+is removed; trafilatura's; and the page's own JSON-LD articleBody where it is complete.
+Where they agree our text is kept, less the short lines only we found; where they do not,
+the evidence decides (see ``choose_body``). This is the only module that imports bs4 and
+trafilatura.
 """
 
 from __future__ import annotations
 
 import datetime
 import html as html_entities
+import itertools
 import json
 import re
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import trafilatura
 from bs4 import (
     BeautifulSoup,
     MarkupResemblesLocatorWarning,
@@ -24,6 +31,7 @@ from bs4 import (
     Tag,
     XMLParsedAsHTMLWarning,
 )
+from lxml import etree
 
 from searchapp.cleaning import clean_paragraphs, normalize_space, split_paragraphs
 from searchapp.dates import find_dates, parse_date
@@ -49,10 +57,20 @@ PUBLISHED_META_NAME = re.compile(r"pub|post|creat|issued")
 MODIFIED_META_NAME = re.compile(r"modif|updat|expir|revis")
 # The date a page shows under its headline: in an element named for it, or after a phrase.
 DATE_ELEMENT_NAME = re.compile(r"date|time|publish|posted", re.IGNORECASE)  # <time> too
-DATE_PHRASE = re.compile(r"\b(?:published|posted|written by|by)\b", re.IGNORECASE)
-UPDATED_PHRASE = re.compile(r"\b(?:updated|modified|edited)\b", re.IGNORECASE)
+# English, German, French, Spanish, Portuguese and Italian ("publiziert am", "publié le").
+DATE_PHRASE = re.compile(
+    r"\b(?:published|posted|written by|by|veröffentlicht|publiziert|von|publié|par|publicado"
+    r"|por|pubblicato|di)\b",
+    re.IGNORECASE,
+)
+UPDATED_PHRASE = re.compile(
+    r"\b(?:updated|modified|edited|aktualisiert|geändert|mis à jour|modifié|actualizado"
+    r"|atualizado|aggiornato)\b",
+    re.IGNORECASE,
+)
 # How many nodes after the <h1> the date line may be, and how long it may be.
 DATE_LINE_WINDOW = 200
+DATE_ABOVE_WINDOW = 20
 DATE_LINE_MAX_CHARS = 120
 DATE_LINE_MAX_PARTS = 12
 # A metadata timestamp in UTC (or with no zone) may be a day off the publisher's local date;
@@ -94,6 +112,15 @@ BROKEN_LD_ARTICLE = re.compile(r'"@type"\s*:\s*"[^"]*(?:Article|Posting)"')
 BROKEN_LD_FIELD = re.compile(
     r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
 )
+# Markup that never holds text or metadata, cut out before parsing (bs4 is slow per node):
+# scripts other than JSON-LD, styles and comments, each up to its end as the HTML parser
+# reads it, so an unclosed one runs to the end of the page. That, and the bounded tag,
+# keep the cut linear in the page's length whatever the page holds.
+INERT_MARKUP = re.compile(
+    r"<(script|style)\b(?![^<>]{0,2000}ld\+json)[^<>]{0,2000}>(?:.*?</\1\s*>|.*\Z)"
+    r"|<!--(?:.*?-->|.*\Z)",
+    re.DOTALL | re.IGNORECASE,
+)
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 MEDIA_CLASS = re.compile(r"caption|credit|image|photo|picture|media|gallery|figure", re.I)
@@ -121,6 +148,25 @@ MIN_CONTAINER_CHARS = 250
 MIN_BODY_CHARS = 200
 # Paragraphs whose text is mostly link text are navigation, not prose.
 MAX_PARAGRAPH_LINK_DENSITY = 0.5
+# The body trafilatura reads: its fast mode (no second extractor run as a fallback) and
+# its precision bias, since our own body is there to make up for what it leaves out.
+TRAFILATURA_OPTIONS = {
+    "fast": True,
+    "favor_precision": True,
+    "include_comments": False,
+    "include_tables": True,
+    "deduplicate": False,
+    "output_format": "txt",
+}
+LIST_BULLET = re.compile(r"^- ")
+# A JSON-LD articleBody that ends like this is a teaser, not the whole text.
+TRUNCATED = re.compile(r"(?:\.\.\.|…|\[\.\.\.\])\s*$")
+# Bodies are compared as multisets of 4-word shingles (as the benchmark scores them).
+WORD = re.compile(r"\w+")
+SHINGLE_SIZE = 4
+SHORT_PARAGRAPH_TOKENS = 8
+# A paragraph is in the other text when that holds this share of its shingles.
+PARAGRAPH_HELD = 0.5
 BYLINE_PREFIX = re.compile(r"^by\s+", re.IGNORECASE)
 TITLE_SEPARATOR = re.compile(r"\s+(?:\||-|–|—|::|·|•)\s+")
 COMMAS = re.compile(r"[,，、،]")
@@ -163,8 +209,53 @@ class _Metadata:
     date_text: str | None = None
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """How the body is chosen from the candidates; bench.extraction tunes these on dev pages.
+
+    ``agree``: the share of one candidate's shingles the other must hold for the two to
+    agree. ``fragment``: below this share of trafilatura's length, our body held inside it
+    is a fragment of the article. ``short_chars``: our paragraphs shorter than this that
+    trafilatura does not have are widgets. ``longer_ratio``: when the two disagree, how
+    much longer trafilatura's body must be to win. ``publisher_agree``: how well a
+    candidate must match the page's complete JSON-LD articleBody for that to decide.
+    """
+
+    agree: float = 0.5
+    fragment: float = 0.5
+    short_chars: int = 200
+    longer_ratio: float = 1.0
+    publisher_agree: float = 0.5
+
+
+@dataclass
+class Bodies:
+    """The candidate bodies of one page and how far they agree, shingle by shingle."""
+
+    ours: list[str]
+    library: list[str]  # trafilatura's
+    publisher: list[str]  # the JSON-LD articleBody, when complete
+    headline: str | None = None
+    # The JSON-LD articleBody even if cut short: better than a body of a few words.
+    fallback: list[str] = field(default_factory=list)
+    ours_in_library: float = 0.0
+    library_in_ours: float = 0.0
+    # Each of our paragraphs: does trafilatura's text hold it?
+    supported: list[bool] = field(default_factory=list)
+    # How well ours and trafilatura's match the publisher's body (0 without one).
+    ours_publisher: float = 0.0
+    library_publisher: float = 0.0
+
+
 def extract_page(html: str) -> Page:
     """Extract headline, date, author, URL, caption and body paragraphs from a news page."""
+    meta, caption, bodies = extract_bodies(html)
+    paragraphs = choose_body(bodies, Agreement())
+    return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
+
+
+def extract_bodies(html: str) -> tuple[_Metadata, str | None, Bodies]:
+    """Read a page's metadata and photo caption, and compare its candidate bodies."""
     soup = _parse(html)
     meta = _read_metadata(soup)
     root = soup.body or soup
@@ -172,11 +263,12 @@ def extract_page(html: str) -> Page:
     stats = _text_stats(root, elements)
     containers = _find_article(root, elements, stats)
     caption = _take_caption(containers, root)
-    paragraphs = _block_texts(containers)
-    if meta.article_body and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
-        paragraphs = _split_article_body(meta.article_body)
-    paragraphs = _drop_headline(clean_paragraphs(paragraphs), meta.headline)
-    return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
+    ours = clean_paragraphs(_block_texts(containers))
+    fallback = clean_paragraphs(_split_article_body(meta.article_body or ""))
+    complete = meta.article_body and not TRUNCATED.search(meta.article_body)
+    bodies = compare_bodies(ours, library_body(html), fallback if complete else [])
+    bodies.headline, bodies.fallback = meta.headline, fallback
+    return meta, caption, bodies
 
 
 def _parse(html: str) -> BeautifulSoup:
@@ -185,7 +277,7 @@ def _parse(html: str) -> BeautifulSoup:
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         # lxml turns NUL into U+FFFD, which would leave paragraphs of nothing but "\ufffd".
-        return BeautifulSoup((html or "").replace("\x00", ""), "lxml")
+        return BeautifulSoup(INERT_MARKUP.sub("", (html or "").replace("\x00", "")), "lxml")
 
 
 def _clean(value: object) -> str | None:
@@ -209,13 +301,16 @@ def _read_metadata(soup: BeautifulSoup) -> _Metadata:
     if found.headline:
         sites = found.site_names + _first_all(meta, SITE_NAME_META) + _host_names(found.url)
         found.headline = _drop_site_name(found.headline, sites, h1s)
+        found.headline = _whole_headline(found.headline, h1s)
     if not found.date:
         times = [str(tag["datetime"]) for tag in _times(tags)]
         values = _first_all(meta, DATE_META) + _published_meta(meta) + times
         found.date_text, found.date = next(
             ((value, day) for value in values if (day := parse_date(value))), (None, None)
         )
-    shown = _date_line(tags, found.headline)
+    # Only an undated page is trusted with a date line above its headline: the site's
+    # header often shows today's date there.
+    shown = _date_line(tags, found.headline, above=not found.date)
     if shown and (
         not found.date
         or UTC_TIMESTAMP.search(found.date_text or "")
@@ -224,6 +319,13 @@ def _read_metadata(soup: BeautifulSoup) -> _Metadata:
         found.date = shown
     found.author = found.author or _first_name(_first_all(meta, AUTHOR_META))
     return found
+
+
+def _whole_headline(headline: str, h1s: list[str]) -> str:
+    """Return the page's <h1> where the metadata headline is only its start (cut short)."""
+    start = headline.casefold().rstrip(".… ")
+    return next((h1 for h1 in h1s if len(h1) > len(headline) and h1.casefold().startswith(start)),
+                headline)
 
 
 def _drop_site_name(headline: str, site_names: list[str], h1s: list[str]) -> str:
@@ -274,16 +376,20 @@ def _published_meta(meta: dict[str, list[str]]) -> list[str]:
     ]
 
 
-def _date_line(tags: list[Tag], headline: str | None) -> datetime.date | None:
-    """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019")."""
+def _date_line(tags: list[Tag], headline: str | None, above: bool) -> datetime.date | None:
+    """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019").
+
+    With ``above``, a date line just over the headline counts too ("publiziert am ...").
+    """
     h1s = [tag for tag in tags if tag.name == "h1"]
     if not h1s:
         return None
     # The headline's own <h1>, not the site's logo or a menu heading.
     h1 = next((tag for tag in h1s if _clean(tag.get_text(" ")) == headline), h1s[0])
-    for count, node in enumerate(h1.next_elements):
-        if count > DATE_LINE_WINDOW:
-            break
+    nodes = itertools.islice(h1.next_elements, DATE_LINE_WINDOW)
+    if above:
+        nodes = itertools.chain(nodes, itertools.islice(h1.previous_elements, DATE_ABOVE_WINDOW))
+    for node in nodes:
         if type(node) is not NavigableString or not node.strip():
             continue
         line = node.parent
@@ -755,3 +861,115 @@ def _drop_headline(paragraphs: list[str], headline: str | None) -> list[str]:
     if paragraphs and headline and paragraphs[0].casefold() == headline.casefold():
         return paragraphs[1:]
     return paragraphs
+
+
+# --- choosing the body ----------------------------------------------------------------------
+
+
+def library_body(html: str) -> list[str]:
+    """Return trafilatura's article body for the page, one paragraph a line item."""
+    try:
+        text = trafilatura.extract(html or "", **TRAFILATURA_OPTIONS)
+    except (ValueError, TypeError, LookupError, RecursionError, etree.LxmlError):
+        return []  # the page is too broken for it; our own reading still stands
+    lines = (LIST_BULLET.sub("", line) for line in (text or "").splitlines())
+    return clean_paragraphs(list(lines))
+
+
+def compare_bodies(ours: list[str], library: list[str], publisher: list[str]) -> Bodies:
+    """Measure how far our body, trafilatura's and the publisher's agree."""
+    ours_shingles, library_shingles = _shingles(ours), _shingles(library)
+    library_words = _tokens(" ".join(library))
+    runs: dict[int, set[tuple[str, ...]]] = {}
+    bodies = Bodies(
+        ours,
+        library,
+        publisher,
+        ours_in_library=_share_held(ours_shingles, library_shingles),
+        library_in_ours=_share_held(library_shingles, ours_shingles),
+        supported=[_holds(library_shingles, library_words, runs, text) for text in ours],
+    )
+    if publisher:
+        publisher_shingles = _shingles(publisher)
+        bodies.ours_publisher = _match(ours_shingles, publisher_shingles)
+        bodies.library_publisher = _match(library_shingles, publisher_shingles)
+    return bodies
+
+
+def choose_body(bodies: Bodies, agreement: Agreement) -> list[str]:
+    """Pick the article body's paragraphs, without the headline."""
+    paragraphs = _backed_body(bodies, agreement)
+    if bodies.fallback and sum(map(len, paragraphs)) < MIN_BODY_CHARS:
+        paragraphs = bodies.fallback
+    return _drop_headline(paragraphs, bodies.headline)
+
+
+def _backed_body(bodies: Bodies, agreement: Agreement) -> list[str]:
+    """Return the candidate the evidence backs, without our widgets."""
+    ours, library = bodies.ours, bodies.library
+    if not ours or not library:
+        return ours or library
+    # The publisher's own complete text is the best judge where it has one.
+    if max(bodies.ours_publisher, bodies.library_publisher) >= agreement.publisher_agree:
+        if bodies.library_publisher > bodies.ours_publisher:
+            return library
+    ours_held = bodies.ours_in_library >= agreement.agree
+    library_held = bodies.library_in_ours >= agreement.agree
+    ours_size, library_size = _size(ours), _size(library)
+    if not ours_held and not library_held:
+        # Two different texts: ours may be a staff box, a list of stories or another post
+        # of the page, and the article, when it is the other text, is the longer one.
+        return library if library_size > ours_size * agreement.longer_ratio else ours
+    if ours_held and not library_held and ours_size < library_size * agreement.fragment:
+        return library  # ours kept one block of an article split across several
+    # The two agree: keep our text, less the short lines trafilatura found no article in.
+    kept = [
+        text
+        for text, held in zip(ours, bodies.supported, strict=True)
+        if held or len(text) >= agreement.short_chars
+    ]
+    return kept or library
+
+
+def _tokens(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def _shingles(paragraphs: list[str]) -> Counter[tuple[str, ...]]:
+    words = _tokens(" ".join(paragraphs))
+    if len(words) < SHINGLE_SIZE:
+        return Counter([tuple(words)] if words else [])
+    return Counter(zip(*(words[i:] for i in range(SHINGLE_SIZE)), strict=False))
+
+
+def _size(paragraphs: list[str]) -> int:
+    return sum(len(_tokens(text)) for text in paragraphs)
+
+
+def _share_held(part: Counter, whole: Counter) -> float:
+    """Return the share of ``part``'s shingles that ``whole`` holds too."""
+    total = sum(part.values())
+    return sum((part & whole).values()) / total if total else 0.0
+
+
+def _match(a: Counter, b: Counter) -> float:
+    """Return how well two texts match: the harmonic mean of their shares held."""
+    first, second = _share_held(a, b), _share_held(b, a)
+    return 2 * first * second / (first + second) if first + second else 0.0
+
+
+def _holds(
+    shingles: Counter, words: list[str], runs: dict[int, set[tuple[str, ...]]], paragraph: str
+) -> bool:
+    """Tell whether a text (its shingles, its words) holds most of one paragraph.
+
+    ``runs`` caches the text's runs of n words, by n, for the short paragraphs.
+    """
+    tokens = tuple(_tokens(paragraph))
+    if len(tokens) < SHORT_PARAGRAPH_TOKENS:
+        # Too short for shingles to say: the words must appear together as they are.
+        size = len(tokens)
+        if size not in runs:
+            runs[size] = set(zip(*(words[i:] for i in range(size)), strict=False))
+        return tokens in runs[size]
+    return _share_held(_shingles([paragraph]), shingles) >= PARAGRAPH_HELD

@@ -43,3 +43,40 @@ def test_summarize_leaves_empty_predictions_out_of_precision_only():
 
     assert (precision, recall, precision_as_zero) == (1.0, 0.5, 0.5)
     assert f1 == pytest.approx(2 / 3)
+
+
+def test_half_of_is_fixed_and_keeps_a_sites_pages_together():
+    from bench.extraction import half_of
+
+    first = half_of("https://www.example.com/news/one.html")
+
+    assert first in {"A", "B"}
+    assert half_of("http://example.com/other/page") == first
+    assert half_of("https://www.example.com/news/one.html") == first
+
+
+def test_halves_report_tunes_on_one_half_and_scores_the_other():
+    from bench.extraction import PageRun, format_halves, half_of, halves_report
+    from searchapp.extraction import Agreement, compare_bodies
+
+    article = ["The council voted on Tuesday to rebuild the old harbour bridge in stone."]
+    widget = ["Text size"]
+    urls, runs = {}, []
+    for number in range(12):
+        url = f"https://site{number}.example/a"
+        urls[str(number)] = url
+        bodies = compare_bodies(article + widget, article, [])
+        runs.append(PageRun(str(number), article[0], bodies, article, 0.01, 0.01))
+    halves = {half_of(url) for url in urls.values()}
+
+    rows, tuned = halves_report(runs, urls, None)
+
+    assert halves == {"A", "B"}
+    assert set(tuned) == {"A", "B"}
+    assert all(isinstance(agreement, Agreement) for agreement in tuned.values())
+    combined = [row for row in rows if row.system.startswith("combination")]
+    assert {row.half for row in combined} == {"A", "B"}
+    # The widget trafilatura does not have is dropped, on the half not tuned on too.
+    assert all(row.f1 == 1.0 for row in combined)
+    table = format_halves(rows, tuned)
+    assert table.splitlines()[0].startswith("| half | system | F1 |")

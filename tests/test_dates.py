@@ -50,3 +50,35 @@ def test_find_weekday_date_reads_day_before_month():
 
 def test_find_years_ignores_numbers_that_are_not_years():
     assert find_years("In 2020, 1,2019 dlrs and 12.2021 pct; the 1987 crash") == [2020, 1987]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("14. März 2023", date(2023, 3, 14)),
+        ("Wien, 3. Jänner 2021", date(2021, 1, 3)),
+        ("3 février 2022", date(2022, 2, 3)),
+        ("le 1er mars 2022", date(2022, 3, 1)),
+        ("5 de marzo de 2021", date(2021, 3, 5)),
+        ("12 de março de 2020", date(2020, 3, 12)),
+        ("7 dicembre 2019", date(2019, 12, 7)),
+        ("30 agosto 2018", date(2018, 8, 30)),
+    ],
+)
+def test_parse_date_reads_german_french_spanish_portuguese_italian_months(text, expected):
+    assert parse_date(text) == expected
+
+
+def test_find_dates_reads_non_english_dates_inside_text():
+    text = (
+        "Berlin. Der Rat hat am 14. März 2023 entschieden; "
+        "à Paris, le 3 février 2022, et en Madrid el 5 de marzo de 2021."
+    )
+
+    assert [d for d, _ in find_dates(text)] == [
+        date(2023, 3, 14), date(2022, 2, 3), date(2021, 3, 5),
+    ]
+
+
+def test_find_dates_does_not_take_a_foreign_word_without_day_and_year():
+    assert find_dates("Mars and Mai are names; mars 2022 has no day.") == []

@@ -381,10 +381,13 @@ def test_extract_page_keeps_portuguese_text():
 
 
 def test_extract_page_drops_link_dense_blocks():
-    links = "".join(f'<a href="/{n}">Another story about the harbour, part {n}</a> '
-                    for n in range(6))
-    extra = (f"<div>{links}</div><p>See <a href='/more-on-the-bridge-and-the-ferries'>"
-             "more on the bridge and the ferries</a></p>")
+    links = "".join(
+        f'<a href="/{n}">Another story about the harbour, part {n}</a> ' for n in range(6)
+    )
+    extra = (
+        f"<div>{links}</div><p>See <a href='/more-on-the-bridge-and-the-ferries'>"
+        "more on the bridge and the ferries</a></p>"
+    )
 
     assert extract_page(page(article(extra=extra))).paragraphs == BODY
 
@@ -476,8 +479,9 @@ def test_extract_page_ignores_caption_date_under_headline():
 )
 def test_extract_page_prefers_local_date_line_to_utc_timestamp(published, expected):
     head = f'<meta property="article:published_time" content="{published}">'
-    heading = ('<h1>Council backs new harbour bridge</h1>'
-               '<p class="byline">By Ann Lee, March 5, 2024</p>')
+    heading = (
+        '<h1>Council backs new harbour bridge</h1><p class="byline">By Ann Lee, March 5, 2024</p>'
+    )
 
     assert extract_page(page(article(heading=heading), head)).date == expected
 
@@ -498,3 +502,210 @@ def test_parse_text_article_seed_parses_as_before():
     assert result.body.startswith("YEREVAN — Fighting reportedly continued")
     assert len(result.paragraphs) == 11
     assert "in your inbox" not in result.body
+
+
+# --- the body on pages whose markup misleads one extractor --------------------------------
+
+STORY = [
+    "The harbour authority confirmed on Monday that the old swing bridge will close for "
+    "good next spring, after inspectors found that two of its four steel piers had lost "
+    "almost a third of their thickness to corrosion since the last survey in 2016.",
+    "Engineers had warned for years that salt water was eating into the foundations. The "
+    "authority's own report, published in the autumn, said the bridge could carry light "
+    "traffic only until the end of the decade and buses not at all.",
+    "A replacement will take at least three years to build. Until it opens, drivers will "
+    "have to use the ring road, which adds about twenty minutes to a trip from the old "
+    "town to the station at the busiest hours of the morning.",
+    "Shopkeepers on the quay said they feared losing the passing trade that the bridge "
+    "brings. One baker who has worked there for thirty years said half of her customers "
+    "came across it on foot every morning on their way to the ferry terminal.",
+    "The mayor promised a free shuttle boat across the harbour while the work goes on. She "
+    "said the city would ask the national government to pay for most of the new bridge, "
+    "whose cost the engineers put at about ninety million.",
+    "Residents will be able to see the designs at the town hall from next month. A final "
+    "choice between a lifting bridge and a higher fixed span is expected in the summer, "
+    "after the shipping companies have said what clearance their vessels need.",
+    "Campaigners who have fought to save the old bridge as a monument said they would ask "
+    "for it to be kept as a footpath. Its iron railings, cast in the town's foundry in "
+    "the 1890s, are listed, and cannot be removed without the heritage board's consent.",
+]
+
+
+def story(wrapper: str = '<div class="article-body">{}</div>') -> str:
+    return wrapper.format("".join(f"<p>{text}</p>" for text in STORY))
+
+
+def body_text(html: str) -> str:
+    return " ".join(extract_page(page(html)).paragraphs)
+
+
+def assert_story_chosen(html: str) -> None:
+    text = body_text(html)
+    for paragraph in STORY:
+        assert paragraph in text
+    assert len(text) < len(" ".join(STORY)) * 1.1
+
+
+def test_extract_page_prefers_the_longer_article_to_an_about_us_box():
+    about = (
+        '<article class="about"><h3>About us</h3><p>The Harbour Gazette has served the city '
+        "since 1871, with a newsroom of twelve reporters, four photographers and two editors "
+        "working from the old customs house, and is owned by a charitable trust, which "
+        "appoints the editor and guarantees the paper's independence from its advertisers."
+        "</p></article>"
+    )
+
+    assert_story_chosen(f"<h1>Old swing bridge to close</h1>{story()}{about}")
+
+
+def test_extract_page_prefers_the_article_to_a_more_stories_list():
+    teaser = (
+        '<li><a href="/n{0}">Story {0}</a><p>Council, unions, parents, teachers and the port '
+        "all disagree, again, on budgets, plans, dates, costs and blame, says a report.</p></li>"
+    )
+    more = f'<div class="stories"><ul>{"".join(teaser.format(i) for i in range(9))}</ul></div>'
+
+    assert_story_chosen(
+        f'<h1>Old swing bridge to close</h1>{story("<div class=entry-content>{}</div>")}{more}'
+    )
+
+
+def test_extract_page_prefers_the_article_to_the_publishers_address():
+    address = "".join(
+        f"<p>Harbour Gazette Ltd, {i} Quay Street, Suite {i}, Portsmouth, PO1 2AB, Hampshire, "
+        f"United Kingdom, Registered in England, No. 12{i}456, VAT GB 99{i}, Tel. 023 90{i}</p>"
+        for i in range(4)
+    )
+
+    assert_story_chosen(
+        f'<h1>Old swing bridge to close</h1>{story()}<div class="site-info">{address}</div>'
+    )
+
+
+def test_extract_page_prefers_the_article_to_another_post_of_the_page():
+    other = (
+        '<article class="next-post"><h2><a href="/p/2">Ferry timetable changes</a></h2><p>'
+        "The winter timetable for the island ferries starts on the first Sunday of November, "
+        "with two fewer crossings a day on weekdays and the last boat leaving at nine, as the "
+        "operator struggles to find crews and the council refuses to raise its subsidy again."
+        "</p></article>"
+    )
+
+    assert_story_chosen(
+        f'<h1>Old swing bridge to close</h1>{story("<div class=post-content>{}</div>")}{other}'
+    )
+
+
+def test_extract_page_keeps_an_article_split_across_blocks():
+    lead = "".join(f"<p>{text}</p>" for text in STORY[:2])
+    rest = "".join(f"<p>{text}</p>" for text in STORY[2:])
+    html = (
+        f'<div class="article-body"><article><h1>Old swing bridge to close</h1>{lead}'
+        f'</article><div class="ad-free"><img src="/a.png"></div><div class="part">{rest}'
+        "</div></div>"
+    )
+
+    assert_story_chosen(html)
+
+
+def test_extract_page_drops_widgets_inside_the_article():
+    widgets = (
+        '<div class="tools"><span>Text size</span> <a href="#">A</a> <a href="#">A</a></div>'
+        '<div class="tools"><span>Share this:</span> <a href="#">Facebook</a> '
+        '<a href="#">Email</a></div>'
+    )
+    author_box = (
+        '<div class="writer"><p>Jane Doe is our transport reporter. '
+        '<a href="/staff/jane">More from Jane</a></p></div>'
+    )
+    html = f'<article><h1>Old swing bridge to close</h1>{widgets}{story()}{author_box}</article>'
+
+    text = body_text(html)
+
+    assert_story_chosen(html)
+    assert "Text size" not in text and "Share this" not in text and "Jane Doe" not in text
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("publiziert am 14. März 2023", datetime.date(2023, 3, 14)),
+        ("Publié le 3 février 2022, mis à jour le 4 février 2022", datetime.date(2022, 2, 3)),
+        ("Publicado el 5 de marzo de 2021", datetime.date(2021, 3, 5)),
+        ("Publicado em 12 de março de 2020", datetime.date(2020, 3, 12)),
+        ("Pubblicato il 7 dicembre 2019", datetime.date(2019, 12, 7)),
+    ],
+)
+def test_extract_page_reads_non_english_date_line_without_metadata(line, expected):
+    heading = f'<h1>Council backs new harbour bridge</h1><p class="meta-line">{line}</p>'
+
+    assert extract_page(page(article(heading=heading))).date == expected
+
+
+def test_extract_page_reads_non_english_date_in_the_text_of_a_page_without_metadata():
+    from searchapp.articles import parse_html_article
+
+    lead = "<p>Hamburg, 14. März 2023. Der Stadtrat hat am Dienstag den Neubau beschlossen.</p>"
+
+    heading = f"<h1>Council backs new harbour bridge</h1>{lead}"
+
+    assert parse_html_article(page(article(heading=heading)), "x").date == datetime.date(
+        2023, 3, 14
+    )
+
+
+def test_extract_page_reads_date_line_above_the_headline_of_an_undated_page():
+    heading = (
+        '<p><span class="about">Moritz Bachmann</span> <span>publiziert am 30. Juli 2018</span>'
+        "</p><h1>Council backs new harbour bridge</h1>"
+    )
+
+    assert extract_page(page(article(heading=heading))).date == datetime.date(2018, 7, 30)
+
+
+def test_extract_page_ignores_a_date_above_the_headline_when_metadata_has_one():
+    head = '<meta property="article:published_time" content="2024-03-05T09:30:00Z">'
+    # The site header's "today", a day after the UTC timestamp.
+    heading = '<div class="date">Wednesday, March 6, 2024</div><h1>Council backs bridge</h1>'
+
+    assert extract_page(page(article(heading=heading), head)).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_prefers_the_whole_h1_to_a_headline_cut_short_in_metadata():
+    head = json_ld({"@type": "NewsArticle", "headline": "Council backs new harbour"})
+
+    assert extract_page(page(article(), head)).headline == "Council backs new harbour bridge"
+
+
+def test_choose_body_keeps_our_short_lines_when_trafilatura_read_another_text():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    ours = [*BODY, "Photo: Ann Lee"]
+    other = ["A short note about the weather, which was fine all week long."]
+
+    assert choose_body(compare_bodies(ours, other, []), Agreement()) == ours
+
+
+def test_choose_body_keeps_ours_when_trafilatura_found_nothing():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    assert choose_body(compare_bodies(BODY, [], []), Agreement()) == BODY
+
+
+def test_choose_body_follows_the_complete_json_ld_article_body():
+    from searchapp.extraction import Agreement, choose_body, compare_bodies
+
+    ours = BODY[:1] + ["Council backs bridge: read more stories from the harbour desk today."]
+    library = BODY
+
+    bodies = compare_bodies(ours, library, BODY)
+
+    assert choose_body(bodies, Agreement()) == BODY
+
+
+@pytest.mark.parametrize("opening", ["<script>", "<style>", "<!--", "<script "])
+def test_extract_page_cuts_unclosed_scripts_without_rescanning_the_page(opening):
+    # Each unclosed opening used to be searched to the page's end again: minutes of work.
+    result = extract_page("<p>Before the scripts, a line of text.</p>" + opening * 20000)
+
+    assert result.paragraphs in ([], ["Before the scripts, a line of text."])
