@@ -60,6 +60,8 @@ class ParsedQuery:
     clauses: list[Clause] = field(default_factory=list)
     date_from: date | None = None
     date_to: date | None = None
+    # True when the reader typed OR: an article with any of the words will do.
+    any_word: bool = False
 
     @property
     def words(self) -> list[str]:
@@ -99,6 +101,8 @@ def parse_query(text: str) -> ParsedQuery:
                 pending = MUST
             elif word == "NOT":
                 pending = MUST_NOT
+            elif word == "OR":
+                parsed.any_word = True
             continue
         if field_name == "date":
             _apply_date(parsed, phrase if phrase is not None else word)

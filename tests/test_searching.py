@@ -38,7 +38,8 @@ def test_words_are_stemmed(archive):
     assert SEED.stem in ids(archive.search("fight"))
 
 
-def test_every_word_counts_and_articles_with_more_words_rank_first(tmp_path):
+@pytest.fixture
+def apricot_notes(tmp_path):
     filler = "The committee met in the hall and discussed the agenda for the season."
     folder = write_articles(tmp_path / "a", {
         "one.txt": f"Notes One\n\n{filler} Apricot harvest.",
@@ -47,8 +48,36 @@ def test_every_word_counts_and_articles_with_more_words_rank_first(tmp_path):
         "none.txt": f"Notes Four\n\n{filler} Nothing else.",
     })
     update_index([folder], tmp_path / "ix")
-    results = Archive(tmp_path / "ix").search("wine festival apricot")
+    return Archive(tmp_path / "ix")
+
+
+def test_every_word_counts_results_have_all_the_words(apricot_notes):
+    # Issue 14: the words used to be OR-ed, and all three notes were found.
+    results = apricot_notes.search("wine festival apricot")
+    assert ids(results) == ["three"] and results.total == 1
+    assert (results.matched_all, results.relaxed) == (True, False)
+    assert sorted(ids(apricot_notes.search("festival apricot"))) == ["three", "two"]
+
+
+def test_or_finds_articles_with_any_word_those_with_more_first(apricot_notes):
+    results = apricot_notes.search("wine OR festival OR apricot")
     assert ids(results) == ["three", "two", "one"]
+
+
+def test_when_no_article_has_every_word_those_with_most_of_them_are_shown(apricot_notes):
+    results = apricot_notes.search("wine festival apricot zebra")
+    assert ids(results) == ["three"]
+    assert (results.query_words, results.required_words) == (4, 3)
+    assert results.relaxed and not results.matched_all
+    results = apricot_notes.search("zebra harvest giraffe", sort="newest")
+    assert sorted(ids(results)) == ["one", "three", "two"] and results.required_words == 1
+
+
+def test_long_queries_need_most_of_their_words_not_all(apricot_notes):
+    # Eight words: four of them will do, as a pasted question would want.
+    results = apricot_notes.search("apricot harvest festival wine committee agenda zebra lion")
+    assert ids(results) == ["three", "two", "one"]
+    assert not results.relaxed and results.required_words == 4
 
 
 def test_headline_only_match_shows_the_lead(archive):
@@ -88,7 +117,7 @@ def test_date_filter_parameters(archive):
 
 
 def test_sort_by_date_puts_undated_articles_last(archive):
-    query = "border jermuk festival apricot chess"
+    query = "border OR jermuk OR festival OR apricot OR chess"
     newest = archive.search(query, sort="newest")
     oldest = archive.search(query, sort="oldest")
     assert ids(newest) == ["feed-1", "border-talks", SEED.stem, "feed-2", "church-festival", "undated-recipe"]
@@ -96,7 +125,7 @@ def test_sort_by_date_puts_undated_articles_last(archive):
 
 
 def test_paging(archive):
-    query = "border jermuk festival apricot chess"
+    query = "border OR jermuk OR festival OR apricot OR chess"
     everything = ids(archive.search(query, per_page=10))
     pages = [archive.search(query, page=n, per_page=2) for n in (1, 2, 3, 4)]
     assert [ids(p) for p in pages[:3]] == [everything[0:2], everything[2:4], everything[4:6]]
@@ -107,7 +136,7 @@ def test_did_you_mean_when_a_correction_finds_more(archive):
     results = archive.search("Jermukk", correct=False)
     assert results.total == 0
     assert results.suggestion == "jermuk"
-    assert archive.search("Jermukk spa").suggestion == "jermuk spa"
+    assert archive.search("Jermukk spa").suggestion == "jermuk spa"  # relaxed: spa alone
     assert archive.search("Jermuk").suggestion is None
 
 
@@ -195,7 +224,7 @@ def test_timeline_counts_matches_per_year_with_empty_years_between(tmp_path):
 
 
 def test_timeline_counts_per_month_when_matches_span_less_than_two_years(archive):
-    results = archive.search("jermuk border")
+    results = archive.search("jermuk OR border")
     assert [(p.label, p.count) for p in results.timeline][:2] == [("2022-09", 1), ("2022-10", 0)]
     assert results.timeline[-1].label == "2023-05" and len(results.timeline) == 9
     assert results.timeline[-1].end == date(2023, 5, 31)
@@ -260,9 +289,11 @@ def test_engine_finds_exactly_the_articles_with_the_words(random_archive, query)
     words = [w.strip('"+') for w in query.split() if w not in ("OR",) and not w.startswith("-")]
     required = [w[1:] for w in query.split() if w.startswith("+")]
     excluded = [w[1:] for w in query.split() if w.startswith("-")]
+    # Every word counts (issue 14), unless the query says OR or marks some words required.
+    enough = any if "OR" in query or required else all
     expected = {
         article for article, words_in in words_of.items()
-        if any(w in words_in for w in words) and all(w in words_in for w in required)
+        if enough(w in words_in for w in words) and all(w in words_in for w in required)
         and not any(w in words_in for w in excluded)
     }
     results, hits = _all_hits(archive, query)

@@ -48,6 +48,7 @@ from searchapp.searching.engine import (
     score_segment,
 )
 from searchapp.searching.marking import WordTest, highlight_terms
+from searchapp.searching.matching import optional_words, required_words, requiring
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
 
@@ -72,6 +73,11 @@ RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 # Words shorter than this are not spell-corrected; too many false friends.
 MIN_CORRECTION_CHARS = 4
+# A correction is offered for a query that finds something when it finds this many times
+# as many articles, and at least MIN_SUGGESTED_RESULTS; a word in as many articles as that
+# is taken as meant.
+SUGGEST_RATIO = 10
+MIN_SUGGESTED_RESULTS = 20
 
 
 class IndexUnavailable(Exception):
@@ -118,6 +124,16 @@ class SearchResults:
     # The corrected query whose results these are, when the one typed found nothing.
     corrected: str | None = None
     timeline: list[Period] = field(default_factory=list)
+    # How many words (and phrases) the query looks for, and how many of them each result
+    # has at least; ``relaxed`` when no article had as many as the query asked for.
+    query_words: int = 0
+    required_words: int = 0
+    relaxed: bool = False
+
+    @property
+    def matched_all(self) -> bool:
+        """True when every result has every word of the query."""
+        return self.required_words >= self.query_words
 
     @property
     def pages(self) -> int:
@@ -235,7 +251,8 @@ class Archive:
         query = build_query(parsed, searcher.reader())
         if query is not None:
             run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
-            matches = self._matches(run, query, date_from, date_to)
+            matches = self._match_words(run, query, date_from, date_to, results,
+                                        every_word=not parsed.any_word)
             results.total = sum(len(scores) for _, scores in matches)
             start = (page - 1) * per_page
             best = first_matches(matches, page * per_page, sort)[start:]
@@ -300,7 +317,14 @@ class Archive:
 
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
                  run: Run):
-        """Return a spelling-corrected query when it finds more than ``text`` did."""
+        """Return a spelling-corrected query when it finds more than ``text`` did.
+
+        A word no article has is corrected to the nearest one; a rare word, to a near one
+        that is ``SUGGEST_RATIO`` times as common ("Volker", 1 article: "volcker", 124).
+        The correction is offered when it finds something where ``text`` found nothing,
+        has all its words where ``text`` had to do with fewer, or finds ``SUGGEST_RATIO``
+        times as many (and at least ``MIN_SUGGESTED_RESULTS``).
+        """
         corrected = text
         for clause in parsed.clauses:
             word = clause.text.lower()
@@ -308,19 +332,52 @@ class Archive:
                     or len(word) < MIN_CORRECTION_CHARS or not word.isalpha()):
                 continue
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
-            if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
+            if not tokens:
                 continue
-            if suggestion := closest_word(self._leaves(searcher), searcher, word):
+            frequency = max(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS)
+            if frequency >= MIN_SUGGESTED_RESULTS:
+                continue
+            if suggestion := closest_word(self._leaves(searcher), searcher, word,
+                                          min_frequency=frequency * SUGGEST_RATIO):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:
             return None
-        query = build_query(parse_query(corrected), searcher.reader())
+        parsed = parse_query(corrected)
+        query = build_query(parsed, searcher.reader())
         if query is None:
             return None
-        matches = self._matches(run, query, results.date_from, results.date_to)
+        found = SearchResults(corrected, 0, results.page, results.per_page, 0.0)
+        matches = self._match_words(run, query, results.date_from, results.date_to, found,
+                                    every_word=not parsed.any_word)
         total = sum(len(scores) for _, scores in matches)
-        return corrected if not run.expired and total > results.total else None
+        if run.expired or not total:
+            return None
+        if (not results.total or found.required_words > results.required_words
+                or total >= max(SUGGEST_RATIO * results.total, MIN_SUGGESTED_RESULTS)):
+            return corrected
+        return None
+
+    def _match_words(self, run: Run, query: wq.Query, date_from: date | None,
+                     date_to: date | None, results: SearchResults | None = None, *,
+                     every_word: bool = True) -> list[tuple[Leaf, ranking.Scores]]:
+        """Score the articles that have the words ``query`` requires, or, when none has,
+        those that have most of them; note in ``results`` which it was.
+
+        Without ``every_word`` (the reader typed OR), any one word will do.
+        """
+        words = optional_words(query)
+        required = asked = required_words(words) if every_word else min(words, 1)
+        while True:
+            wanted = requiring(query, required) if words > 1 else query
+            matches = self._matches(run, wanted, date_from, date_to)
+            if required <= 1 or run.out_of_time() or any(scores for _, scores in matches):
+                break
+            required -= 1
+        if results is not None:
+            results.query_words, results.required_words = words, required
+            results.relaxed = required < asked
+        return matches
 
     def _matches(self, run: Run, query: wq.Query, date_from: date | None,
                  date_to: date | None) -> list[tuple[Leaf, ranking.Scores]]:

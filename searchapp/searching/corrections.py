@@ -12,8 +12,11 @@ from searchapp.searching.engine import Leaf
 MAX_CORRECTION_EDITS = 2
 
 
-def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
-    """Return the article word nearest to ``word`` in edits, the commonest of equals."""
+def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0) -> str | None:
+    """Return the article word nearest to ``word`` in edits, the commonest of equals.
+
+    Only words in at least ``min_frequency`` articles are offered.
+    """
     automaton = Automata.levenshtein_dfa(word, MAX_CORRECTION_EDITS, prefix=1)
     candidates = set()
     for leaf in leaves:
@@ -24,10 +27,13 @@ def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
                 term.decode("utf-8") for term in leaf.searcher.reader().lexicon(field_name)]
         candidates.update(Automata.find_matches(automaton, WordCursor(words)))
     candidates.discard(word)
-    if not candidates:
-        return None
     field_name = searcher.schema["body"].spelling_fieldname("body")
     reader = searcher.reader()
+    if min_frequency > 1:
+        candidates = {candidate for candidate in candidates
+                      if reader.doc_frequency(field_name, candidate) >= min_frequency}
+    if not candidates:
+        return None
     return min(candidates, key=lambda candidate: (
         edit_distance(candidate, word), -reader.doc_frequency(field_name, candidate), candidate))
 

@@ -79,11 +79,19 @@ class Run:
         self.deadline = deadline
         self.expired = False
         self._idf: dict[str, float] = {}
+        self._scores: dict[tuple[int, int], ranking.Scores] = {}
 
     def out_of_time(self) -> bool:
         if not self.expired and time.monotonic() > self.deadline:
             self.expired = True
         return self.expired
+
+    def remember(self, query: wq.Query, leaf: Leaf, score) -> ranking.Scores:
+        """Return ``score(query, leaf, self)``, computed once for this run."""
+        key = (id(query), leaf.offset)
+        if key not in self._scores:
+            self._scores[key] = score(query, leaf, self)
+        return self._scores[key]
 
     def idf(self, text: str) -> float:
         if text not in self._idf:
@@ -106,6 +114,11 @@ def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
         return _word_scores(query, leaf, run)
     if isinstance(query, PhraseQuery):
         return _phrase_scores(query, leaf, run)
+    if isinstance(query, wq.Or) and query.minmatch:
+        # The words a reader's query requires most of (``Archive``); their scores are
+        # kept, so that asking again for fewer of them reads no postings twice.
+        parts = [run.remember(q, leaf, score_segment) for q in query.subqueries]
+        return ranking.union(parts, query.boost, query.minmatch)
     if isinstance(query, (wq.Or, wq.And)):
         parts = [score_segment(q, leaf, run) for q in query.subqueries]
         combine = ranking.union if isinstance(query, wq.Or) else ranking.intersection
