@@ -405,3 +405,43 @@ def test_a_prefix_with_accents_finds_the_words_with_or_without_them(tmp_path):
     archive = Archive(tmp_path / "ix")
     for query in ("café*", "cafe*", "CAFÉ*", "caf*"):
         assert ids(archive.search(query)) == ["cafe"], query
+
+
+def test_did_you_mean_for_a_rare_word_when_a_near_one_finds_many_more(tmp_path):
+    articles = {f"v{n}.txt": f"Fed Note {n}\n\nPaul Volcker spoke on rates, note {n}."
+                for n in range(25)}
+    articles["typo.txt"] = "Ford Hails Volker\n\nThe carmaker praised Volker and the Fed."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    results = archive.search("Volker")
+    assert (results.total, results.suggestion, results.corrected) == (1, "volcker", None)
+    # A word in as many articles as the correction would find is taken as meant.
+    assert archive.search("Volcker").suggestion is None
+
+
+@pytest.mark.parametrize("typed, found", [
+    ("jer", ["feed-1", SEED.stem]),       # the word being typed is a prefix
+    ("jermuk spa tow", ["feed-1"]),        # "tow" starts "town"
+    ("spa town ", ["feed-1"]),             # a space after it: a whole word
+    ("apricots", ["undated-recipe"]),      # a whole word typed is its own prefix, stemmed
+])
+def test_typing_reads_the_last_word_as_a_prefix(archive, typed, found):
+    assert sorted(ids(archive.search(typed, typing=True))) == sorted(found)
+
+
+def test_typing_never_corrects_the_half_typed_word(archive):
+    results = archive.search("jermu", typing=True)
+    assert results.corrected is None and results.suggestion is None and results.total == 2
+    assert archive.search("jermu").corrected == "jermuk"
+
+
+def test_prefix_finds_words_whose_stem_is_shorter_than_the_prefix(archive):
+    # "apricots" is indexed as the stem "apricot".
+    assert ids(archive.search("apricots*")) == ["undated-recipe"]
+
+
+def test_everything_finds_every_article_for_an_empty_query(archive):
+    results = archive.search("", sort="newest", everything=True)
+    assert results.total == 6 and ids(results)[0] == "feed-1"
+    assert ids(results)[-1] == "undated-recipe"
+    assert archive.search("").total == 0

@@ -218,12 +218,18 @@ class Archive:
         *,
         snippets: bool = True,
         correct: bool = True,
+        typing: bool = False,
+        everything: bool = False,
     ) -> SearchResults:
         """Run a reader's query and return one page of results.
 
         ``snippets=False`` leaves each hit's snippet empty, for callers that only rank.
         With ``correct``, a query that finds nothing is run again with the spelling
-        correction that finds most, and the results say so in ``corrected``.
+        correction that finds most, and the results say so in ``corrected``. With
+        ``typing`` (search as you type), the last word, when nothing follows it, is the
+        start of a word (``coff`` finds coffee) and is never corrected. With
+        ``everything``, a query with nothing to look for finds every article (a feed
+        of the newest).
 
         :raises QueryError: for a query that cannot be run (the message says why).
         :raises ValueError: for out-of-range paging or an unknown sort.
@@ -231,10 +237,12 @@ class Archive:
         # One searcher for the whole request: a correction is counted against the same
         # commit as the query it corrects, even while the indexer commits.
         return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
-                            snippets=snippets, correct=correct)
+                            snippets=snippets, correct=correct, typing=typing,
+                            everything=everything)
 
     def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
-                snippets: bool, correct: bool) -> SearchResults:
+                snippets: bool, correct: bool, typing: bool = False,
+                everything: bool = False) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
@@ -243,12 +251,16 @@ class Archive:
         if page * per_page > MAX_RESULT_WINDOW:
             raise ValueError(f"results beyond the first {MAX_RESULT_WINDOW:,} are not shown")
         parsed = parse_query(text)
+        if typing:
+            _read_last_word_as_prefix(parsed, text)
         asked = (date_from, date_to)
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
 
         query = build_query(parsed, searcher.reader())
+        if query is None and everything and not parsed.clauses:
+            query = wq.Every()
         if query is not None:
             run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
             matches = self._match_words(run, query, date_from, date_to, results,
@@ -263,10 +275,10 @@ class Archive:
             results.timeline = _timeline(searcher, matches)
             results.complete = not run.expired
             if results.complete:
-                results.suggestion = self._suggest(searcher, parsed, text, results, run)
+                results.suggestion = self._suggest(searcher, parsed, text, results)
         if correct and results.suggestion and not results.total:
             retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
-                                 snippets=snippets, correct=False)
+                                 snippets=snippets, correct=False, typing=typing)
             retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
             results = retry
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -315,8 +327,7 @@ class Archive:
         ]
         return record
 
-    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
-                 run: Run):
+    def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults):
         """Return a spelling-corrected query when it finds more than ``text`` did.
 
         A word no article has is corrected to the nearest one; a rare word, to a near one
@@ -347,6 +358,8 @@ class Archive:
         query = build_query(parsed, searcher.reader())
         if query is None:
             return None
+        # Reading the words of the index for the first time may have used up the time.
+        run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
         found = SearchResults(corrected, 0, results.page, results.per_page, 0.0)
         matches = self._match_words(run, query, results.date_from, results.date_to, found,
                                     every_word=not parsed.any_word)
@@ -410,6 +423,15 @@ class Archive:
                     self._segments[key] = data
             leaves.append(Leaf(leaf_searcher, offset, data))
         return leaves
+
+
+def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
+    """Make the word being typed (the last, with nothing after it) a prefix."""
+    last = parsed.clauses[-1] if parsed.clauses else None
+    if (last is not None and last.kind == "word"
+            and clean_query(text).lower().endswith(last.text.lower())
+            and not text[-1:].isspace()):
+        last.kind = "prefix"
 
 
 def _timeline(searcher, matches: list[tuple[Leaf, ranking.Scores]]) -> list[Period]:

@@ -7,6 +7,7 @@ words are AND-ed, excluded ones subtracted; prefixes and field words stay Whoosh
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 
 from whoosh import query as wq
@@ -32,6 +33,8 @@ what when where which while who whom why will with would you your yours yourself
 """.split())
 MIN_PREFIX_CHARS = 3
 MAX_PREFIX_TERMS = 50
+# A prefix looks at this many index words for its MAX_PREFIX_TERMS commonest.
+MAX_PREFIX_SCAN = 2000
 
 
 class WordQuery(wq.CompoundQuery):
@@ -127,15 +130,13 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
         weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
         if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
             # As the index holds words: lower case, accents folded ("café*" finds "cafe").
+            # Its words are scored as one word (BM25F over all their occurrences, the
+            # commonest one's idf), so a rare word that happens to start so ("bradt" for
+            # "bra") does not outrank the common one meant ("brazil").
             prefix = clause.text.lower().translate(accent_map)
-            terms = []
-            for term in reader.expand_prefix(name, prefix):
-                word = term.decode("utf-8") if isinstance(term, bytes) else term
-                terms.append(wq.Term(name, word))
-                if len(terms) >= MAX_PREFIX_TERMS:
-                    break
-            if terms:
-                parts.append(wq.Or(terms, boost=weight))
+            parts += [wq.Term(name, word, boost=weight)
+                      for word in _prefix_words(reader, name, prefix)]
+            words = True
             continue
         # The field's own analyzer: an index built with an older stemmer still matches.
         analyzer = reader.schema[name].analyzer
@@ -155,3 +156,21 @@ def _clause_query(clause: Clause, reader) -> wq.Query | None:
     if isinstance(parts[0], wq.Phrase):
         return PhraseQuery(parts, offsets)
     return parts[0] if len(parts) == 1 else wq.Or(parts)
+
+
+def _prefix_words(reader, field_name: str, prefix: str) -> list[str]:
+    """Return the field's commonest index words that start with ``prefix`` or its stem.
+
+    The index holds stems, which can be shorter than a whole word typed as a prefix
+    ("prices*" is stored as "price", "inflation" as "inflat").
+    """
+    starts = {prefix}
+    starts.update(token.text for token in reader.schema[field_name].analyzer(prefix))
+    found: dict[str, int] = {}
+    for start in sorted(starts):
+        for number, term in enumerate(reader.expand_prefix(field_name, start)):
+            if number >= MAX_PREFIX_SCAN:
+                break
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            found[word] = reader.doc_frequency(field_name, word)
+    return heapq.nlargest(MAX_PREFIX_TERMS, found, key=lambda word: (found[word], word))
