@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 from searchapp import __version__
-from searchapp.params import ParamError, parse_search_params
+from searchapp.params import (
+    SEARCH_PARAMETERS,
+    ParamError,
+    SearchParams,
+    check_known,
+    parse_search_params,
+)
 from searchapp.querylang import MAX_QUERY_CHARS, QueryError
 from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
 from searchapp.web import archive, note_miss, run_search
@@ -32,8 +38,13 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def results_json(results: SearchResults) -> dict:
-    """Render search results as the API's JSON object."""
+def results_json(results: SearchResults, params: SearchParams | None = None) -> dict:
+    """Render search results as the API's JSON object (the CLI's ``--json`` too).
+
+    ``params`` are the request's, kept in the ``next`` and ``prev`` links.
+    """
+    params = params or SearchParams(q=results.query, per_page=results.per_page,
+                                    sort=results.sort)
     return {
         "query": results.query,
         "total": results.total,
@@ -41,8 +52,16 @@ def results_json(results: SearchResults) -> dict:
         "per_page": results.per_page,
         "pages": results.pages,
         "took_ms": round(results.took_ms, 1),
+        "timed_out": not results.complete,
         "suggestion": results.suggestion,
         "corrected": results.corrected,
+        "query_words": results.query_words,
+        "required_words": results.required_words,
+        "matched_all": results.matched_all,
+        "relaxed": results.relaxed,
+        "next": _page_link(params, results.page + 1) if results.page < results.pages else None,
+        "prev": (_page_link(params, min(results.page - 1, results.pages))
+                 if results.page > 1 and results.pages else None),
         "timeline": [
             {"period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(),
              "count": p.count}
@@ -59,6 +78,17 @@ def results_json(results: SearchResults) -> dict:
             for hit in results.hits
         ],
     }
+
+
+def _page_link(params: SearchParams, page: int) -> str:
+    """Return the API address of another page of the same search."""
+    values = {
+        "q": params.q, "page": page, "per_page": params.per_page, "sort": params.sort,
+        "from": params.date_from.isoformat() if params.date_from else None,
+        "to": params.date_to.isoformat() if params.date_to else None,
+        "exact": 1 if params.exact else None, "live": 1 if params.live else None,
+    }
+    return url_for("api.search", **{k: v for k, v in values.items() if v is not None})
 
 
 def article_json(record: ArticleRecord) -> dict:
@@ -85,14 +115,41 @@ def article_json(record: ArticleRecord) -> dict:
 def search():
     """Search the archive; see /api/openapi.json."""
     try:
+        check_known(request.args)
         params = parse_search_params(request.args)
         results = run_search(params)
     except ParamError as error:
         return error_response(400, str(error), error.param)
     except QueryError as error:
         return error_response(400, str(error), "q")
-    note_miss(results)
-    return jsonify(results_json(results))
+    note_miss(results, params)
+    return jsonify(results_json(results, params))
+
+
+@bp.after_app_request
+def _allow_other_sites(response):
+    """Let pages on other sites read the API (CORS), as ``CORS_ORIGINS`` allows.
+
+    ``CORS_ORIGINS`` is ``*`` (any site, the default), nothing (none), or the allowed
+    origins separated by spaces or commas. Only ``/api/`` answers carry the headers; the
+    API only reads, so no credentials are allowed.
+    """
+    if not request.path.startswith("/api/"):
+        return response
+    allowed = str(current_app.config.get("CORS_ORIGINS", "*")).replace(",", " ").split()
+    origin = request.headers.get("Origin")
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    else:
+        return response
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Accept"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 @bp.get("/suggest")

@@ -37,10 +37,11 @@ SECURITY_HEADERS = {
 def create_app(overrides: dict | None = None) -> Flask:
     """Create the app: documented defaults, then SEARCHAPP_* variables, then ``overrides``.
 
-    Settings: ``INDEX_DIR`` (the index folder, default ``index``).
+    Settings: ``INDEX_DIR`` (the index folder, default ``index``), ``CORS_ORIGINS`` (the
+    sites whose pages may read ``/api/``: ``*``, the default, for any; empty for none).
     """
     app = Flask(__name__)
-    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR)
+    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, CORS_ORIGINS="*")
     app.config.from_prefixed_env("SEARCHAPP", loads=str)
     app.config.update(overrides or {})
     app.extensions["archive"] = Archive(app.config["INDEX_DIR"])
@@ -56,10 +57,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        # A 405 says which methods the address takes (RFC 9110 requires it).
+        allow = {k: v for k, v in error.get_headers() if k == "Allow"}
         if request.path.startswith("/api/"):
-            return error_response(error.code or 500, error.description or error.name)
+            body, status = error_response(error.code or 500, error.description or error.name)
+            return body, status, allow
         page = render_template("message.html", title=error.name, message=error.description)
-        return page, error.code
+        return page, error.code, allow
 
     @app.errorhandler(IndexUnavailable)
     def no_index(error: IndexUnavailable):
@@ -75,7 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
             return error_response(500, message)
         return render_template("message.html", title="Server error", message=message), 500
 
-    app.jinja_env.globals.update(version=__version__, page_url=page_url)
+    app.jinja_env.globals.update(version=__version__, page_url=page_url, feed_url=feed_url)
     return app
 
 
@@ -103,6 +107,15 @@ def page_url(params, **changes) -> str:
     return url_for("web.search") + ("?" + urlencode(query) if query else "")
 
 
+def feed_url(params, external: bool = False) -> str:
+    """Return the address of the Atom feed for ``params``: the query and its dates."""
+    values = {"q": params.q,
+              "from": params.date_from.isoformat() if params.date_from else "",
+              "to": params.date_to.isoformat() if params.date_to else ""}
+    query = {k: v for k, v in values.items() if v}
+    return url_for("web.feed", _external=external) + ("?" + urlencode(query) if query else "")
+
+
 @bp.get("/")
 def search():
     """The search page: a search box, and results when there is a query."""
@@ -117,19 +130,25 @@ def search():
         results = run_search(params)
     except QueryError as error:
         return render_template("search.html", params=params, error=str(error), results=None), 400
-    note_miss(results)
+    note_miss(results, params)
     return render_template("search.html", params=params, results=results)
 
 
 def run_search(params: SearchParams) -> SearchResults:
     """Search with checked parameters: the one call the page, the API and the feed share."""
     return archive().search(params.q, params.page, params.per_page, params.sort,
-                            params.date_from, params.date_to, correct=not params.exact)
+                            params.date_from, params.date_to, correct=not params.exact,
+                            typing=params.live)
 
 
-def note_miss(results: SearchResults) -> None:
-    """Count a search that found nothing, for `searchapp report`; never fail a request."""
+def note_miss(results: SearchResults, params: SearchParams | None = None) -> None:
+    """Count a search that found nothing, for `searchapp report`; never fail a request.
+
+    Searches made while typing (``live``) are not a reader's own and are not counted.
+    """
     if results.total or results.page > 1 or not results.query.strip():
+        return
+    if params is not None and params.live:
         return
     try:
         reports.record_miss(reports.log_path(current_app.config["INDEX_DIR"]), results.query)
@@ -152,10 +171,15 @@ def article(article_id: str):
 
 @bp.get("/feed")
 def feed():
-    """An Atom feed of the newest articles that match ``q``, for feed readers."""
+    """An Atom feed of the newest articles that match ``q``, for feed readers.
+
+    Without ``q``, the newest articles of the archive (within ``from`` and ``to``).
+    """
     try:
-        params = parse_search_params(request.args, allow_per_page=False)
-        results = run_search(replace(params, page=1, per_page=FEED_ENTRIES, sort="newest"))
+        params = replace(parse_search_params(request.args, allow_per_page=False),
+                         page=1, per_page=FEED_ENTRIES, sort="newest", live=False)
+        results = archive().search(params.q, 1, FEED_ENTRIES, "newest", params.date_from,
+                                   params.date_to, correct=not params.exact, everything=True)
     except (ParamError, QueryError) as error:
         return render_template("message.html", title="Bad feed address", message=str(error)), 400
     stats = index_stats(current_app.config["INDEX_DIR"])
@@ -175,9 +199,10 @@ def feed():
     title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
     body = render_template(
         "feed.xml", entries=entries, title=title, updated=updated,
-        feed_id=url_for("web.feed", q=params.q, _external=True),
-        self_url=url_for("web.feed", q=params.q, _external=True),
-        page_url=url_for("web.search", q=params.q, sort="newest", _external=True),
+        feed_id=feed_url(params, external=True),
+        self_url=feed_url(params, external=True),
+        page_url=url_for("web.search", q=params.q, sort="newest", _external=True,
+                         **{"from": params.date_from, "to": params.date_to}),
     )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 
