@@ -48,7 +48,12 @@ from searchapp.searching.engine import (
     score_segment,
 )
 from searchapp.searching.marking import WordTest, highlight_terms
-from searchapp.searching.matching import optional_words, required_words, requiring
+from searchapp.searching.matching import (
+    enough_ranked_matches,
+    optional_words,
+    required_words,
+    requiring,
+)
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
 
@@ -360,7 +365,7 @@ class Archive:
             return None
         # Reading the words of the index for the first time may have used up the time.
         run = Run(searcher, time.monotonic() + SEARCH_SECONDS)
-        found = SearchResults(corrected, 0, results.page, results.per_page, 0.0)
+        found = SearchResults(corrected, 0, results.page, results.per_page, 0.0, results.sort)
         matches = self._match_words(run, query, results.date_from, results.date_to, found,
                                     every_word=not parsed.any_word)
         total = sum(len(scores) for _, scores in matches)
@@ -372,24 +377,30 @@ class Archive:
         return None
 
     def _match_words(self, run: Run, query: wq.Query, date_from: date | None,
-                     date_to: date | None, results: SearchResults | None = None, *,
+                     date_to: date | None, results: SearchResults, *,
                      every_word: bool = True) -> list[tuple[Leaf, ranking.Scores]]:
-        """Score the articles that have the words ``query`` requires, or, when none has,
-        those that have most of them; note in ``results`` which it was.
+        """Score the articles that have the words ``query`` requires, or, when too few
+        have, those with fewer of them (see ``matching``); note in ``results`` which.
 
         Without ``every_word`` (the reader typed OR), any one word will do.
         """
         words = optional_words(query)
         required = asked = required_words(words) if every_word else min(words, 1)
+        enough = enough_ranked_matches(run.searcher.doc_count())
         while True:
             wanted = requiring(query, required) if words > 1 else query
             matches = self._matches(run, wanted, date_from, date_to)
-            if required <= 1 or run.out_of_time() or any(scores for _, scores in matches):
+            found = sum(len(scores) for _, scores in matches)
+            if required <= 1 or run.out_of_time():
                 break
-            required -= 1
-        if results is not None:
-            results.query_words, results.required_words = words, required
-            results.relaxed = required < asked
+            if results.sort == "relevance" and found < enough:
+                required = 1
+            elif not found:
+                required -= 1
+            else:
+                break
+        results.query_words, results.required_words = words, required
+        results.relaxed = required < asked
         return matches
 
     def _matches(self, run: Run, query: wq.Query, date_from: date | None,
