@@ -219,7 +219,20 @@ def openapi_document() -> dict:
                                          "default": "0"},
                                "1: search for exactly q, even when it finds nothing; otherwise "
                                "a query that finds nothing is corrected (see `corrected`)."),
+                        _param("live", {"type": "string", "enum": ["0", "1", "true", "false"],
+                                        "default": "0"},
+                               "1: q is still being typed (search as you type): its last "
+                               "word, unless a space follows it, is the start of a word "
+                               "and is never corrected, and a search that finds nothing is "
+                               "not counted in the report of searches that found nothing."),
                     ],
+                    "description": "Every word counts: the results are the articles that "
+                                   "have all the words of q (three quarters of them for "
+                                   "queries of more than 8 words), unless q says OR or marks "
+                                   "words required with + or AND. When too few articles have "
+                                   "them (see `relaxed`), articles with fewer of the words "
+                                   "are included. Parameters other than these are refused "
+                                   f"with a 400 naming them ({', '.join(SEARCH_PARAMETERS)}).",
                     "responses": {
                         "200": {"description": "One page of results", "content": {
                             "application/json": {
@@ -270,7 +283,9 @@ def openapi_document() -> dict:
                 "SearchResults": {
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "pages", "took_ms",
-                                 "suggestion", "corrected", "timeline", "results"],
+                                 "timed_out", "suggestion", "corrected", "query_words",
+                                 "required_words", "matched_all", "relaxed", "next", "prev",
+                                 "timeline", "results"],
                     "properties": {
                         "query": {"type": "string"},
                         "total": {"type": "integer", "description": "Matching articles in all."},
@@ -278,11 +293,33 @@ def openapi_document() -> dict:
                         "per_page": {"type": "integer"},
                         "pages": {"type": "integer"},
                         "took_ms": {"type": "number"},
-                        "suggestion": {**nullable_string,
-                                       "description": "A corrected query that finds more, if any."},
+                        "timed_out": {"type": "boolean", "description":
+                                      "True when the time limit stopped the search: the "
+                                      "results are the best found by then and `total` is "
+                                      "a lower bound."},
+                        "suggestion": {**nullable_string, "description":
+                                       "A corrected query, when it finds something where q "
+                                       "found nothing, has all its words where q did not, or "
+                                       "finds ten times as many articles (and at least 20)."},
                         "corrected": {**nullable_string, "description":
                                       "When q found nothing and a close spelling did, the "
                                       "query whose results these are; else null."},
+                        "query_words": {"type": "integer", "description":
+                                        "How many words and phrases of q are matched "
+                                        "(stop words, excluded and required words aside)."},
+                        "required_words": {"type": "integer", "description":
+                                           "How many of them every result has at least."},
+                        "matched_all": {"type": "boolean", "description":
+                                        "True when every result has every one of them."},
+                        "relaxed": {"type": "boolean", "description":
+                                    "True when too few articles had the words q asks for "
+                                    "and the results include articles with fewer of them "
+                                    "(by relevance: when fewer than 30, or 2% of the "
+                                    "archive, have them; by date: only when none has)."},
+                        "next": {**nullable_string,
+                                 "description": "The address of the next page, if any."},
+                        "prev": {**nullable_string,
+                                 "description": "The address of the previous page, if any."},
                         "timeline": {"type": "array", "description":
                                      "Matching articles per year (per month when the matches "
                                      "span less than two years), oldest first.",
