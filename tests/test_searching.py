@@ -59,6 +59,11 @@ def test_every_word_counts_results_have_all_the_words(apricot_notes):
     assert sorted(ids(apricot_notes.search("festival apricot"))) == ["three", "two"]
 
 
+def test_every_word_counts_with_excluded_words(apricot_notes):
+    assert ids(apricot_notes.search("festival apricot -wine")) == ["two"]
+    assert ids(apricot_notes.search("festival apricot NOT wine")) == ["two"]
+
+
 def test_or_finds_articles_with_any_word_those_with_more_first(apricot_notes):
     results = apricot_notes.search("wine OR festival OR apricot")
     assert ids(results) == ["three", "two", "one"]

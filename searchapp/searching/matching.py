@@ -51,7 +51,9 @@ def optional_words(query: wq.Query | None) -> int:
 def requiring(query: wq.Query, count: int) -> wq.Query:
     """Return ``query`` with ``count`` of its optional words required of each result."""
     if isinstance(query, wq.AndNot):
-        return wq.AndNot(requiring(query.a, count), query.b, boost=query.boost)
+        required = wq.AndNot(requiring(query.a, count), query.b)
+        required.boost = query.boost
+        return required
     if isinstance(query, wq.Or) and query is _words(query):
         return type(query)(query.subqueries, boost=query.boost, minmatch=count)
     return query
