@@ -1,8 +1,8 @@
 import pytest
-
 from conftest import SEED
-from searchapp import create_app
 from test_web import HOSTILE_QUERIES
+
+from searchapp import create_app
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
                "corrected", "query_words", "required_words", "matched_all", "relaxed", "next",
@@ -63,7 +63,8 @@ def test_empty_query_finds_nothing(client):
         ("page=0", "page"), ("page=x", "page"), ("page=1001", "page"), ("per_page=0", "per_page"),
         ("per_page=51", "per_page"), ("per_page=-5", "per_page"), ("per_page=50&page=201", "page"),
         ("sort=best", "sort"), ("from=2022-02-30", "from"), ("to=tomorrow", "to"),
-        ("from=2023-01-01&to=2022-01-01", "from"), ("q=a&q=b", "q"), ("per_page=1&per_page=2", "per_page"),
+        ("from=2023-01-01&to=2022-01-01", "from"), ("q=a&q=b", "q"),
+        ("per_page=1&per_page=2", "per_page"),
         ("q=date:soon", "q"), ("q=" + "x" * 2001, "q"),
         # Issue 14: unknown parameters and yes/no words outside the spec were ignored.
         ("q=x&limit=3", "limit"), ("q=x&offset=20", "offset"), ("exact=yes", "exact"),
@@ -87,13 +88,16 @@ def test_hostile_queries_give_json(client, query):
 
 def test_snippets_are_escaped_html(tmp_path):
     from conftest import write_articles
+
     from searchapp.indexing import update_index
 
-    folder = write_articles(tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
+    folder = write_articles(
+        tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
     update_index([folder], tmp_path / "ix")
     client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
     snippet = client.get("/api/search?q=jermuk").get_json()["results"][0]["snippet"]
-    assert snippet == "Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;."
+    assert snippet == (
+        "Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;.")
 
 
 def test_article_fields(client):
@@ -132,7 +136,8 @@ def test_openapi_describes_exactly_the_api(client, app):
         "q", "page", "per_page", "sort", "from", "to", "exact", "live"]
     hit_schema = spec["components"]["schemas"]["SearchResults"]
     assert hit_schema["required"] == RESULT_KEYS
-    assert spec["components"]["schemas"]["Hit"]["required"] == ["id", "headline", "date", "snippet", "url"]
+    assert spec["components"]["schemas"]["Hit"]["required"] == [
+        "id", "headline", "date", "snippet", "url"]
     article = client.get(f"/api/articles/{SEED.stem}").get_json()
     assert set(spec["components"]["schemas"]["Article"]["properties"]) == set(article)
     api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
@@ -150,7 +155,8 @@ def test_suggest_returns_opensearch_completions(client):
 def test_timeline_and_correction_in_the_json(client):
     body = client.get("/api/search?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess").get_json()
     # The matches span less than two years (2021-06 to 2023-05): counted by month.
-    assert body["timeline"][0] == {"period": "2021-06", "from": "2021-06-01", "to": "2021-06-30", "count": 1}
+    assert body["timeline"][0] == {
+        "period": "2021-06", "from": "2021-06-01", "to": "2021-06-30", "count": 1}
     assert len(body["timeline"]) == 24 and sum(p["count"] for p in body["timeline"]) == 5
     body = client.get("/api/search?q=Jermukk").get_json()
     assert body["corrected"] == "jermuk" and body["total"] == 2
@@ -177,7 +183,8 @@ def test_the_api_can_be_read_from_other_sites(client):
     assert "Access-Control-Allow-Origin" not in client.get("/?q=jermuk").headers
     preflight = client.options("/api/search", headers={
         "Origin": "https://news.example", "Access-Control-Request-Method": "GET"})
-    assert preflight.status_code == 200 and "GET" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.status_code == 200
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
 
 
 def test_cors_origins_can_be_limited(index_dir):

@@ -231,7 +231,8 @@ def assert_inert(page, dialogs: list[str], *texts: str) -> None:
     assert dialogs == []
     assert page.locator("script:not([src='/static/search.js'])").count() == 0
     # Our only graphic is the timeline chart; anything else came from an article or query.
-    assert page.locator("main :is(img, svg:not(.timeline-chart), iframe, object, embed)").count() == 0
+    graphics = "main :is(img, svg:not(.timeline-chart), iframe, object, embed)"
+    assert page.locator(graphics).count() == 0
     assert page.evaluate(FIND_INJECTIONS_JS) == []
     for text in texts:
         expect(page.locator("main")).to_contain_text(text, use_inner_text=True)

@@ -3,8 +3,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import SEED, write_articles
+
 from searchapp.cli import main
 from searchapp.indexing import open_index
 
@@ -87,7 +87,8 @@ def test_rebuild(runner, archive_dir, index_dir, tmp_path):
 
 def test_python_dash_m_works_like_the_command(archive_dir, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "searchapp", "index", str(archive_dir), "--index-dir", str(tmp_path / "ix")],
+        [sys.executable, "-m", "searchapp", "index", str(archive_dir),
+         "--index-dir", str(tmp_path / "ix")],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0 and "6 added" in result.stdout
@@ -110,7 +111,8 @@ def test_search_command_prints_results(runner, index_dir):
 
 
 def test_search_command_json(runner, index_dir):
-    body = json.loads(run(runner, "search", "Jermuk", "--json", "--limit", "1", "--index-dir", index_dir).stdout)
+    body = json.loads(run(runner, "search", "Jermuk", "--json", "--limit", "1",
+                          "--index-dir", index_dir).stdout)
     assert body["total"] == 2 and len(body["results"]) == 1
 
 
@@ -158,7 +160,8 @@ def test_seed_folder_indexes_cleanly(runner, tmp_path):
 
 
 def test_stats_command(runner, index_dir):
-    body = json.loads(run(runner, "stats", "--json", "--largest", "2", "--index-dir", index_dir).stdout)
+    body = json.loads(run(runner, "stats", "--json", "--largest", "2",
+                          "--index-dir", index_dir).stdout)
     assert body["articles"] == 6
     assert (body["first_date"], body["last_date"]) == ("2021-06-12", "2023-05-01")
     assert body["largest"][0]["id"] == SEED.stem and len(body["largest"]) == 2

@@ -2,7 +2,6 @@ import json
 from datetime import date
 
 import pytest
-
 from conftest import SEED, write_articles
 from whoosh.analysis import StemmingAnalyzer
 
@@ -141,7 +140,8 @@ def test_sort_by_date_puts_undated_articles_last(archive):
     query = "border OR jermuk OR festival OR apricot OR chess"
     newest = archive.search(query, sort="newest")
     oldest = archive.search(query, sort="oldest")
-    assert ids(newest) == ["feed-1", "border-talks", SEED.stem, "feed-2", "church-festival", "undated-recipe"]
+    assert ids(newest) == [
+        "feed-1", "border-talks", SEED.stem, "feed-2", "church-festival", "undated-recipe"]
     assert ids(oldest)[:5] == ["church-festival", "feed-2", SEED.stem, "border-talks", "feed-1"]
 
 
@@ -290,7 +290,8 @@ def random_archive(tmp_path_factory):
     target = folder.parent / "index"
     update_index([folder], target)
     # A second run replaces a few articles and adds some: two segments, with deletions.
-    write_articles(folder, {f"a{n:03}.txt": article(n) for n in (*range(0, 120, 10), *range(120, 150))})
+    replaced = (*range(0, 120, 10), *range(120, 150))
+    write_articles(folder, {f"a{n:03}.txt": article(n) for n in replaced})
     update_index([folder], target)
     return Archive(target), words_of
 
