@@ -225,10 +225,12 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
     if results.corrected:
         click.echo(f"Showing results for: {results.corrected} (nothing matched {query!r}; "
                    "search exactly what you typed on the web page with exact=1)")
-    if results.relaxed and results.total:
-        have = "any" if results.required_words == 1 else f"{results.required_words}"
-        click.echo(f"Few or no articles have all the words; showing those with {have} "
+    if results.relaxed and results.total and results.required_words > 1:
+        click.echo(f"No article has all the words; showing those with {results.required_words} "
                    f"of the {results.query_words}.")
+    elif results.relaxed and results.total:
+        click.echo("Few or no articles have all the words; showing those with any of them, "
+                   "the best matches first.")
     if not results.complete:
         click.echo("The search took too long and was stopped: these are the best found so far.")
     if results.suggestion:
