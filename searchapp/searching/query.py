@@ -1,8 +1,9 @@
 """Turn a reader's parsed query into the engine's query tree.
 
 Each plain word becomes a ``WordQuery`` over the searchable fields, each quoted phrase (or
-hyphenated word) a ``PhraseQuery``; both are scored by ``engine`` with BM25F. Required
-words are AND-ed, excluded ones subtracted; prefixes and field words stay Whoosh queries.
+hyphenated word) a ``PhraseQuery``; both are scored by ``engine`` with BM25F. A prefix is a
+``WordQuery`` of the words it starts. Required words are AND-ed, excluded ones
+subtracted.
 """
 
 from __future__ import annotations
