@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 
 from searchapp import __version__
-from searchapp.params import ParamError, parse_search_params
+from searchapp.params import (
+    SEARCH_PARAMETERS,
+    ParamError,
+    SearchParams,
+    check_known,
+    parse_search_params,
+)
 from searchapp.querylang import MAX_QUERY_CHARS, QueryError
 from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
 from searchapp.web import archive, note_miss, run_search
@@ -32,8 +38,13 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def results_json(results: SearchResults) -> dict:
-    """Render search results as the API's JSON object."""
+def results_json(results: SearchResults, params: SearchParams | None = None) -> dict:
+    """Render search results as the API's JSON object (the CLI's ``--json`` too).
+
+    ``params`` are the request's, kept in the ``next`` and ``prev`` links.
+    """
+    params = params or SearchParams(q=results.query, per_page=results.per_page,
+                                    sort=results.sort)
     return {
         "query": results.query,
         "total": results.total,
@@ -41,8 +52,16 @@ def results_json(results: SearchResults) -> dict:
         "per_page": results.per_page,
         "pages": results.pages,
         "took_ms": round(results.took_ms, 1),
+        "timed_out": not results.complete,
         "suggestion": results.suggestion,
         "corrected": results.corrected,
+        "query_words": results.query_words,
+        "required_words": results.required_words,
+        "matched_all": results.matched_all,
+        "relaxed": results.relaxed,
+        "next": _page_link(params, results.page + 1) if results.page < results.pages else None,
+        "prev": (_page_link(params, min(results.page - 1, results.pages))
+                 if results.page > 1 and results.pages else None),
         "timeline": [
             {"period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(),
              "count": p.count}
@@ -59,6 +78,17 @@ def results_json(results: SearchResults) -> dict:
             for hit in results.hits
         ],
     }
+
+
+def _page_link(params: SearchParams, page: int) -> str:
+    """Return the API address of another page of the same search."""
+    values = {
+        "q": params.q, "page": page, "per_page": params.per_page, "sort": params.sort,
+        "from": params.date_from.isoformat() if params.date_from else None,
+        "to": params.date_to.isoformat() if params.date_to else None,
+        "exact": 1 if params.exact else None, "live": 1 if params.live else None,
+    }
+    return url_for("api.search", **{k: v for k, v in values.items() if v is not None})
 
 
 def article_json(record: ArticleRecord) -> dict:
@@ -86,14 +116,41 @@ def article_json(record: ArticleRecord) -> dict:
 def search():
     """Search the archive; see /api/openapi.json."""
     try:
+        check_known(request.args)
         params = parse_search_params(request.args)
         results = run_search(params)
     except ParamError as error:
         return error_response(400, str(error), error.param)
     except QueryError as error:
         return error_response(400, str(error), "q")
-    note_miss(results)
-    return jsonify(results_json(results))
+    note_miss(results, params)
+    return jsonify(results_json(results, params))
+
+
+@bp.after_app_request
+def _allow_other_sites(response):
+    """Let pages on other sites read the API (CORS), as ``CORS_ORIGINS`` allows.
+
+    ``CORS_ORIGINS`` is ``*`` (any site, the default), nothing (none), or the allowed
+    origins separated by spaces or commas. Only ``/api/`` answers carry the headers; the
+    API only reads, so no credentials are allowed.
+    """
+    if not request.path.startswith("/api/"):
+        return response
+    allowed = str(current_app.config.get("CORS_ORIGINS", "*")).replace(",", " ").split()
+    origin = request.headers.get("Origin")
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin and origin in allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.vary.add("Origin")
+    else:
+        return response
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Accept"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
 
 @bp.get("/suggest")
@@ -163,7 +220,20 @@ def openapi_document() -> dict:
                                          "default": "0"},
                                "1: search for exactly q, even when it finds nothing; otherwise "
                                "a query that finds nothing is corrected (see `corrected`)."),
+                        _param("live", {"type": "string", "enum": ["0", "1", "true", "false"],
+                                        "default": "0"},
+                               "1: q is still being typed (search as you type): its last "
+                               "word, unless a space follows it, is the start of a word "
+                               "and is never corrected, and a search that finds nothing is "
+                               "not counted in the report of searches that found nothing."),
                     ],
+                    "description": "Every word counts: the results are the articles that "
+                                   "have all the words of q (three quarters of them for "
+                                   "queries of more than 8 words), unless q says OR or marks "
+                                   "words required with + or AND. When too few articles have "
+                                   "them (see `relaxed`), articles with fewer of the words "
+                                   "are included. Parameters other than these are refused "
+                                   f"with a 400 naming them ({', '.join(SEARCH_PARAMETERS)}).",
                     "responses": {
                         "200": {"description": "One page of results", "content": {
                             "application/json": {
@@ -214,7 +284,9 @@ def openapi_document() -> dict:
                 "SearchResults": {
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "pages", "took_ms",
-                                 "suggestion", "corrected", "timeline", "results"],
+                                 "timed_out", "suggestion", "corrected", "query_words",
+                                 "required_words", "matched_all", "relaxed", "next", "prev",
+                                 "timeline", "results"],
                     "properties": {
                         "query": {"type": "string"},
                         "total": {"type": "integer", "description": "Matching articles in all."},
@@ -222,11 +294,33 @@ def openapi_document() -> dict:
                         "per_page": {"type": "integer"},
                         "pages": {"type": "integer"},
                         "took_ms": {"type": "number"},
-                        "suggestion": {**nullable_string,
-                                       "description": "A corrected query that finds more, if any."},
+                        "timed_out": {"type": "boolean", "description":
+                                      "True when the time limit stopped the search: the "
+                                      "results are the best found by then and `total` is "
+                                      "a lower bound."},
+                        "suggestion": {**nullable_string, "description":
+                                       "A corrected query, when it finds something where q "
+                                       "found nothing, has all its words where q did not, or "
+                                       "finds ten times as many articles (and at least 20)."},
                         "corrected": {**nullable_string, "description":
                                       "When q found nothing and a close spelling did, the "
                                       "query whose results these are; else null."},
+                        "query_words": {"type": "integer", "description":
+                                        "How many words and phrases of q are matched "
+                                        "(stop words, excluded and required words aside)."},
+                        "required_words": {"type": "integer", "description":
+                                           "How many of them every result has at least."},
+                        "matched_all": {"type": "boolean", "description":
+                                        "True when every result has every one of them."},
+                        "relaxed": {"type": "boolean", "description":
+                                    "True when too few articles had the words q asks for "
+                                    "and the results include articles with fewer of them "
+                                    "(by relevance: when fewer than 30, or 2% of the "
+                                    "archive, have them; by date: only when none has)."},
+                        "next": {**nullable_string,
+                                 "description": "The address of the next page, if any."},
+                        "prev": {**nullable_string,
+                                 "description": "The address of the previous page, if any."},
                         "timeline": {"type": "array", "description":
                                      "Matching articles per year (per month when the matches "
                                      "span less than two years), oldest first.",

@@ -288,34 +288,50 @@ def _metrics_shared_by(workers: int):
 @main.command("search")
 @click.argument("query")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 50))
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the API's JSON instead (what GET /api/search answers).")
 @index_dir_option
 def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None) -> None:
     """Search the index from the terminal, with matches highlighted. Example:
 
         searchapp search '"ceasefire" Armenia' --limit 5
+
+    Exits 0 when something was found, 1 when nothing was (as grep does), 2 for a query
+    that cannot be run or a missing index.
     """
     import html
     import json
 
+    from searchapp.api import results_json
     from searchapp.querylang import QueryError
-    from searchapp.searching import Archive, IndexUnavailable
+    from searchapp.searching import IndexUnavailable
+    from searchapp.web import create_app
 
+    app = create_app({"INDEX_DIR": str(index_dir or config.index_dir())})
     try:
-        results = Archive(index_dir or config.index_dir()).search(query, per_page=limit)
+        results = app.extensions["archive"].search(query, per_page=limit)
     except (QueryError, IndexUnavailable) as error:
         _fail(str(error), EXIT_USAGE)
+    found = EXIT_OK if results.total else EXIT_SKIPPED
     if as_json:
-        hits = [{"id": h.id, "headline": h.headline,
-                 "date": h.date.isoformat() if h.date else None, "snippet": h.snippet}
-                for h in results.hits]
-        click.echo(json.dumps({"query": results.query, "total": results.total,
-                               "suggestion": results.suggestion, "results": hits},
-                              ensure_ascii=False, indent=2))
-        return
+        # The API's own rendering, article addresses and all.
+        with app.test_request_context():
+            click.echo(json.dumps(results_json(results), ensure_ascii=False, indent=2))
+        sys.exit(found)
     color = sys.stdout.isatty()
     plural = "" if results.total == 1 else "s"
     click.echo(f"{results.total:,} result{plural} ({results.took_ms:.0f} ms)")
+    if results.corrected:
+        click.echo(f"Showing results for: {results.corrected} (nothing matched {query!r}; "
+                   "search exactly what you typed on the web page with exact=1)")
+    if results.relaxed and results.total and results.required_words > 1:
+        click.echo(f"No article has all the words; showing those with {results.required_words} "
+                   f"of the {results.query_words}.")
+    elif results.relaxed and results.total:
+        click.echo("Few or no articles have all the words; showing those with any of them, "
+                   "the best matches first.")
+    if not results.complete:
+        click.echo("The search took too long and was stopped: these are the best found so far.")
     if results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
     for number, hit in enumerate(results.hits, start=1):
@@ -324,6 +340,7 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
         date_text = hit.date.isoformat() if hit.date else "undated"
         click.echo(f"\n{number}. {click.style(hit.headline, bold=color)}  [{date_text}]  {hit.id}")
         click.echo("   " + " ".join(snippet.split()))
+    sys.exit(found)
 
 
 @main.command("stats")

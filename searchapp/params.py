@@ -9,8 +9,12 @@ from datetime import date
 from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
 
 MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
-SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact")
-TRUE_WORDS = ("1", "true", "yes", "on")
+SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact", "live")
+# The API refuses any other parameter, so that a misspelt or guessed one ("limit",
+# "offset") is not silently ignored.
+SEARCH_PARAMETERS = SINGLE_VALUED
+# What a yes/no parameter accepts (the API's documented values), in any letter case.
+FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
 class ParamError(ValueError):
@@ -33,6 +37,9 @@ class SearchParams:
     date_to: date | None = None
     # True: search for exactly what was typed, without correcting a query that finds nothing.
     exact: bool = False
+    # True: the reader is still typing (search as you type); the last word is a prefix
+    # and the search is not a reader's own, so it is not counted in the zero-result report.
+    live: bool = False
 
     @property
     def filtered(self) -> bool:
@@ -57,12 +64,31 @@ def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
     params.sort = _get(args, "sort") or "relevance"
     if params.sort not in SORTS:
         raise ParamError("sort", f"sort must be one of: {', '.join(SORTS)}")
-    params.exact = _get(args, "exact").lower() in TRUE_WORDS
+    params.exact = _flag(args, "exact")
+    params.live = _flag(args, "live")
     params.date_from = _date(args, "from")
     params.date_to = _date(args, "to")
     if params.date_from and params.date_to and params.date_from > params.date_to:
         raise ParamError("from", "'from' must not be after 'to'")
     return params
+
+
+def check_known(args, accepted=SEARCH_PARAMETERS) -> None:
+    """Refuse a query string that has a parameter not in ``accepted``.
+
+    :raises ParamError: naming the first unknown parameter and listing the accepted ones.
+    """
+    for name in args:
+        if name not in accepted:
+            raise ParamError(name, f"unknown parameter {name!r}; the accepted ones are "
+                                   f"{', '.join(accepted)}")
+
+
+def _flag(args: Mapping, name: str) -> bool:
+    text = _get(args, name).lower()
+    if text not in FLAGS:
+        raise ParamError(name, f"{name} must be 0, 1, true or false")
+    return FLAGS[text]
 
 
 def _get(args: Mapping, name: str) -> str:

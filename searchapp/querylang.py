@@ -67,6 +67,8 @@ class ParsedQuery:
     date_to: date | None = None
     # True when words past the first MAX_WORDS were left out.
     truncated: bool = False
+    # True when the reader typed OR: an article with any of the words will do.
+    any_word: bool = False
 
     @property
     def words(self) -> list[str]:
@@ -108,6 +110,8 @@ def parse_query(text: str) -> ParsedQuery:
                 pending = MUST
             elif word == "NOT":
                 pending = MUST_NOT
+            elif word == "OR":
+                parsed.any_word = True
             continue
         if field_name == "date":
             _apply_date(parsed, phrase if phrase is not None else word)

@@ -81,12 +81,15 @@ def saturate(frequencies: Scores, weight: float, k1: float) -> Scores:
     return {docnum: top * f / (f + k1) for docnum, f in frequencies.items()}
 
 
-def union(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
+def union(parts: Iterable[Scores], boost: float = 1.0, minimum: int = 1) -> Scores:
     """Return the articles that match any part, each scored by its parts' sum.
 
     Parts are folded in one at a time (a generator of parts is never held at once),
-    into a copy of the largest seen so far.
+    into a copy of the largest seen so far. With ``minimum`` above 1, only the articles
+    that match at least that many parts (Elasticsearch's ``minimum_should_match``).
     """
+    if minimum > 1:
+        return _boosted(at_least(parts, minimum), boost)
     result: Scores = {}
     for part in parts:
         if len(part) > len(result):
@@ -95,6 +98,18 @@ def union(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
         for docnum, score in part.items():
             result[docnum] = get(docnum, 0.0) + score
     return _boosted(result, boost)
+
+
+def at_least(parts: Iterable[Scores], minimum: int) -> Scores:
+    """Return the articles that match ``minimum`` parts or more, scored by their parts' sum."""
+    counts: dict[int, int] = {}
+    totals: Scores = {}
+    for part in parts:
+        count, total = counts.get, totals.get
+        for docnum, score in part.items():
+            counts[docnum] = count(docnum, 0) + 1
+            totals[docnum] = total(docnum, 0.0) + score
+    return {docnum: score for docnum, score in totals.items() if counts[docnum] >= minimum}
 
 
 def intersection(parts: Iterable[Scores], boost: float = 1.0) -> Scores:

@@ -53,12 +53,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     """Create the app: documented defaults, then SEARCHAPP_* variables, then ``overrides``.
 
     Settings: ``INDEX_DIR`` (the index folder, default ``index``); ``BASE_URL`` (the public
-    address for absolute links, default: the request's own host).
+    address for absolute links, default: the request's own host); ``CORS_ORIGINS`` (the
+    sites whose pages may read ``/api/``: ``*``, the default, for any; empty for none).
 
     :raises config.ConfigError: when a setting cannot be used.
     """
     app = Flask(__name__)
-    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, BASE_URL=None)
+    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, BASE_URL=None, CORS_ORIGINS="*")
     app.config.from_prefixed_env("SEARCHAPP", loads=str)
     app.config.update(overrides or {})
     app.config["BASE_URL"] = config.check_base_url(app.config["BASE_URL"])
@@ -76,11 +77,14 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        # A 405 says which methods the address takes (RFC 9110 requires it).
+        allow = {k: v for k, v in error.get_headers() if k == "Allow"}
         if request.path.startswith("/api/"):
-            return error_response(error.code or 500, error.description or error.name)
+            body, status = error_response(error.code or 500, error.description or error.name)
+            return body, status, allow
         page = render_template("message.html", title=error.name, message=error.description,
                                params=carried_search())
-        return page, error.code
+        return page, error.code, allow
 
     @app.errorhandler(IndexUnavailable)
     def no_index(error: IndexUnavailable):
@@ -99,7 +103,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         return render_template("message.html", title="Server error", message=message,
                                params=None), 500
 
-    app.jinja_env.globals.update(version=__version__, page_url=page_url, article_url=article_url)
+    app.jinja_env.globals.update(version=__version__, page_url=page_url, article_url=article_url,
+                                 feed_url=feed_url)
     return app
 
 
@@ -162,6 +167,17 @@ def _search_args(params, **changes) -> dict:
     return {k: v for k, v in values.items() if v and defaults.get(k) != v}
 
 
+def feed_url(params, external: bool = False) -> str:
+    """Return the address of the Atom feed for ``params``: the query and its dates."""
+    values = {"q": params.q,
+              "from": params.date_from.isoformat() if params.date_from else "",
+              "to": params.date_to.isoformat() if params.date_to else ""}
+    query = {k: v for k, v in values.items() if v}
+    if external:
+        return external_url("web.feed", **query)
+    return url_for("web.feed", **query)
+
+
 @bp.get("/")
 def search():
     """The search page: a search box, and results when there is a query."""
@@ -178,19 +194,25 @@ def search():
     except QueryError as error:
         return render_template("search.html", params=params, error=str(error), results=None,
                                error_param="q"), 400
-    note_miss(results)
+    note_miss(results, params)
     return render_template("search.html", params=params, results=results)
 
 
 def run_search(params: SearchParams) -> SearchResults:
     """Search with checked parameters: the one call the page, the API and the feed share."""
     return archive().search(params.q, params.page, params.per_page, params.sort,
-                            params.date_from, params.date_to, correct=not params.exact)
+                            params.date_from, params.date_to, correct=not params.exact,
+                            typing=params.live)
 
 
-def note_miss(results: SearchResults) -> None:
-    """Count a search that found nothing, for `searchapp report`; never fail a request."""
+def note_miss(results: SearchResults, params: SearchParams | None = None) -> None:
+    """Count a search that found nothing, for `searchapp report`; never fail a request.
+
+    Searches made while typing (``live``) are not a reader's own and are not counted.
+    """
     if results.total or results.page > 1 or not results.query.strip():
+        return
+    if params is not None and params.live:
         return
     try:
         reports.record_miss(reports.log_path(current_app.config["INDEX_DIR"]), results.query)
@@ -247,10 +269,15 @@ def _article_not_found(params: SearchParams | None):
 
 @bp.get("/feed")
 def feed():
-    """An Atom feed of the newest articles that match ``q``, for feed readers."""
+    """An Atom feed of the newest articles that match ``q``, for feed readers.
+
+    Without ``q``, the newest articles of the archive (within ``from`` and ``to``).
+    """
     try:
-        params = parse_search_params(request.args, allow_per_page=False)
-        results = run_search(replace(params, page=1, per_page=FEED_ENTRIES, sort="newest"))
+        params = replace(parse_search_params(request.args, allow_per_page=False),
+                         page=1, per_page=FEED_ENTRIES, sort="newest", live=False)
+        results = archive().search(params.q, 1, FEED_ENTRIES, "newest", params.date_from,
+                                   params.date_to, correct=not params.exact, everything=True)
     except (ParamError, QueryError) as error:
         return render_template("message.html", title="Bad feed address", message=str(error),
                                params=None), 400
@@ -271,9 +298,10 @@ def feed():
     title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
     body = render_template(
         "feed.xml", entries=entries, title=title, updated=updated,
-        feed_id=external_url("web.feed", q=params.q),
-        self_url=external_url("web.feed", q=params.q),
-        page_url=external_url("web.search", q=params.q, sort="newest"),
+        feed_id=feed_url(params, external=True),
+        self_url=feed_url(params, external=True),
+        page_url=external_url("web.search", q=params.q, sort="newest",
+                              **{"from": params.date_from, "to": params.date_to}),
     )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
 

@@ -4,8 +4,9 @@ from test_web import HOSTILE_QUERIES
 
 from searchapp import create_app
 
-RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "suggestion", "corrected",
-               "timeline", "results"]
+RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
+               "corrected", "query_words", "required_words", "matched_all", "relaxed", "next",
+               "prev", "timeline", "results"]
 
 
 def test_search_returns_the_documented_shape(client):
@@ -39,7 +40,7 @@ def test_undated_articles_have_null_dates(client):
 
 
 def test_paging_sort_and_dates(client):
-    query = "/api/search?q=border+jermuk+festival+apricot+chess"
+    query = "/api/search?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess"
     body = client.get(query + "&per_page=2&page=2&sort=newest").get_json()
     assert (body["total"], body["pages"], body["per_page"]) == (6, 3, 2)
     assert [r["id"] for r in body["results"]] == [SEED.stem, "feed-2"]
@@ -66,6 +67,9 @@ def test_empty_query_finds_nothing(client):
         ("from=2023-01-01&to=2022-01-01", "from"), ("q=a&q=b", "q"),
         ("per_page=1&per_page=2", "per_page"),
         ("q=date:soon", "q"), ("q=" + "x" * 2001, "q"),
+        # Issue 14: unknown parameters and yes/no words outside the spec were ignored.
+        ("q=x&limit=3", "limit"), ("q=x&offset=20", "offset"), ("exact=yes", "exact"),
+        ("live=2", "live"),
     ],
 )
 def test_bad_parameters_give_a_400_that_names_them(client, query_string, parameter):
@@ -88,13 +92,13 @@ def test_snippets_are_escaped_html(tmp_path):
 
     from searchapp.indexing import update_index
 
-    folder = write_articles(tmp_path / "a",
-                            {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
+    folder = write_articles(
+        tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
     update_index([folder], tmp_path / "ix")
     client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
     snippet = client.get("/api/search?q=jermuk").get_json()["results"][0]["snippet"]
-    assert snippet == ("Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; "
-                       "&lt;i&gt;more&lt;/i&gt;.")
+    assert snippet == (
+        "Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;.")
 
 
 def test_article_fields(client):
@@ -130,7 +134,7 @@ def test_openapi_describes_exactly_the_api(client, app):
     assert spec["openapi"].startswith("3.")
     search = spec["paths"]["/api/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == [
-        "q", "page", "per_page", "sort", "from", "to", "exact"]
+        "q", "page", "per_page", "sort", "from", "to", "exact", "live"]
     hit_schema = spec["components"]["schemas"]["SearchResults"]
     assert hit_schema["required"] == RESULT_KEYS
     assert spec["components"]["schemas"]["Hit"]["required"] == [
@@ -150,12 +154,80 @@ def test_suggest_returns_opensearch_completions(client):
 
 
 def test_timeline_and_correction_in_the_json(client):
-    body = client.get("/api/search?q=border+jermuk+festival+apricot+chess").get_json()
+    body = client.get("/api/search?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess").get_json()
     # The matches span less than two years (2021-06 to 2023-05): counted by month.
-    assert body["timeline"][0] == {"period": "2021-06", "from": "2021-06-01", "to": "2021-06-30",
-                                   "count": 1}
+    assert body["timeline"][0] == {
+        "period": "2021-06", "from": "2021-06-01", "to": "2021-06-30", "count": 1}
     assert len(body["timeline"]) == 24 and sum(p["count"] for p in body["timeline"]) == 5
     body = client.get("/api/search?q=Jermukk").get_json()
     assert body["corrected"] == "jermuk" and body["total"] == 2
     body = client.get("/api/search?q=Jermukk&exact=1").get_json()
     assert (body["corrected"], body["total"], body["suggestion"]) == (None, 0, "jermuk")
+
+
+def test_unknown_parameter_error_lists_the_accepted_ones(client):
+    error = client.get("/api/search?q=border&limit=3").get_json()["error"]
+    assert "'limit'" in error["message"]
+    assert "q, page, per_page, sort, from, to, exact, live" in error["message"]
+
+
+def test_wrong_method_says_which_are_allowed(client):
+    response = client.post("/api/search?q=x")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "HEAD"}
+    assert "GET" in client.delete("/").headers["Allow"]
+
+
+def test_the_api_can_be_read_from_other_sites(client):
+    response = client.get("/api/search?q=jermuk", headers={"Origin": "https://news.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Origin" not in client.get("/?q=jermuk").headers
+    preflight = client.options("/api/search", headers={
+        "Origin": "https://news.example", "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 200
+    assert "GET" in preflight.headers["Access-Control-Allow-Methods"]
+
+
+def test_cors_origins_can_be_limited(index_dir):
+    app = create_app({"INDEX_DIR": str(index_dir), "CORS_ORIGINS": "https://a.example"})
+    client = app.test_client()
+    allowed = client.get("/api/search?q=x", headers={"Origin": "https://a.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://a.example"
+    assert "Origin" in allowed.headers["Vary"]
+    other = client.get("/api/search?q=x", headers={"Origin": "https://b.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    closed = create_app({"INDEX_DIR": str(index_dir), "CORS_ORIGINS": ""}).test_client()
+    assert "Access-Control-Allow-Origin" not in closed.get("/api/search?q=x").headers
+
+
+def test_next_and_prev_links_keep_the_search(client):
+    query = "/api/search?q=border+OR+jermuk+OR+festival&per_page=2&sort=newest&from=2021-01-01"
+    first = client.get(query).get_json()
+    assert first["prev"] is None and first["pages"] == 2
+    second = client.get(first["next"]).get_json()
+    assert second["page"] == 2 and second["query"] == first["query"]
+    assert "sort=newest" in first["next"] and "from=2021-01-01" in first["next"]
+    assert client.get(second["prev"]).get_json()["results"] == first["results"]
+    assert second["next"] is None
+
+
+def test_every_word_counts_in_the_json(client):
+    body = client.get("/api/search?q=border+commission").get_json()
+    assert [r["id"] for r in body["results"]] == ["border-talks"]
+    assert (body["query_words"], body["required_words"], body["matched_all"],
+            body["relaxed"]) == (2, 2, True, False)
+    body = client.get("/api/search?q=border+commission+zebra").get_json()
+    assert body["relaxed"] and not body["matched_all"] and body["required_words"] == 2
+
+
+def test_a_search_cut_short_says_so(client, monkeypatch):
+    import searchapp.searching as searching
+
+    monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
+    assert client.get("/api/search?q=border+OR+jermuk").get_json()["timed_out"] is True
+
+
+def test_live_search_reads_the_last_word_as_a_prefix(client):
+    body = client.get("/api/search?q=jer&live=1").get_json()
+    assert body["total"] == 2 and body["corrected"] is None
+    assert client.get("/api/search?q=jer").get_json()["total"] == 0

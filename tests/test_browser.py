@@ -84,6 +84,11 @@ HOSTILE_ID_RECORD = {
     "url": 'https://example.com/"><script>window.__xss=11</script>',
     "body": "Lantern makers showed visitors how to fold <b onmouseover=window.__xss=12>paper</b>.",
 }
+# For search as you type: a word that is easy to catch half-typed.
+LIVE_ARTICLES = {
+    "live/coffee.txt": "Date: 2023-02-01\n\nBrazil Coffee Exports Climb\n\n"
+                       "Brazil shipped more coffee this winter, exporters said.",
+}
 HOSTILE_ARTICLES = {
     "hostile/lantern-festival.txt": "\n\n".join(
         [HOSTILE_CAPTION, HOSTILE_HEADLINE, *HOSTILE_PARAGRAPHS]
@@ -160,7 +165,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     """Run `searchapp serve` on a free port over an index of the seed, the small test
     archive and the hostile articles; yield its base URL and always stop it."""
     root = tmp_path_factory.mktemp("browser")
-    folder = write_articles(root / "articles", {**ARTICLES, **HOSTILE_ARTICLES})
+    folder = write_articles(root / "articles", {**ARTICLES, **HOSTILE_ARTICLES, **LIVE_ARTICLES})
     (folder / SEED.name).write_bytes(SEED.read_bytes())
     report = update_index([folder], root / "index")
     assert not report.skipped
@@ -361,8 +366,29 @@ def test_browser_results_follow_typing_and_offer_completions(page, server, tmp_p
 
 
 @pytest.mark.browser
+def test_browser_live_results_read_the_word_being_typed_as_a_prefix(page, server, tmp_path):
+    page.goto(server + "/?sort=newest")
+    box = search_box(page)
+    box.focus()
+    page.keyboard.type("coff", delay=30)
+    # "coff" is the start of "coffee", not a misspelt word to correct.
+    result = page.get_by_role("listitem").filter(
+        has=page.get_by_role("heading", name="Brazil Coffee Exports Climb", exact=True))
+    expect(result.locator(".snippet mark").first).to_have_text("coffee")
+    expect(page.locator(".suggestion")).to_have_count(0)
+    # What the submitted page shows: its title, its feed link; the sort is kept.
+    expect(page).to_have_title("coff – Archive search")
+    expect(page.locator(".feed-link a")).to_have_attribute("href", "/feed?q=coff")
+    expect(page).to_have_url(re.compile(r"[?&]sort=newest(&|$)"))
+    page.keyboard.type(" bra", delay=30)
+    expect(page).to_have_title("coff bra – Archive search")
+    expect(page.locator("#results-title")).to_contain_text("1 result")
+    save_screenshot(page, tmp_path, "live-prefix.png")
+
+
+@pytest.mark.browser
 def test_browser_timeline_screenshot(page, server, tmp_path):
-    page.goto(server + "/?" + urlencode({"q": "border jermuk festival lantern chess"}))
+    page.goto(server + "/?" + urlencode({"q": "border OR jermuk OR festival OR lantern OR chess"}))
     expect(page.locator("figure.timeline svg a")).to_have_count(3)
     save_screenshot(page, tmp_path, "timeline.png")
 

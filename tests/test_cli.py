@@ -111,15 +111,39 @@ def test_search_command_prints_results(runner, index_dir):
 
 
 def test_search_command_json(runner, index_dir):
-    result = run(runner, "search", "Jermuk", "--json", "--limit", "1", "--index-dir", index_dir)
-    body = json.loads(result.stdout)
+    body = json.loads(run(runner, "search", "Jermuk", "--json", "--limit", "1",
+                          "--index-dir", index_dir).stdout)
     assert body["total"] == 2 and len(body["results"]) == 1
+
+
+def test_search_command_json_is_the_apis(runner, index_dir, client):
+    # Issue 14: page, pages, per_page, took_ms, corrected, timeline and url were missing.
+    printed = json.loads(run(runner, "search", "Jermukk", "--json", "--limit", "1",
+                             "--index-dir", index_dir).stdout)
+    served = client.get("/api/search?q=Jermukk&per_page=1").get_json()
+    assert list(printed) == list(served)
+    del printed["took_ms"], served["took_ms"]
+    assert printed == served
+    assert printed["corrected"] == "jermuk" and printed["results"][0]["url"] == "/articles/feed-1"
+
+
+def test_search_command_says_what_it_corrected(runner, index_dir):
+    result = run(runner, "search", "Jermukk", "--index-dir", index_dir)
+    assert result.exit_code == 0
+    assert "Showing results for: jermuk" in result.stdout
+
+
+def test_search_command_exits_1_when_nothing_is_found(runner, index_dir):
+    result = run(runner, "search", "zebra", "--index-dir", index_dir)
+    assert result.exit_code == 1 and result.stdout.startswith("0 results")
+    result = run(runner, "search", "zebra", "--json", "--index-dir", index_dir)
+    assert result.exit_code == 1 and json.loads(result.stdout)["total"] == 0
 
 
 @pytest.mark.parametrize("query", ["date:never", '"'])
 def test_search_command_never_shows_a_traceback(runner, index_dir, query):
     result = run(runner, "search", query, "--index-dir", index_dir)
-    assert "Traceback" not in result.output and result.exit_code in (0, 2)
+    assert "Traceback" not in result.output and result.exit_code in (0, 1, 2)
 
 
 def test_search_command_without_index_explains(runner, tmp_path):
@@ -136,8 +160,8 @@ def test_seed_folder_indexes_cleanly(runner, tmp_path):
 
 
 def test_stats_command(runner, index_dir):
-    result = run(runner, "stats", "--json", "--largest", "2", "--index-dir", index_dir)
-    body = json.loads(result.stdout)
+    body = json.loads(run(runner, "stats", "--json", "--largest", "2",
+                          "--index-dir", index_dir).stdout)
     assert body["articles"] == 6
     assert (body["first_date"], body["last_date"]) == ("2021-06-12", "2023-05-01")
     assert body["largest"][0]["id"] == SEED.stem and len(body["largest"]) == 2

@@ -21,3 +21,16 @@ def test_the_log_rolls_over_and_keeps_counting(tmp_path, monkeypatch):
 
 def test_no_log_means_no_misses(tmp_path):
     assert reports.top_misses(reports.log_path(tmp_path)) == []
+
+
+def test_searches_made_while_typing_are_not_reported(client, index_dir, runner):
+    from searchapp.cli import main
+
+    # Issue 14: every keystroke of search as you type ended up in the report.
+    for typed in ("z", "ze", "zeb", "zebr"):
+        client.get("/", query_string={"q": typed, "live": "1"})
+        client.get("/api/search", query_string={"q": typed, "live": "1"})
+    client.get("/", query_string={"q": "zebra"})
+    result = runner.invoke(main, ["report", "--index-dir", str(index_dir)])
+    assert reports.top_misses(reports.log_path(index_dir)) == [("zebra", 1)]
+    assert "zeb" not in result.stdout.replace("zebra", "")

@@ -37,7 +37,8 @@ def test_words_are_stemmed(archive):
     assert SEED.stem in ids(archive.search("fight"))
 
 
-def test_every_word_counts_and_articles_with_more_words_rank_first(tmp_path):
+@pytest.fixture
+def apricot_notes(tmp_path):
     filler = "The committee met in the hall and discussed the agenda for the season."
     folder = write_articles(tmp_path / "a", {
         "one.txt": f"Notes One\n\n{filler} Apricot harvest.",
@@ -46,8 +47,57 @@ def test_every_word_counts_and_articles_with_more_words_rank_first(tmp_path):
         "none.txt": f"Notes Four\n\n{filler} Nothing else.",
     })
     update_index([folder], tmp_path / "ix")
-    results = Archive(tmp_path / "ix").search("wine festival apricot")
+    return Archive(tmp_path / "ix")
+
+
+def test_every_word_counts_results_have_all_the_words(apricot_notes):
+    # Issue 14: the words used to be OR-ed, and all three notes were found.
+    results = apricot_notes.search("wine festival apricot")
+    assert ids(results) == ["three"] and results.total == 1
+    assert (results.matched_all, results.relaxed) == (True, False)
+    assert sorted(ids(apricot_notes.search("festival apricot"))) == ["three", "two"]
+
+
+def test_every_word_counts_with_excluded_words(apricot_notes):
+    assert ids(apricot_notes.search("festival apricot -wine")) == ["two"]
+    assert ids(apricot_notes.search("festival apricot NOT wine")) == ["two"]
+
+
+def test_or_finds_articles_with_any_word_those_with_more_first(apricot_notes):
+    results = apricot_notes.search("wine OR festival OR apricot")
     assert ids(results) == ["three", "two", "one"]
+
+
+def test_when_no_article_has_every_word_those_with_most_of_them_are_shown(apricot_notes):
+    results = apricot_notes.search("wine festival apricot zebra")
+    assert ids(results) == ["three"]
+    assert (results.query_words, results.required_words) == (4, 3)
+    assert results.relaxed and not results.matched_all
+    results = apricot_notes.search("zebra harvest giraffe", sort="newest")
+    assert sorted(ids(results)) == ["one", "three", "two"] and results.required_words == 1
+
+
+def test_long_queries_need_most_of_their_words_not_all(apricot_notes):
+    # Twelve words: nine of them will do, as a pasted question would want.
+    results = apricot_notes.search("apricot harvest festival wine committee hall agenda "
+                                   "season met discussed zebra lion")
+    assert sorted(ids(results)) == ["three", "two"]
+    assert not results.relaxed and (results.query_words, results.required_words) == (12, 9)
+
+
+def test_a_ranked_list_with_few_matches_takes_in_articles_with_some_words(tmp_path):
+    articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
+                for n in range(150)}
+    articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    # One article of 151 has both words (fewer than 2%): ranked, those with one follow it.
+    ranked = archive.search("apricot rain", per_page=50)
+    assert ids(ranked)[0] == "both" and ranked.total == 151
+    assert ranked.relaxed and ranked.required_words == 1
+    # By date the list cannot put them below, so it keeps to the article with both.
+    newest = archive.search("apricot rain", sort="newest")
+    assert ids(newest) == ["both"] and not newest.relaxed
 
 
 def test_headline_only_match_shows_the_lead(archive):
@@ -87,16 +137,16 @@ def test_date_filter_parameters(archive):
 
 
 def test_sort_by_date_puts_undated_articles_last(archive):
-    query = "border jermuk festival apricot chess"
+    query = "border OR jermuk OR festival OR apricot OR chess"
     newest = archive.search(query, sort="newest")
     oldest = archive.search(query, sort="oldest")
-    assert ids(newest) == ["feed-1", "border-talks", SEED.stem, "feed-2", "church-festival",
-                           "undated-recipe"]
+    assert ids(newest) == [
+        "feed-1", "border-talks", SEED.stem, "feed-2", "church-festival", "undated-recipe"]
     assert ids(oldest)[:5] == ["church-festival", "feed-2", SEED.stem, "border-talks", "feed-1"]
 
 
 def test_paging(archive):
-    query = "border jermuk festival apricot chess"
+    query = "border OR jermuk OR festival OR apricot OR chess"
     everything = ids(archive.search(query, per_page=10))
     pages = [archive.search(query, page=n, per_page=2) for n in (1, 2, 3, 4)]
     assert [ids(p) for p in pages[:3]] == [everything[0:2], everything[2:4], everything[4:6]]
@@ -107,7 +157,7 @@ def test_did_you_mean_when_a_correction_finds_more(archive):
     results = archive.search("Jermukk", correct=False)
     assert results.total == 0
     assert results.suggestion == "jermuk"
-    assert archive.search("Jermukk spa").suggestion == "jermuk spa"
+    assert archive.search("Jermukk spa").suggestion == "jermuk spa"  # relaxed: spa alone
     assert archive.search("Jermuk").suggestion is None
 
 
@@ -195,7 +245,7 @@ def test_timeline_counts_matches_per_year_with_empty_years_between(tmp_path):
 
 
 def test_timeline_counts_per_month_when_matches_span_less_than_two_years(archive):
-    results = archive.search("jermuk border")
+    results = archive.search("jermuk OR border")
     assert [(p.label, p.count) for p in results.timeline][:2] == [("2022-09", 1), ("2022-10", 0)]
     assert results.timeline[-1].label == "2023-05" and len(results.timeline) == 9
     assert results.timeline[-1].end == date(2023, 5, 31)
@@ -261,9 +311,11 @@ def test_engine_finds_exactly_the_articles_with_the_words(random_archive, query)
     words = [w.strip('"+') for w in query.split() if w not in ("OR",) and not w.startswith("-")]
     required = [w[1:] for w in query.split() if w.startswith("+")]
     excluded = [w[1:] for w in query.split() if w.startswith("-")]
+    # Every word counts (issue 14), unless the query says OR or marks some words required.
+    enough = any if "OR" in query or required else all
     expected = {
         article for article, words_in in words_of.items()
-        if any(w in words_in for w in words) and all(w in words_in for w in required)
+        if enough(w in words_in for w in words) and all(w in words_in for w in required)
         and not any(w in words_in for w in excluded)
     }
     results, hits = _all_hits(archive, query)
@@ -375,3 +427,43 @@ def test_a_prefix_with_accents_finds_the_words_with_or_without_them(tmp_path):
     archive = Archive(tmp_path / "ix")
     for query in ("café*", "cafe*", "CAFÉ*", "caf*"):
         assert ids(archive.search(query)) == ["cafe"], query
+
+
+def test_did_you_mean_for_a_rare_word_when_a_near_one_finds_many_more(tmp_path):
+    articles = {f"v{n}.txt": f"Fed Note {n}\n\nPaul Volcker spoke on rates, note {n}."
+                for n in range(25)}
+    articles["typo.txt"] = "Ford Hails Volker\n\nThe carmaker praised Volker and the Fed."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    results = archive.search("Volker")
+    assert (results.total, results.suggestion, results.corrected) == (1, "volcker", None)
+    # A word in as many articles as the correction would find is taken as meant.
+    assert archive.search("Volcker").suggestion is None
+
+
+@pytest.mark.parametrize("typed, found", [
+    ("jer", ["feed-1", SEED.stem]),       # the word being typed is a prefix
+    ("jermuk spa tow", ["feed-1"]),        # "tow" starts "town"
+    ("spa town ", ["feed-1"]),             # a space after it: a whole word
+    ("apricots", ["undated-recipe"]),      # a whole word typed is its own prefix, stemmed
+])
+def test_typing_reads_the_last_word_as_a_prefix(archive, typed, found):
+    assert sorted(ids(archive.search(typed, typing=True))) == sorted(found)
+
+
+def test_typing_never_corrects_the_half_typed_word(archive):
+    results = archive.search("jermu", typing=True)
+    assert results.corrected is None and results.suggestion is None and results.total == 2
+    assert archive.search("jermu").corrected == "jermuk"
+
+
+def test_prefix_finds_words_whose_stem_is_shorter_than_the_prefix(archive):
+    # "apricots" is indexed as the stem "apricot".
+    assert ids(archive.search("apricots*")) == ["undated-recipe"]
+
+
+def test_everything_finds_every_article_for_an_empty_query(archive):
+    results = archive.search("", sort="newest", everything=True)
+    assert results.total == 6 and ids(results)[0] == "feed-1"
+    assert ids(results)[-1] == "undated-recipe"
+    assert archive.search("").total == 0

@@ -53,7 +53,7 @@ def test_results_page_reports_time_taken(client):
 
 
 def test_pagination_links_keep_the_query_and_filters(client):
-    page = soup(client.get("/?q=border+jermuk+festival+apricot+chess&sort=newest"))
+    page = soup(client.get("/?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess&sort=newest"))
     assert len(page.select("ol.results li")) == 6
     # Six results fit on one page: no pagination.
     assert page.select("nav.pagination") == []
@@ -199,7 +199,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 def test_atom_feed_of_a_search_is_valid_and_newest_first(client):
     import xml.etree.ElementTree as ET
 
-    response = client.get("/feed?q=border+jermuk")
+    response = client.get("/feed?q=border+OR+jermuk")
     assert response.status_code == 200
     assert response.content_type.startswith("application/atom+xml")
     feed = ET.fromstring(response.data)
@@ -221,6 +221,50 @@ def test_results_page_links_its_feed(client):
     page = soup(client.get("/?q=jermuk"))
     assert page.find("link", rel="alternate")["href"] == "/feed?q=jermuk"
     assert page.select_one(".feed-link a")["href"] == "/feed?q=jermuk"
+
+
+def test_feed_link_keeps_the_date_filter(client):
+    # Issue 14: the link dropped from and to, though the feed takes them.
+    page = soup(client.get("/?q=jermuk&from=2023-01-01&to=2023-12-31&sort=newest"))
+    expected = "/feed?q=jermuk&from=2023-01-01&to=2023-12-31"
+    assert page.find("link", rel="alternate")["href"] == expected
+    assert page.select_one(".feed-link a")["href"] == expected
+
+
+def _feed_ids(client, url):
+    import xml.etree.ElementTree as ET
+
+    feed = ET.fromstring(client.get(url).data)
+    return [e.find(f"{ATOM}link").get("href").rsplit("/", 1)[1]
+            for e in feed.findall(f"{ATOM}entry")]
+
+
+def test_feed_of_a_search_has_only_articles_with_every_word(client):
+    assert _feed_ids(client, "/feed?q=border+jermuk") == [SEED.stem]
+    assert _feed_ids(client, "/feed?q=jermuk&from=2023-01-01") == ["feed-1"]
+
+
+def test_feed_without_a_query_lists_the_newest_articles(client):
+    ids = _feed_ids(client, "/feed")
+    assert ids[:3] == ["feed-1", "border-talks", SEED.stem] and len(ids) == 6
+    assert _feed_ids(client, "/feed?to=2022-12-31")[0] == SEED.stem
+
+
+def test_page_says_when_no_article_has_every_word(client):
+    page = soup(client.get("/?q=jermuk+spa+zebra"))
+    notice = page.select_one(".notice.relaxed").get_text(" ", strip=True)
+    assert "No article has all the words of jermuk spa zebra" in notice
+    assert "(2 of 3)" in notice
+    assert soup(client.get("/?q=jermuk+spa")).select_one(".notice.relaxed") is None
+
+
+def test_live_search_shows_the_page_for_the_word_being_typed(client):
+    page = soup(client.get("/?q=jer&live=1&sort=newest"))
+    assert page.title.get_text() == "jer – Archive search"
+    headlines = [a.get_text() for a in page.select("ol.results h2 a")]
+    assert headlines[0] == "Jermuk Spa Town Reopens" and len(headlines) == 2
+    assert page.select_one(".feed-link a")["href"] == "/feed?q=jer"
+    assert not page.select(".suggestion")
 
 
 def test_feed_escapes_hostile_text(tmp_path):
@@ -271,14 +315,14 @@ def test_searches_that_find_nothing_are_recorded_for_the_report(client, index_di
 
 
 def test_timeline_bars_link_to_their_periods(client):
-    page = soup(client.get("/?q=border+jermuk+festival+apricot+chess"))
+    page = soup(client.get("/?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess"))
     assert "per month" in page.select_one("figure.timeline figcaption").get_text()
     links = page.select("figure.timeline svg a")
     assert len(links) == 24
     assert [links[i]["aria-label"] for i in (0, 1, 15)] == [
         "2021-06: 1 article", "2021-07: 0 articles", "2022-09: 1 article"]
     assert links[15]["href"] == (
-        "/?q=border+jermuk+festival+apricot+chess&from=2022-09-01&to=2022-09-30")
+        "/?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess&from=2022-09-01&to=2022-09-30")
     heights = [float(a.select_one("rect.bar")["height"]) for a in links]
     assert heights[0] == heights[15] == max(heights) and heights[1] == 0
 

@@ -51,6 +51,12 @@ from searchapp.searching.engine import (
 )
 from searchapp.searching.health import check_index, index_signature, is_index_failure
 from searchapp.searching.marking import WordTest, highlight_terms, mark_words
+from searchapp.searching.matching import (
+    enough_ranked_matches,
+    optional_words,
+    required_words,
+    requiring,
+)
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
 
@@ -86,6 +92,11 @@ MAX_CORRECTION_CHARS = 40
 # A query with more unknown words than this is not a typo: the rest are not corrected
 # (each costs a walk over the index's words).
 MAX_CORRECTED_WORDS = 8
+# A correction is offered for a query that finds something when it finds this many times
+# as many articles, and at least MIN_SUGGESTED_RESULTS; a word in as many articles as that
+# is taken as meant.
+SUGGEST_RATIO = 10
+MIN_SUGGESTED_RESULTS = 20
 
 
 class IndexUnavailable(Exception):
@@ -155,6 +166,16 @@ class SearchResults:
     # The corrected query whose results these are, when the one typed found nothing.
     corrected: str | None = None
     timeline: list[Period] = field(default_factory=list)
+    # How many words (and phrases) the query looks for, and how many of them each result
+    # has at least; ``relaxed`` when no article had as many as the query asked for.
+    query_words: int = 0
+    required_words: int = 0
+    relaxed: bool = False
+
+    @property
+    def matched_all(self) -> bool:
+        """True when every result has every word of the query."""
+        return self.required_words >= self.query_words
 
     @property
     def pages(self) -> int:
@@ -306,12 +327,18 @@ class Archive:
         *,
         snippets: bool = True,
         correct: bool = True,
+        typing: bool = False,
+        everything: bool = False,
     ) -> SearchResults:
         """Run a reader's query and return one page of results.
 
         ``snippets=False`` leaves each hit's snippet empty, for callers that only rank.
         With ``correct``, a query that finds nothing is run again with the spelling
-        correction that finds most, and the results say so in ``corrected``.
+        correction that finds most, and the results say so in ``corrected``. With
+        ``typing`` (search as you type), the last word, when nothing follows it, is the
+        start of a word (``coff`` finds coffee) and is never corrected. With
+        ``everything``, a query with nothing to look for finds every article (a feed
+        of the newest).
 
         :raises QueryError: for a query that cannot be run (the message says why).
         :raises ValueError: for out-of-range paging or an unknown sort.
@@ -319,10 +346,12 @@ class Archive:
         # One searcher for the whole request: a correction is counted against the same
         # commit as the query it corrects, even while the indexer commits.
         return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
-                            snippets=snippets, correct=correct)
+                            snippets=snippets, correct=correct, typing=typing,
+                            everything=everything)
 
     def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
-                snippets: bool, correct: bool) -> SearchResults:
+                snippets: bool, correct: bool, typing: bool = False,
+                everything: bool = False) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
@@ -331,6 +360,8 @@ class Archive:
         if page * per_page > MAX_RESULT_WINDOW:
             raise ValueError(f"results beyond the first {MAX_RESULT_WINDOW:,} are not shown")
         parsed = parse_query(text)
+        if typing:
+            _read_last_word_as_prefix(parsed, text)
         asked = (date_from, date_to)
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
@@ -341,9 +372,12 @@ class Archive:
         limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
         deadline = time.monotonic() + limit
         query = build_query(parsed, searcher.reader())
+        if query is None and everything and not parsed.clauses:
+            query = wq.Every()
         if query is not None:
             run = Run(searcher, deadline)
-            matches = self._matches(run, query, date_from, date_to)
+            matches = self._match_words(run, query, date_from, date_to, results,
+                                        every_word=not parsed.any_word)
             results.total = sum(len(scores) for _, scores in matches)
             start = (page - 1) * per_page
             best = first_matches(matches, page * per_page, sort)[start:]
@@ -357,7 +391,7 @@ class Archive:
                 results.suggestion = self._suggest(searcher, parsed, text, results, run)
         if correct and results.suggestion and not results.total:
             retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
-                                 snippets=snippets, correct=False)
+                                 snippets=snippets, correct=False, typing=typing)
             retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
             results = retry
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -431,7 +465,15 @@ class Archive:
 
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
                  run: Run):
-        """Return a spelling-corrected query when it finds more than ``text`` did."""
+        """Return a spelling-corrected query when it finds more than ``text`` did.
+
+        A word no article has is corrected to the nearest one; a rare word, to a near one
+        that is ``SUGGEST_RATIO`` times as common ("Volker", 1 article: "volcker", 124).
+        The correction is offered when it finds something where ``text`` found nothing,
+        has all its words where ``text`` had to do with fewer, or finds ``SUGGEST_RATIO``
+        times as many (and at least ``MIN_SUGGESTED_RESULTS``). Words are looked up only
+        while ``run`` has time, and at most ``MAX_CORRECTED_WORDS`` of them.
+        """
         corrected = text
         looked_up = 0
         for clause in parsed.clauses:
@@ -441,24 +483,66 @@ class Archive:
                     or not word.isalpha()):
                 continue
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
-            if not tokens or any(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS):
+            if not tokens:
+                continue
+            frequency = max(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS)
+            if frequency >= MIN_SUGGESTED_RESULTS:
                 continue
             looked_up += 1
             if run.out_of_time():
                 return None
             if looked_up > MAX_CORRECTED_WORDS:
                 break
-            if suggestion := closest_word(self._leaves(searcher), searcher, word):
+            if suggestion := closest_word(self._leaves(searcher), searcher, word,
+                                          min_frequency=frequency * SUGGEST_RATIO):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:
             return None
-        query = build_query(parse_query(corrected), searcher.reader())
+        parsed = parse_query(corrected)
+        query = build_query(parsed, searcher.reader())
         if query is None:
             return None
-        matches = self._matches(run, query, results.date_from, results.date_to)
+        # Reading the words of the index for the first time may have used up the time.
+        limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
+        run = Run(searcher, time.monotonic() + limit)
+        found = SearchResults(corrected, 0, results.page, results.per_page, 0.0, results.sort)
+        matches = self._match_words(run, query, results.date_from, results.date_to, found,
+                                    every_word=not parsed.any_word)
         total = sum(len(scores) for _, scores in matches)
-        return corrected if not run.expired and total > results.total else None
+        if run.expired or not total:
+            return None
+        if (not results.total or found.required_words > results.required_words
+                or total >= max(SUGGEST_RATIO * results.total, MIN_SUGGESTED_RESULTS)):
+            return corrected
+        return None
+
+    def _match_words(self, run: Run, query: wq.Query, date_from: date | None,
+                     date_to: date | None, results: SearchResults, *,
+                     every_word: bool = True) -> list[tuple[Leaf, ranking.Scores]]:
+        """Score the articles that have the words ``query`` requires, or, when too few
+        have, those with fewer of them (see ``matching``); note in ``results`` which.
+
+        Without ``every_word`` (the reader typed OR), any one word will do.
+        """
+        words = optional_words(query)
+        required = asked = required_words(words) if every_word else min(words, 1)
+        enough = enough_ranked_matches(run.searcher.doc_count())
+        while True:
+            wanted = requiring(query, required) if words > 1 else query
+            matches = self._matches(run, wanted, date_from, date_to)
+            found = sum(len(scores) for _, scores in matches)
+            if required <= 1 or run.out_of_time():
+                break
+            if results.sort == "relevance" and found < enough:
+                required = 1
+            elif not found:
+                required -= 1
+            else:
+                break
+        results.query_words, results.required_words = words, required
+        results.relaxed = required < asked
+        return matches
 
     def _matches(self, run: Run, query: wq.Query, date_from: date | None,
                  date_to: date | None) -> list[tuple[Leaf, ranking.Scores]]:
@@ -491,6 +575,15 @@ class Archive:
                     self._segments[key] = data
             leaves.append(Leaf(leaf_searcher, offset, data))
         return leaves
+
+
+def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
+    """Make the word being typed (the last, with nothing after it) a prefix."""
+    last = parsed.clauses[-1] if parsed.clauses else None
+    if (last is not None and last.kind == "word"
+            and clean_query(text).lower().endswith(last.text.lower())
+            and not text[-1:].isspace()):
+        last.kind = "prefix"
 
 
 def _timeline(searcher, matches: list[tuple[Leaf, ranking.Scores]]) -> list[Period]:

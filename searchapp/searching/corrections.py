@@ -19,8 +19,11 @@ ENTRY_LENGTHS = struct.Struct("!ii")
 _WORDS_LOCK = threading.Lock()
 
 
-def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
-    """Return the article word nearest to ``word`` in edits, the commonest of equals."""
+def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0) -> str | None:
+    """Return the article word nearest to ``word`` in edits, the commonest of equals.
+
+    Only words in at least ``min_frequency`` articles are offered.
+    """
     automaton = Automata.levenshtein_dfa(word, MAX_CORRECTION_EDITS, prefix=1)
     candidates = set()
     for leaf in leaves:
@@ -34,10 +37,13 @@ def closest_word(leaves: list[Leaf], searcher, word: str) -> str | None:
                                                                field_name)
         candidates.update(Automata.find_matches(automaton, WordCursor(words)))
     candidates.discard(word)
-    if not candidates:
-        return None
     field_name = searcher.schema["body"].spelling_fieldname("body")
     reader = searcher.reader()
+    if min_frequency > 1:
+        candidates = {candidate for candidate in candidates
+                      if reader.doc_frequency(field_name, candidate) >= min_frequency}
+    if not candidates:
+        return None
     return min(candidates, key=lambda candidate: (
         edit_distance(candidate, word), -reader.doc_frequency(field_name, candidate), candidate))
 

@@ -1,12 +1,14 @@
 """Turn a reader's parsed query into the engine's query tree.
 
 Each plain word becomes a ``WordQuery`` over the searchable fields, each quoted phrase (or
-hyphenated word) a ``PhraseQuery``; both are scored by ``engine`` with BM25F. Required
-words are AND-ed, excluded ones subtracted; prefixes and field words stay Whoosh queries.
+hyphenated word) a ``PhraseQuery``; both are scored by ``engine`` with BM25F. A prefix is a
+``WordQuery`` of the words it starts. Required words are AND-ed, excluded ones
+subtracted.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 
 from whoosh import query as wq
@@ -35,6 +37,9 @@ MIN_PREFIX_CHARS = 3
 # this many in all, shared out between them (64 prefixes looked for 9,600 words).
 MAX_PREFIX_TERMS = 50
 MAX_QUERY_PREFIX_TERMS = 300
+# A prefix looks at this many index words for its MAX_PREFIX_TERMS commonest (fewer when
+# a query's prefixes share out MAX_QUERY_PREFIX_TERMS).
+MAX_PREFIX_SCAN = 2000
 
 
 class WordQuery(wq.CompoundQuery):
@@ -134,15 +139,13 @@ def _clause_query(clause: Clause, reader, prefix_terms: int = MAX_PREFIX_TERMS
         weight = 1.0 if clause.field else FIELD_WEIGHTS[name]
         if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
             # As the index holds words: lower case, accents folded ("café*" finds "cafe").
+            # Its words are scored as one word (BM25F over all their occurrences, the
+            # commonest one's idf), so a rare word that happens to start so ("bradt" for
+            # "bra") does not outrank the common one meant ("brazil").
             prefix = clause.text.lower().translate(accent_map)
-            terms = []
-            for term in reader.expand_prefix(name, prefix):
-                word = term.decode("utf-8") if isinstance(term, bytes) else term
-                terms.append(wq.Term(name, word))
-                if len(terms) >= prefix_terms:
-                    break
-            if terms:
-                parts.append(wq.Or(terms, boost=weight))
+            parts += [wq.Term(name, word, boost=weight)
+                      for word in _prefix_words(reader, name, prefix, prefix_terms)]
+            words = True
             continue
         # The field's own analyzer: an index built with an older stemmer still matches.
         analyzer = reader.schema[name].analyzer
@@ -162,3 +165,23 @@ def _clause_query(clause: Clause, reader, prefix_terms: int = MAX_PREFIX_TERMS
     if isinstance(parts[0], wq.Phrase):
         return PhraseQuery(parts, offsets)
     return parts[0] if len(parts) == 1 else wq.Or(parts)
+
+
+def _prefix_words(reader, field_name: str, prefix: str, limit: int = MAX_PREFIX_TERMS
+                  ) -> list[str]:
+    """Return the field's ``limit`` commonest index words that start with ``prefix`` or its stem.
+
+    The index holds stems, which can be shorter than a whole word typed as a prefix
+    ("prices*" is stored as "price", "inflation" as "inflat").
+    """
+    starts = {prefix}
+    starts.update(token.text for token in reader.schema[field_name].analyzer(prefix))
+    found: dict[str, int] = {}
+    scan = MAX_PREFIX_SCAN * limit // MAX_PREFIX_TERMS or 1
+    for start in sorted(starts):
+        for number, term in enumerate(reader.expand_prefix(field_name, start)):
+            if number >= scan:
+                break
+            word = term.decode("utf-8") if isinstance(term, bytes) else term
+            found[word] = reader.doc_frequency(field_name, word)
+    return heapq.nlargest(limit, found, key=lambda word: (found[word], word))

@@ -1,6 +1,9 @@
 // Search as you type: completions for the word being typed, and results that follow the
 // query. The page works the same without this script; it only saves the reader a submit.
-// Everything from the server is put on the page as text, never parsed as HTML.
+// The results are the page's own, rendered by the server for the query typed so far
+// (`live=1`: the last word is the start of a word, and the search is not counted as a
+// reader's): the script takes them out of that page with DOMParser, which runs nothing,
+// so the live view shows exactly what submitting would, notices, timeline and paging too.
 "use strict";
 
 (() => {
@@ -27,24 +30,24 @@
   async function update() {
     const query = box.value;
     if (inflight) inflight.abort();  // a newer keystroke makes older answers stale
-    if (!query.trim()) return;
     inflight = new AbortController();
     const signal = inflight.signal;
     const params = new URLSearchParams();
     for (const [name, value] of new FormData(form)) {
       if (value && !(name === "sort" && value === "relevance")) params.set(name, value);
     }
-    params.set("q", query);
+    if (query.trim()) params.set("q", query);
+    else params.delete("q");
+    params.delete("page");  // a new query starts on its first page
+    const live = new URLSearchParams(params);
+    live.set("live", "1");
     try {
-      const [completions, results] = await Promise.all([
-        getJSON("/api/suggest?" + new URLSearchParams({ q: query }), signal),
-        getJSON("/api/search?" + params, signal),
+      const [completions, page] = await Promise.all([
+        query.trim() ? getJSON("/api/suggest?" + new URLSearchParams({ q: query }), signal) : null,
+        getPage("/?" + live, signal),
       ]);
       showCompletions(completions);
-      if (results && results.results) {
-        history.replaceState(null, "", "/?" + params);
-        showResults(results);
-      }
+      if (page) show(page, params);
     } catch (error) {
       if (error.name !== "AbortError") console.warn("live search failed:", error);
     }
@@ -53,6 +56,15 @@
   async function getJSON(url, signal) {
     const response = await fetch(url, { signal, headers: { Accept: "application/json" } });
     return response.ok ? response.json() : null;
+  }
+
+  // The results page for the query, parsed but never run; null if it has no results part.
+  async function getPage(url, signal) {
+    const response = await fetch(url, { signal, headers: { Accept: "text/html" } });
+    const type = response.headers.get("Content-Type") || "";
+    if (!type.startsWith("text/html")) return null;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    return page.getElementById("live-results") ? page : null;
   }
 
   function showCompletions(completions) {
@@ -65,72 +77,20 @@
     }
   }
 
-  function showResults(data) {
-    const title = element("h1", "results-summary",
-      data.total ? `${data.total.toLocaleString("en")} result${data.total === 1 ? "" : "s"}` : "No results");
-    title.id = "results-title";
-    title.appendChild(element("span", "muted", ` (${Math.round(data.took_ms)} ms)`));
-    const parts = [title];
-    if (data.suggestion) {
-      const p = element("p", "suggestion", "Did you mean ");
-      const link = element("a", "", data.suggestion);
-      link.href = "/?" + new URLSearchParams({ q: data.suggestion });
-      p.append(link, "?");
-      parts.push(p);
-    }
-    const ol = element("ol", "results");
-    for (const hit of data.results) {
-      const li = element("li", "result");
-      const article = document.createElement("article");
-      const h2 = document.createElement("h2");
-      const link = element("a", "", hit.headline || "Untitled");
-      link.href = hit.url + location.search;  // the article page marks the search and links back
-      h2.appendChild(link);
-      const meta = element("p", "meta");
-      if (hit.date) {
-        const time = element("time", "", hit.date);
-        time.dateTime = hit.date;
-        meta.appendChild(time);
-      } else {
-        meta.textContent = "Undated";
-      }
-      article.append(h2, meta, snippet(hit.snippet));
-      li.appendChild(article);
-      ol.appendChild(li);
-    }
-    parts.push(ol);
-    if (data.pages > 1) {
-      const more = element("p", "more");
-      const link = element("a", "", "More results →");
-      link.href = "/?" + new URLSearchParams({ q: data.query, page: 2 });
-      more.appendChild(link);
-      parts.push(more);
-    }
-    region.replaceChildren(...parts);
-    if (status) status.textContent = `${data.total.toLocaleString("en")} result${data.total === 1 ? "" : "s"} for ${data.query}`;
-  }
-
-  // The API's snippet is escaped text with <mark> tags: rebuild it from text nodes.
-  function snippet(html) {
-    const p = element("p", "snippet");
-    html.split(/(<mark>|<\/mark>)/).reduce((marked, piece) => {
-      if (piece === "<mark>") return true;
-      if (piece === "</mark>") return false;
-      const text = unescape(piece);
-      if (text) p.appendChild(marked ? element("mark", "", text) : document.createTextNode(text));
-      return marked;
-    }, false);
-    return p;
-  }
-
-  function unescape(text) {
-    return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-  }
-
-  function element(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text) node.textContent = text;
-    return node;
+  function show(page, params) {
+    const fresh = page.getElementById("live-results");
+    region.replaceChildren(...Array.from(fresh.childNodes).map((node) => document.adoptNode(node)));
+    document.title = page.title;
+    // Screen readers hear the new count only (the region itself is not live).
+    const freshStatus = page.getElementById("results-status");
+    if (status && freshStatus) status.textContent = freshStatus.textContent;
+    // The feed link in the head follows the query too.
+    const feed = document.querySelector("link[rel=alternate][type='application/atom+xml']");
+    const freshFeed = page.querySelector("link[rel=alternate][type='application/atom+xml']");
+    if (feed && freshFeed) feed.href = freshFeed.getAttribute("href");
+    else if (feed) feed.remove();
+    else if (freshFeed) document.head.appendChild(document.adoptNode(freshFeed));
+    const address = params.toString();
+    history.replaceState(null, "", address ? "/?" + address : "/");
   }
 })();
