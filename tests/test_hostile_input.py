@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-
 from conftest import ARTICLES, SEED, write_articles
-from searchapp import create_app
-from searchapp import indexing
+from test_web import HOSTILE_QUERIES
+
+from searchapp import create_app, indexing
 from searchapp.articles import MAX_FILE_BYTES
 from searchapp.indexing import open_index, update_index
-from test_web import HOSTILE_QUERIES
 
 MB = 2**20
 # A safety bound, not a benchmark: no request may hold a thread for long.
@@ -68,13 +67,16 @@ GOOD_FILES = {
     "good/plain.txt": "Harbour Cranes Return\n\nThe harbour cranes returned to work on Monday.",
     "good/page.html": ("<html><head><title>Lighthouse Restored</title></head><body><article>"
                        "<h1>Lighthouse Restored</h1><p>The old lighthouse shines again after "
-                       "years of repairs by volunteers from the village.</p></article></body></html>"),
+                       "years of repairs by volunteers from the village.</p></article>"
+                       "</body></html>"),
 }
 ENCODED_FILES = {
     "enc/invalid-utf8.txt": b"Caf\xc3 Broken Bytes\n\nSome \xff\xfe invalid \xc3\x28 UTF-8 here.",
-    "enc/cp1252.txt": "Café Society Returns\n\nThe café’s “regulars” came back — all of them.".encode("cp1252"),
-    "enc/utf16.txt": codecs.BOM_UTF16_LE + "Ünïcode Sixteen Headline\n\nBody in UTF-16 with a BOM.".encode("utf-16-le"),
-    "enc/utf8-bom.txt": codecs.BOM_UTF8 + "Byte Order Mark Headline\n\nBody after a BOM.".encode(),
+    "enc/cp1252.txt": "Café Society Returns\n\nThe café’s “regulars” came back — all of them."
+                      .encode("cp1252"),
+    "enc/utf16.txt": codecs.BOM_UTF16_LE
+                     + "Ünïcode Sixteen Headline\n\nBody in UTF-16 with a BOM.".encode("utf-16-le"),
+    "enc/utf8-bom.txt": codecs.BOM_UTF8 + b"Byte Order Mark Headline\n\nBody after a BOM.",
 }
 EXPECTED_HEADLINES = {
     "good/plain": "Harbour Cranes Return",
@@ -241,8 +243,8 @@ def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
     })
     original = indexing.find_files
 
-    def find_then_delete(root):
-        found = list(original(root))
+    def find_then_delete(root, *walk_state):
+        found = list(original(root, *walk_state))
         for name in ("vanishes.txt", "feed.jsonl", "sub/later.txt"):
             (folder / name).unlink()
         (folder / "sub").rmdir()
@@ -274,7 +276,8 @@ def big_client(tmp_path_factory):
             words = rng.choices(vocabulary, k=60) + rng.choices(common, k=20)
             rng.shuffle(words)
             feed.write(json.dumps({"id": f"gen-{i}", "headline": " ".join(words[:6]).title(),
-                                   "date": f"{rng.randint(1987, 2024)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                                   "date": f"{rng.randint(1987, 2024)}-0{rng.randint(1, 9)}"
+                                           f"-1{rng.randint(0, 9)}",
                                    "body": " ".join(words)}) + "\n")
     index_dir = folder.parent / "index"
     update_index([folder], index_dir)
@@ -519,4 +522,5 @@ def test_xss_payloads_in_queries_and_suggestions_render_inert(xss_client, payloa
         if "results" in api:
             assert api["query"] == query
             for hit in api["results"]:
-                assert {t.name for t in BeautifulSoup(hit["snippet"], "html.parser").find_all(True)} <= {"mark"}
+                tags = BeautifulSoup(hit["snippet"], "html.parser").find_all(True)
+                assert {t.name for t in tags} <= {"mark"}

@@ -50,6 +50,7 @@ from searchapp.searching.engine import (
 from searchapp.searching.marking import WordTest, highlight_terms
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
+from searchapp.textsafety import safe_text
 
 SORTS = ("relevance", "newest", "oldest")
 MIN_COMPLETION_CHARS = 2
@@ -280,7 +281,7 @@ class Archive:
         docnum = searcher.document_number(id=article_id)
         if docnum is None:
             return None
-        stored = searcher.stored_fields(docnum)
+        stored = _stored_fields(searcher, docnum)
         record = ArticleRecord(
             id=stored["id"],
             headline=stored.get("headline", ""),
@@ -294,7 +295,8 @@ class Archive:
         similar = searcher.more_like(docnum, field_name, top=RELATED_ARTICLES,
                                      numterms=RELATED_KEY_TERMS)
         record.related = [
-            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date"))) for hit in similar
+            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date")))
+            for hit in map(_safe_fields, (hit.fields() for hit in similar))
         ]
         return record
 
@@ -397,8 +399,19 @@ def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
+def _stored_fields(searcher, docnum: int) -> dict:
+    return _safe_fields(searcher.stored_fields(docnum))
+
+
+def _safe_fields(stored: dict) -> dict:
+    """Make stored text safe to output: an index built before indexing made it so may
+    hold lone surrogates and control characters (a check, nearly free on clean text)."""
+    return {name: safe_text(value) if isinstance(value, str) else value
+            for name, value in stored.items()}
+
+
 def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
-    stored = searcher.stored_fields(docnum)
+    stored = _stored_fields(searcher, docnum)
     article_date = _date(stored.get("date"))
     if not snippets:
         return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
