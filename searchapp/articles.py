@@ -285,13 +285,16 @@ def made_safe(article: Article) -> Article | Skip:
     text is refused.
     """
     if not is_safe(article.id):
-        return Skip(article.origin or article.source,
-                    f"id '{printable(article.id)}' holds a character that is not text (half "
-                    "a surrogate pair, a control or a non-character)")
+        return Skip(article.origin or article.source, _unsafe_id_reason(article.id))
     for name in ("headline", "body", "caption", "author", "url"):
         if value := getattr(article, name):
             setattr(article, name, safe_text(value))
     return article
+
+
+def _unsafe_id_reason(article_id: str) -> str:
+    return (f"id '{printable(article_id)}' holds a character that is not text (half a "
+            "surrogate pair, a control or a non-character)")
 
 
 def _read_file(source: SourceFile, share: tuple[int, int]) -> Iterator[Article | Skip]:
@@ -610,6 +613,8 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
     if not paragraphs and not normalize_space(values["headline"] or ""):
         named = f" (id {values['id']!r})" if values["id"] else ""
         raise _Unusable(f"no headline and no body{named}")
+    if values["id"] and not is_safe(values["id"]):
+        raise _Unusable(_unsafe_id_reason(values["id"]))  # never altered: it names the article
     article_id = normalize_space(values["id"] or "") or default_id
     return Article(
         id=article_id,
