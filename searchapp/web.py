@@ -14,6 +14,7 @@ from searchapp.indexing import index_stats
 from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
 from searchapp.searching import Archive, IndexUnavailable, SearchResults
+from searchapp.textsafety import safe_text
 
 FEED_ENTRIES = 20
 
@@ -172,7 +173,8 @@ def feed():
             "summary": hit.snippet,
         })
     updated = max((e["updated"] for e in entries), default=_rfc3339(fallback))
-    title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
+    # XML 1.0 cannot hold every character a query can: a control makes the feed ill-formed.
+    title = f"Archive search: {safe_text(params.q)}" if params.q.strip() else "Archive search"
     body = render_template(
         "feed.xml", entries=entries, title=title, updated=updated,
         feed_id=url_for("web.feed", q=params.q, _external=True),

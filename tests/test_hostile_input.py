@@ -670,3 +670,12 @@ def test_hostile_file_names_and_ids_that_are_not_text_are_skipped(tmp_path):
     report = update_index([folder], index_dir)
     assert report.added == 1 and len(report.skipped) == 2
     assert {skip.path for skip in report.skipped} >= {f"{folder}/caf\\xe9.txt"}
+
+
+@pytest.mark.parametrize("query", ["\x01jermuk", "jermuk\ufffe", "jermuk\x0b", "\x7fjermuk\x1b"])
+def test_hostile_query_characters_keep_the_feed_well_formed(client, query):
+    response = client.get("/feed", query_string={"q": query})
+    assert response.status_code == 200
+    feed = ElementTree.fromstring(response.data)
+    title = feed.find("{http://www.w3.org/2005/Atom}title").text
+    assert title.startswith("Archive search: ") and "jermuk" in title
