@@ -31,6 +31,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, SegmentWriter
 
 from searchapp.articles import Article, Skip, SourceFile, file_kind, find_files, read_articles
+from searchapp.textsafety import safe_text
 
 INDEX_NAME = "MAIN"
 # Memory the writer may use before it spills postings to disk.
@@ -698,5 +699,7 @@ def index_stats(index_dir: Path, largest: int = 0, date_range: bool = False) -> 
             )[:largest]
             for words, docnum in lengths:
                 stored = reader.stored_fields(docnum)
-                stats.largest.append((stored["id"], stored.get("headline", ""), words))
+                # An index built before text was made safe when indexed may hold any.
+                headline = safe_text(stored.get("headline", ""))
+                stats.largest.append((stored["id"], headline, words))
     return stats

@@ -632,6 +632,12 @@ def test_hostile_index_built_before_the_fix_still_never_fails(tmp_path):
     assert_everything_answers(client, ["poison-1", "poison-2"], "copper-0")
     record = client.get("/api/articles/poison-1").get_json()
     assert record["headline"] == "Copper \ufffd Mine Reopens"
+    for command in (["search", "copper"], ["stats", "--largest", "10"]):
+        result = subprocess.run([sys.executable, "-m", "searchapp", *command,
+                                 "--index-dir", str(index_dir)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "Copper \ufffd Mine Reopens" in result.stdout
 
 
 def test_hostile_file_names_and_ids_that_are_not_text_are_skipped(tmp_path):
