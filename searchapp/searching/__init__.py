@@ -89,6 +89,9 @@ class Hit:
     snippet: str  # HTML: escaped text, matches in <mark>
     score: float = 0.0
 
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline", "snippet")
+
 
 @dataclass
 class Period:
@@ -133,6 +136,9 @@ class Related:
     headline: str
     date: date | None
 
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline")
+
 
 @dataclass
 class ArticleRecord:
@@ -147,9 +153,23 @@ class ArticleRecord:
     url: str | None = None
     related: list[Related] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline", "body", "caption", "author", "url")
+
     @property
     def paragraphs(self) -> list[str]:
         return [p for p in self.body.split("\n\n") if p.strip()]
+
+
+def _make_safe(record, *names: str) -> None:
+    """Make stored text safe to output, as it leaves the index.
+
+    Indexing makes text safe, but an index built before it did may hold lone surrogates
+    and control characters that no page, JSON or feed can carry. Nearly free on clean text.
+    """
+    for name in names:
+        if value := getattr(record, name):
+            setattr(record, name, safe_text(value))
 
 
 class Archive:
@@ -281,7 +301,7 @@ class Archive:
         docnum = searcher.document_number(id=article_id)
         if docnum is None:
             return None
-        stored = _stored_fields(searcher, docnum)
+        stored = searcher.stored_fields(docnum)
         record = ArticleRecord(
             id=stored["id"],
             headline=stored.get("headline", ""),
@@ -295,8 +315,7 @@ class Archive:
         similar = searcher.more_like(docnum, field_name, top=RELATED_ARTICLES,
                                      numterms=RELATED_KEY_TERMS)
         record.related = [
-            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date")))
-            for hit in map(_safe_fields, (hit.fields() for hit in similar))
+            Related(hit["id"], hit.get("headline", ""), _date(hit.get("date"))) for hit in similar
         ]
         return record
 
@@ -399,19 +418,8 @@ def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
-def _stored_fields(searcher, docnum: int) -> dict:
-    return _safe_fields(searcher.stored_fields(docnum))
-
-
-def _safe_fields(stored: dict) -> dict:
-    """Make stored text safe to output: an index built before indexing made it so may
-    hold lone surrogates and control characters (a check, nearly free on clean text)."""
-    return {name: safe_text(value) if isinstance(value, str) else value
-            for name, value in stored.items()}
-
-
 def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
-    stored = _stored_fields(searcher, docnum)
+    stored = searcher.stored_fields(docnum)
     article_date = _date(stored.get("date"))
     if not snippets:
         return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
