@@ -190,13 +190,26 @@ def find_files(root: Path, inside: list[str] | None = None,
 
 
 def _walk(root: Path, inside: list[str], seen: set) -> Iterator[SourceFile | Skip]:
-    """Walk the folders under ``root`` depth first, each folder's files before its folders."""
+    """Walk the folders under ``root`` depth first, each folder's files before its folders.
+
+    Links are followed after the walk, so a file is found by its own path first and a
+    link adds only what the walk could not reach (a hidden folder, say).
+    """
     root_info = root.stat()
     if (root_info.st_dev, root_info.st_ino) in seen:
         return
     seen.add((root_info.st_dev, root_info.st_ino))
     folders = [root]
-    while folders:
+    links: list[tuple[Path, os.stat_result]] = []
+    while folders or links:
+        if not folders:
+            path, info = links.pop(0)
+            if not stat.S_ISDIR(info.st_mode):
+                yield from _found(path, root, info, seen)
+            elif (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                folders.append(path)
+            continue
         folder = folders.pop()
         try:
             with os.scandir(folder) as listing:
@@ -219,11 +232,13 @@ def _walk(root: Path, inside: list[str], seen: set) -> Iterator[SourceFile | Ski
                 problem = "broken" if error.errno == errno.ENOENT else "unusable"
                 yield Skip(str(path), f"{problem} symbolic link: {error.strerror or error}")
                 continue
-            is_folder = stat.S_ISDIR(info.st_mode)
-            if entry.is_symlink() and (skip := _outside_link(path, inside, is_folder)):
-                yield skip
-            elif is_folder:
-                if (info.st_dev, info.st_ino) not in seen:  # not walked yet (link loops)
+            if entry.is_symlink():
+                if skip := _outside_link(path, inside, stat.S_ISDIR(info.st_mode)):
+                    yield skip
+                else:
+                    links.append((path, info))
+            elif stat.S_ISDIR(info.st_mode):
+                if (info.st_dev, info.st_ino) not in seen:
                     seen.add((info.st_dev, info.st_ino))
                     subfolders.append(path)
             else:

@@ -349,15 +349,19 @@ def test_links_that_stay_inside_the_folders_are_followed_once(tmp_path):
     archive = write_articles(tmp_path / "archive", {"2024/a.txt": "Spring Fair\n\nThe fair."})
     store = write_articles(tmp_path / "store", {"2022/b.txt": "Old Harbour\n\nThe harbour."})
     (archive / "2022").symlink_to(store / "2022")  # storage moved, and indexed too
-    (archive / "latest").symlink_to("2024")  # a second way to the same folder
+    (archive / "0-current").symlink_to("2024")  # a second way to the same folder
     (archive / "2024" / "newest.txt").symlink_to("a.txt")
     (archive / "2024" / "up").symlink_to("..")  # a loop
+    write_articles(archive, {".versions/v3/c.txt": "Hidden Draft\n\nThe draft."})
+    (archive / "published").symlink_to(".versions/v3")  # reaches a hidden folder
     report = update_index([archive, store], tmp_path / "ix")
     assert report.skipped == []
     articles = stored(tmp_path / "ix")
-    assert sorted(articles) == ["2022/b", "2024/a"]  # each file once, by its first path
+    # Each file once, by its own path rather than a link's, and a link for what only it
+    # reaches.
+    assert sorted(articles) == ["2022/b", "2024/a", "published/c"]
     assert articles["2022/b"]["source"] == str(archive / "2022" / "b.txt")
-    assert update_index([archive, store], tmp_path / "ix").unchanged == 2
+    assert update_index([archive, store], tmp_path / "ix").unchanged == 3
 
 
 def test_a_folder_moved_outside_behind_a_link_keeps_its_articles(tmp_path):
