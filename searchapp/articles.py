@@ -7,10 +7,12 @@ can act on) for what it could not; nothing here raises on bad input.
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
 import json
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from searchapp.cleaning import clean_paragraphs, is_boilerplate, normalize_space, split_paragraphs
 from searchapp.dates import find_dates, find_weekday_date, find_years, parse_date
+from searchapp.textsafety import is_safe, printable, safe_text
 
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -98,10 +101,19 @@ class Article:
 
 @dataclass
 class Skip:
-    """A file (or a line of one) that was not indexed, and why."""
+    """A file (or a line of one) that was not indexed, and why.
+
+    ``folder``: a folder that was not walked, whose articles indexed before stay (raw path).
+    """
 
     path: str
     reason: str
+    folder: str | None = None
+
+    def __post_init__(self) -> None:
+        # Shown on a terminal and in logs: a name that is not UTF-8 shows as escapes.
+        self.path = printable(self.path)
+        self.reason = printable(self.reason)
 
 
 @dataclass
@@ -144,35 +156,133 @@ def file_kind(path: Path) -> str | None:
     return None
 
 
-def find_files(root: Path) -> Iterator[SourceFile | Skip]:
+SPECIAL_FILES = [
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+]
+
+
+def find_files(root: Path, inside: list[str] | None = None,
+               seen: set | None = None) -> Iterator[SourceFile | Skip]:
     """Walk ``root`` (a folder or one file) and yield its article files in a stable order.
 
-    Hidden files and folders are passed over; symlinked folders are not followed, so a
-    symlink loop cannot trap the walk.
+    Hidden files and folders are passed over. Symbolic links are followed only when
+    their target is inside one of the ``inside`` folders (resolved; default ``root``);
+    the others are skipped with the reason. A file or folder reached a second time
+    (through a link, or under another root sharing ``seen``) is not yielded again, so a
+    link loop cannot trap the walk. Special files are skipped, never opened.
     """
     root = root.absolute()
-    if root.is_file():
-        yield from _source_file(root, root.parent)
+    inside = inside if inside is not None else [os.path.realpath(root)]
+    seen = set() if seen is None else seen
+    if not is_safe(str(root)):
+        yield Skip(str(root), _unsafe_name_reason(str(root)))
         return
-    for folder, dirnames, filenames in os.walk(root, onerror=None):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield from _source_file(Path(folder, name), root)
+    if root.is_dir():
+        yield from _walk(root, inside, seen)
+        return
+    try:
+        info = root.stat()
+    except OSError as error:
+        yield Skip(str(root), f"cannot read: {error.strerror or error}")
+        return
+    yield from _found(root, root.parent, info, seen)
 
 
-def _source_file(path: Path, root: Path) -> Iterator[SourceFile | Skip]:
+def _walk(root: Path, inside: list[str], seen: set) -> Iterator[SourceFile | Skip]:
+    """Walk the folders under ``root`` depth first, each folder's files before its folders.
+
+    Links are followed after the walk, so a file is found by its own path first and a
+    link adds only what the walk could not reach (a hidden folder, say).
+    """
+    root_info = root.stat()
+    if (root_info.st_dev, root_info.st_ino) in seen:
+        return
+    seen.add((root_info.st_dev, root_info.st_ino))
+    folders = [root]
+    links: list[tuple[Path, os.stat_result]] = []
+    while folders or links:
+        if not folders:
+            path, info = links.pop(0)
+            if not stat.S_ISDIR(info.st_mode):
+                yield from _found(path, root, info, seen)
+            elif (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                folders.append(path)
+            continue
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            yield Skip(str(folder), f"cannot read the folder: {error.strerror or error}",
+                       folder=str(folder))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            if not is_safe(entry.name):
+                yield Skip(str(path), _unsafe_name_reason(entry.name))
+                continue
+            try:
+                info = entry.stat()  # the link's target for a link
+            except OSError as error:
+                problem = "broken" if error.errno == errno.ENOENT else "unusable"
+                yield Skip(str(path), f"{problem} symbolic link: {error.strerror or error}")
+                continue
+            if entry.is_symlink():
+                if skip := _outside_link(path, inside, stat.S_ISDIR(info.st_mode)):
+                    yield skip
+                else:
+                    links.append((path, info))
+            elif stat.S_ISDIR(info.st_mode):
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    subfolders.append(path)
+            else:
+                yield from _found(path, root, info, seen)
+        folders.extend(reversed(subfolders))
+
+
+def _found(path: Path, root: Path, info: os.stat_result,
+           seen: set) -> Iterator[SourceFile | Skip]:
+    for is_kind, kind in SPECIAL_FILES:
+        if is_kind(info.st_mode):
+            yield Skip(str(path), f"not a regular file but {kind}")
+            return
+    if (info.st_dev, info.st_ino) in seen:
+        return  # the same file as one already found (through a link)
+    seen.add((info.st_dev, info.st_ino))
     if file_kind(path) is None:
         yield Skip(str(path), f"unsupported file type {path.suffix!r}")
         return
+    yield SourceFile(path, root, info.st_size, info.st_mtime_ns)
+
+
+def _outside_link(path: Path, inside: list[str], is_folder: bool) -> Skip | None:
+    """Return why the link at ``path`` is not followed, or None when its target is inside."""
     try:
-        stat = path.stat()
-    except OSError as error:
-        yield Skip(str(path), f"cannot read: {error.strerror or error}")
-        return
-    if not path.is_file():
-        return
-    yield SourceFile(path, root, stat.st_size, stat.st_mtime_ns)
+        target = os.path.realpath(path, strict=True)
+    except (OSError, RuntimeError) as error:
+        return Skip(str(path), f"symbolic link that cannot be followed: {error}")
+    if any(target == folder or target.startswith(folder.rstrip(os.sep) + os.sep)
+           for folder in inside):
+        return None
+    if is_folder:
+        return Skip(str(path), f"symbolic link to {target}, outside the folders being indexed: "
+                    "not followed (give that folder too to index it)", folder=str(path))
+    return Skip(str(path), f"symbolic link to {target}, outside the folders being indexed: "
+                "not read")
+
+
+def _unsafe_name_reason(name: str) -> str:
+    if any(0xDC80 <= ord(char) <= 0xDCFF for char in name):
+        return "the name is not UTF-8: rename it (convmv can) to index it"
+    return "the name holds control or non-characters: rename it to index it"
 
 
 def read_articles(source: SourceFile, share: tuple[int, int] = (0, 1)) -> Iterator[Article | Skip]:
@@ -181,6 +291,30 @@ def read_articles(source: SourceFile, share: tuple[int, int] = (0, 1)) -> Iterat
     :param share: ``(k, n)`` reads only the k-th of every n lines of a JSON Lines
         file, so that n processes can read one export between them.
     """
+    for item in _read_file(source, share):
+        yield made_safe(item) if isinstance(item, Article) else item
+
+
+def made_safe(article: Article) -> Article | Skip:
+    """Return the article with every text field safe for every output, or why it cannot be.
+
+    An id is never altered (it names the article in addresses): one that is not clean
+    text is refused.
+    """
+    if not is_safe(article.id):
+        return Skip(article.origin or article.source, _unsafe_id_reason(article.id))
+    for name in ("headline", "body", "caption", "author", "url"):
+        if value := getattr(article, name):
+            setattr(article, name, safe_text(value))
+    return article
+
+
+def _unsafe_id_reason(article_id: str) -> str:
+    return (f"id '{printable(article_id)}' holds a character that is not text (half a "
+            "surrogate pair, a control or a non-character)")
+
+
+def _read_file(source: SourceFile, share: tuple[int, int]) -> Iterator[Article | Skip]:
     kind = file_kind(source.path)
     try:
         if kind == "jsonl":
@@ -206,8 +340,23 @@ def read_articles(source: SourceFile, share: tuple[int, int] = (0, 1)) -> Iterat
     yield article
 
 
+def _open_regular(path: Path):
+    """Open a regular file for reading without ever blocking (a FIFO put in its place).
+
+    :raises _Unusable: when ``path`` is not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _Unusable("not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as handle:
+    with _open_regular(path) as handle:
         data = handle.read(MAX_FILE_BYTES + 1)
     if not data:
         raise _Unusable("empty file")
@@ -420,12 +569,12 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
     """Read a JSON Lines export: one article an object with headline, date and body."""
     path = source.path
     mine, sharers = share
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    compressed = path.name.lower().endswith(".gz")
     try:
         records = 0
-        with opener(path, "rb") as handle:
-            # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
-            raw = getattr(handle, "fileobj", handle)
+        # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
+        with _open_regular(path) as raw, (
+                gzip.GzipFile(fileobj=raw) if compressed else raw) as handle:
             # Read at most one article's worth of a line: a line may inflate to gigabytes.
             lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
             for number, line in enumerate(lines, start=1):
@@ -483,6 +632,8 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
     if not paragraphs and not normalize_space(values["headline"] or ""):
         named = f" (id {values['id']!r})" if values["id"] else ""
         raise _Unusable(f"no headline and no body{named}")
+    if values["id"] and not is_safe(values["id"]):
+        raise _Unusable(_unsafe_id_reason(values["id"]))  # never altered: it names the article
     article_id = normalize_space(values["id"] or "") or default_id
     return Article(
         id=article_id,

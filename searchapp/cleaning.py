@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from searchapp.textsafety import safe_text
+
 # Whole paragraphs that are site furniture, not article text (matched case-insensitively
 # against the complete paragraph).
 BOILERPLATE_PARAGRAPHS = [
@@ -39,8 +41,8 @@ _SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
 
 
 def normalize_space(text: str) -> str:
-    """Collapse runs of spaces, drop control characters and trim the ends."""
-    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
+    """Collapse runs of spaces, drop control and non-characters and trim the ends."""
+    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", safe_text(text)))
     return _SPACES_RE.sub(" ", text).strip()
 
 

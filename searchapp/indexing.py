@@ -31,6 +31,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, SegmentWriter
 
 from searchapp.articles import Article, Skip, SourceFile, file_kind, find_files, read_articles
+from searchapp.textsafety import safe_text
 
 INDEX_NAME = "MAIN"
 # Memory the writer may use before it spills postings to disk.
@@ -194,8 +195,11 @@ def update_index(
             raise IndexerError(f"no such file or folder: {root}")
     report = IndexReport()
     found: list[SourceFile] = []
+    # Links are followed into any of the given folders; each file is read once.
+    inside = [os.path.realpath(root) for root in roots]
+    seen: set = set()
     for root in roots:
-        for item in find_files(root):
+        for item in find_files(root, inside, seen):
             if isinstance(item, Skip):
                 report.skipped.append(item)
             else:
@@ -206,8 +210,10 @@ def update_index(
         ix = _open_or_create(index_dir)
         indexed = {} if rebuild else _indexed_sources(ix)
         changed = [f for f in found if indexed.get(f.key) != f.signature]
-        seen = {f.key for f in found}
-        gone = {path for path in indexed if path not in seen and _is_under(path, roots)}
+        keys = {f.key for f in found}
+        kept = _keep_unwalked(indexed, report.skipped)
+        gone = {path for path in indexed
+                if path not in keys and path not in kept and _is_under(path, roots)}
         report.unchanged = len(found) - len(changed)
         if changed or gone or rebuild:
             _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress, workers)
@@ -217,9 +223,29 @@ def update_index(
     return report
 
 
+def _keep_unwalked(indexed: dict[str, str], skipped: list[Skip]) -> set[str]:
+    """Return the indexed files under folders that were not walked; say so in their skips.
+
+    Their articles stay: a folder that cannot be read now, or that became a link to other
+    storage, has not lost its articles, and nothing is removed without a word.
+    """
+    kept: set[str] = set()
+    for skip in skipped:
+        if skip.folder:
+            under = {path for path in indexed if _is_under(path, [Path(skip.folder)])}
+            if under:
+                files = f"{len(under):,} file" + ("s" if len(under) > 1 else "")
+                skip.reason += f"; the articles of the {files} indexed from it before are kept"
+            kept |= under
+    return kept
+
+
 def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, workers) -> None:
     """Apply the changes in one writer and commit them, or leave no trace at all."""
     parts: list = []  # segments written by worker processes
+    # Files in the index folder before this run: all the others are this run's, and go
+    # if it fails (the write lock keeps any other writer out).
+    before = set(ix.storage.list())
     try:
         # The caller holds the write lock for the whole run.
         writer = ix.writer(limitmb=WRITER_LIMIT_MB, _lk=False)
@@ -240,7 +266,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
             _commit(writer, parts, CLEAR if rebuild else None)
             report.written = True
         except BaseException:
-            _discard(ix, writer, parts)
+            _discard(ix, writer, parts, before)
             raise
     except OSError as error:
         raise IndexerError(f"could not write the index in {ix.storage.folder}: {error}") from error
@@ -269,11 +295,20 @@ def _add_new_fields(writer) -> None:
             writer.add_field(name, field_type)
 
 
-def _discard(ix, writer, parts: list = ()) -> None:
-    """Cancel a writer and delete the files of the segments it and its workers began."""
-    if not writer.is_closed:
-        writer.cancel()
-    _delete_segment_files(ix.storage, [writer.newsegment, *parts])
+def _discard(ix, writer, parts: list = (), before: set[str] | None = None) -> None:
+    """Cancel a writer and delete the files of the segments it and its workers began.
+
+    With ``before``, the names the index folder held when the run began, every other
+    file and spill folder goes too: those of workers that finished, and of workers that
+    were stopped half-way (a full disk must not fill up with a failed run's leftovers).
+    """
+    try:
+        if not writer.is_closed:
+            writer.cancel()
+    finally:
+        _delete_segment_files(ix.storage, [writer.newsegment, *parts])
+        if before is not None:
+            _delete_new_files(ix.storage, before)
 
 
 def _delete_segment_files(storage, segments) -> None:
@@ -284,6 +319,17 @@ def _delete_segment_files(storage, segments) -> None:
                 storage.delete_file(name)
             except OSError:
                 pass  # the next commit removes what is left
+
+
+def _delete_new_files(storage, before: set[str]) -> None:
+    """Delete what a failed run left in the index folder: files and spill folders."""
+    for name in set(storage.list()) - before:
+        try:
+            storage.delete_file(name)
+        except OSError:
+            pass  # the next commit removes what is left
+    for path in Path(storage.folder).glob(f"{INDEX_NAME}*.tmp"):
+        shutil.rmtree(path, ignore_errors=True)  # the writer and every worker have stopped
 
 
 def _remove_stale_temporaries(ix) -> None:
@@ -685,5 +731,7 @@ def index_stats(index_dir: Path, largest: int = 0, date_range: bool = False) -> 
             )[:largest]
             for words, docnum in lengths:
                 stored = reader.stored_fields(docnum)
-                stats.largest.append((stored["id"], stored.get("headline", ""), words))
+                # An index built before text was made safe when indexed may hold any.
+                headline = safe_text(stored.get("headline", ""))
+                stats.largest.append((stored["id"], headline, words))
     return stats

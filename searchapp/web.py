@@ -25,6 +25,7 @@ from searchapp.indexing import index_stats
 from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
 from searchapp.searching import Archive, IndexDamaged, IndexUnavailable, SearchResults
+from searchapp.textsafety import safe_text
 
 FEED_ENTRIES = 20
 # An article page shows this much of the body; the rest is in its plain-text download.
@@ -295,7 +296,8 @@ def feed():
             "summary": hit.snippet,
         })
     updated = max((e["updated"] for e in entries), default=_rfc3339(fallback))
-    title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
+    # XML 1.0 cannot hold every character a query can: a control makes the feed ill-formed.
+    title = f"Archive search: {safe_text(params.q)}" if params.q.strip() else "Archive search"
     body = render_template(
         "feed.xml", entries=entries, title=title, updated=updated,
         feed_id=feed_url(params, external=True),

@@ -2,6 +2,7 @@ import gzip
 import json
 from datetime import date
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from conftest import SEED, write_articles
@@ -16,6 +17,7 @@ from searchapp.articles import (
     parse_text_article,
     read_articles,
 )
+from searchapp.textsafety import is_safe, printable, safe_text
 
 
 def read_one(path: Path, root: Path | None = None):
@@ -230,3 +232,46 @@ def test_truncated_gzip_is_reported_not_raised(tmp_path):
     path.write_bytes(gzip.compress(b'{"headline": "a"}\n' * 1000)[:60])
     items = read_one(path)
     assert isinstance(items[-1], Skip) and "cannot read" in items[-1].reason
+
+
+# --- text no output can carry -------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, safe", [
+    ("plain text\n\twith tab", "plain text\n\twith tab"),
+    ("half \ud83d", "half \ufffd"),
+    ("lone \udfff low", "lone \ufffd low"),
+    ("pair \ud83d\ude00 joined", "pair \U0001f600 joined"),
+    ("no\ufffe\uffffn-characters\ufdd0\U0001fffe\U0010ffff", "non-characters"),
+    ("c0\x00\x01\x1b and c1\x85\x9f and del\x7f", "c0 and c1 and del"),
+    ("accents é, emoji 😀, CJK 漢字", "accents é, emoji 😀, CJK 漢字"),
+])
+def test_safe_text_keeps_only_what_every_format_carries(raw, safe):
+    assert safe_text(raw) == safe
+    assert is_safe(safe) and safe_text(safe) == safe
+    assert is_safe(raw) == (raw == safe)
+    safe.encode("utf-8")  # no lone surrogate left
+    ElementTree.fromstring(f"<t>{safe}</t>".encode())  # and XML 1.0 takes it
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("caf\udce9.txt", "caf\\xe9.txt"),  # a Latin-1 byte of a file name (os.fsdecode)
+    ("id-\ud800", "id-\\ud800"),
+    ("tab\tok", "tab\tok"),
+    ("bell\x07", "bell\\x07"),
+])
+def test_printable_writes_what_cannot_be_shown_as_escapes(raw, shown):
+    assert printable(raw) == shown
+
+
+def test_jsonl_record_with_an_id_that_is_not_text_is_refused(tmp_path):
+    folder = write_articles(tmp_path, {"feed.jsonl": "\n".join(json.dumps(record) for record in [
+        {"id": "ok", "headline": "Fine \ud83d", "author": "Ann\x01e", "url": "https://x.org/\ufffe"},
+        {"id": "bad\ud800", "headline": "Refused"},
+        {"id": "bad\ufffe", "headline": "Refused"},
+    ])})
+    items = read_one(folder / "feed.jsonl")
+    assert [type(item) for item in items] == [Article, Skip, Skip]
+    assert (items[0].headline, items[0].author, items[0].url) == (
+        "Fine \ufffd", "Anne", "https://x.org/")
+    assert items[1].reason.startswith("id 'bad\\ud800' holds a character that is not text")
+    assert items[2].path == f"{folder / 'feed.jsonl'}:3"

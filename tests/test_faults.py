@@ -418,3 +418,85 @@ def test_faults_unwritable_index_folder(archive_dir, index_dir, monkeypatch, run
     assert "Traceback" not in result.output
     assert snapshot(index_dir) == before
     assert update_index([archive_dir], index_dir).added == 10
+
+
+# Imported by every worker process at start-up (through PYTHONPATH), so that the worker
+# processes, which a test cannot patch, share one disk of FAULT_DISK_BYTES for the folder
+# FAULT_DISK_FOLDER: a write that would take the folder past it fails with ENOSPC.
+SHARED_DISK = '''
+import builtins, errno, io, os
+
+FOLDER = os.environ.get("FAULT_DISK_FOLDER")
+
+
+def used():
+    total = 0
+    for base, _, names in os.walk(FOLDER):
+        for name in names:
+            try:
+                total += os.path.getsize(os.path.join(base, name))
+            except OSError:
+                pass  # deleted meanwhile
+    return total
+
+
+class LimitedFile(io.FileIO):
+    def write(self, data):
+        size = memoryview(data).nbytes
+        if used() + size > int(os.environ["FAULT_DISK_BYTES"]):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.name)
+        return super().write(data)
+
+
+def limited_open(path, mode="r", *args, **kwargs):
+    if not any(flag in mode for flag in "wax+"):
+        return builtins.open(path, mode, *args, **kwargs)
+    raw = LimitedFile(path, mode.replace("b", ""))
+    return io.BufferedRandom(raw) if "+" in mode else io.BufferedWriter(raw)  # as open() does
+
+
+if FOLDER:
+    from whoosh.filedb import filestore
+    filestore.open = limited_open
+'''
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.9])
+def test_faults_full_disk_during_a_parallel_run_leaves_nothing_behind(
+        archive_dir, index_dir, tmp_path, monkeypatch, fraction):
+    import searchapp.indexing as indexing
+
+    monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
+    rng = random.Random(9)
+    records = [json.dumps({"id": f"wire-{n}", "headline": f"Wire {n}",
+                           "body": " ".join(rng.choices(WORDS, k=200)) + f" item{n}"})
+               for n in range(600)]
+    write_articles(archive_dir, {"wire.jsonl": "\n".join(records), **new_articles(40)})
+    probe = tmp_path / "probe"
+    shutil.copytree(index_dir, probe)
+    update_index([archive_dir], probe, workers=2)
+    growth = folder_bytes(probe) - folder_bytes(index_dir)
+
+    before, names = snapshot(index_dir), sorted(os.listdir(index_dir))
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SHARED_DISK)
+    with monkeypatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(site))
+        patch.setenv("FAULT_DISK_FOLDER", str(index_dir))
+        patch.setenv("FAULT_DISK_BYTES", str(folder_bytes(index_dir) + int(growth * fraction)))
+        for _ in range(2):  # a retry on the same full disk adds nothing either
+            with pytest.raises(IndexerError, match="No space left on device"):
+                update_index([archive_dir], index_dir, workers=2)
+            assert sorted(os.listdir(index_dir)) == names  # no segment files, no MAIN.tmp
+            assert snapshot(index_dir) == before
+
+    report = update_index([archive_dir], index_dir, workers=2)
+    assert report.added == 640 and not report.skipped
+    assert len(snapshot(index_dir)) == len(before) + 640
+    print(f"full disk at {fraction:.0%} of a 2-worker run ({growth:,} bytes): "
+          f"0 files left behind, twice; the next run added {report.added}")

@@ -15,11 +15,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from bs4 import BeautifulSoup
 from conftest import ARTICLES, SEED, write_articles
 from test_web import HOSTILE_QUERIES
+from whoosh import index as whoosh_index
 
 from searchapp import create_app, indexing
 from searchapp.articles import MAX_FILE_BYTES
@@ -243,8 +245,8 @@ def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
     })
     original = indexing.find_files
 
-    def find_then_delete(root):
-        found = list(original(root))
+    def find_then_delete(root, *walk_state):
+        found = list(original(root, *walk_state))
         for name in ("vanishes.txt", "feed.jsonl", "sub/later.txt"):
             (folder / name).unlink()
         (folder / "sub").rmdir()
@@ -524,3 +526,167 @@ def test_xss_payloads_in_queries_and_suggestions_render_inert(xss_client, payloa
             for hit in api["results"]:
                 tags = BeautifulSoup(hit["snippet"], "html.parser").find_all(True)
                 assert {t.name for t in tags} <= {"mark"}
+
+
+# ---------------------------------------------------------------------------------------
+# Text that no output format can carry: lone surrogates, non-characters, controls
+
+# Each written as JSON escapes, as an export or a page's JSON-LD holds them.
+POISONED_RECORDS = [
+    {"id": "poison-1", "headline": "Copper \ud800 Mine Reopens", "date": "2023-04-01",
+     "body": "Copper miners \ufffe returned\x01 to the copper \x85 mine \ufdd0 on Monday "
+             "\U0001fffe.",
+     "caption": "Copper \udfff", "author": "Ann \ud83d", "url": "https://example.com/\ud800"},
+    {"id": "poison-2", "headline": "Copper Prices \ud83d", "date": "2023-04-02",
+     "body": "Copper prices rose \ud83d\ude00 for the copper \x0b miners \uffff."},
+]
+# A page whose JSON-LD headline ends in half an emoji.
+POISONED_PAGE = (
+    '<html><head><script type="application/ld+json">{"@type": "NewsArticle", '
+    '"headline": "Copper Smelter Strike \\ud83d", "datePublished": "2023-04-03"}</script>'
+    "</head><body><article><h1>Copper Smelter Strike</h1><p>Copper smelter workers went on "
+    "strike on Monday, and the copper mine stopped work for the week.</p></article>"
+    "</body></html>"
+)
+CLEAN_COPPER = {f"copper-{i}.txt": f"Copper Report {i}\n\nCopper miners and the copper mine "
+                                   f"reopened for copper on day {i}." for i in range(3)}
+
+
+def poisoned_archive(folder: Path) -> Path:
+    return write_articles(folder, {
+        "feed.jsonl": "\n".join(json.dumps(record) for record in POISONED_RECORDS),
+        "page.html": POISONED_PAGE, **CLEAN_COPPER,
+    })
+
+
+def article_id_of(link) -> str:
+    """Return the article id a link's address names (it may carry the reader's search)."""
+    return link["href"].split("?", 1)[0].rsplit("/", 1)[-1]
+
+
+def assert_everything_answers(client, poisoned_ids: list[str], other_id: str) -> None:
+    """Every page, API answer and feed that shows a poisoned article answers 200 and is
+    well-formed, and none of them carries a character its format cannot hold."""
+    page = client.get("/?q=copper")
+    assert page.status_code == 200
+    listed = {article_id_of(a) for a in soup(page).select("a[href*='/articles/']")}
+    assert set(poisoned_ids) <= listed
+    for article_id in poisoned_ids:
+        assert client.get(f"/articles/{article_id}").status_code == 200
+        record = client.get(f"/api/articles/{article_id}")
+        assert record.status_code == 200
+        assert is_clean(json.dumps(record.get_json(), ensure_ascii=False))
+    other = client.get(f"/articles/{other_id}")  # lists the poisoned ones as related
+    assert other.status_code == 200
+    related = {article_id_of(a) for a in soup(other).select("a[href*='/articles/']")}
+    assert related & set(poisoned_ids)
+    api = client.get("/api/search?q=copper&per_page=50")
+    assert api.status_code == 200
+    assert set(poisoned_ids) <= {hit["id"] for hit in api.get_json()["results"]}
+    assert is_clean(json.dumps(api.get_json(), ensure_ascii=False))
+    feed = client.get("/feed?q=copper")
+    assert feed.status_code == 200
+    entries = ElementTree.fromstring(feed.data).findall("{http://www.w3.org/2005/Atom}entry")
+    assert len(entries) == len(poisoned_ids) + len(CLEAN_COPPER)
+
+
+def is_clean(text: str) -> bool:
+    return not any(0xD800 <= ord(c) <= 0xDFFF or c in "\ufffe\uffff\x01\x0b\x85" for c in text)
+
+
+def test_hostile_surrogates_and_non_characters_are_made_safe_when_indexed(tmp_path):
+    folder = poisoned_archive(tmp_path / "a")
+    report = update_index([folder], tmp_path / "ix")
+    assert report.added == 6 and not report.skipped
+    with open_index(tmp_path / "ix").searcher() as searcher:
+        stored = {f["id"]: f for f in searcher.all_stored_fields()}
+    first = stored["poison-1"]
+    assert first["headline"] == "Copper \ufffd Mine Reopens"
+    assert first["body"] == "Copper miners returned to the copper mine on Monday."
+    assert (first["caption"], first["author"]) == ("Copper \ufffd", "Ann \ufffd")
+    assert first["url"] == "https://example.com/\ufffd"
+    assert stored["poison-2"]["headline"] == "Copper Prices \ufffd"
+    assert "rose \U0001f600 for" in stored["poison-2"]["body"]  # a whole pair is kept
+    assert stored["page"]["headline"] == "Copper Smelter Strike \ufffd"
+    assert all(is_clean(str(value)) for fields in stored.values() for value in fields.values())
+
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    assert_everything_answers(client, ["poison-1", "poison-2", "page"], "copper-0")
+    result = subprocess.run([sys.executable, "-m", "searchapp", "search", "copper",
+                             "--index-dir", str(tmp_path / "ix")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Copper \ufffd Mine Reopens" in result.stdout
+
+
+def test_hostile_index_built_before_the_fix_still_never_fails(tmp_path):
+    """Stored fields written raw, as an index built before indexing cleaned them holds."""
+    index_dir = tmp_path / "ix"
+    index_dir.mkdir()
+    ix = whoosh_index.create_in(str(index_dir), indexing.make_schema(),
+                                indexname=indexing.INDEX_NAME)
+    writer = ix.writer()
+    for record in POISONED_RECORDS:
+        writer.add_document(**{key: value for key, value in record.items() if key != "date"},
+                            source="feed.jsonl", source_key="feed.jsonl\x000:0")
+    for name, text in CLEAN_COPPER.items():
+        headline, body = text.split("\n\n")
+        writer.add_document(id=name.removesuffix(".txt"), headline=headline, body=body,
+                            source=name, source_key=f"{name}\x000:0")
+    writer.commit()
+    client = create_app({"INDEX_DIR": str(index_dir)}).test_client()
+    assert_everything_answers(client, ["poison-1", "poison-2"], "copper-0")
+    record = client.get("/api/articles/poison-1").get_json()
+    assert record["headline"] == "Copper \ufffd Mine Reopens"
+    for command in (["search", "copper"], ["stats", "--largest", "10"]):
+        result = subprocess.run([sys.executable, "-m", "searchapp", *command,
+                                 "--index-dir", str(index_dir)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "Copper \ufffd Mine Reopens" in result.stdout
+
+
+def test_hostile_file_names_and_ids_that_are_not_text_are_skipped(tmp_path):
+    folder = write_articles(tmp_path / "a", {
+        "good.txt": "Harbour Cranes Return\n\nThe harbour cranes returned to work.",
+        "feed.jsonl": "\n".join(json.dumps(record) for record in [
+            {"id": "fine", "headline": "Fine Record", "body": "A record that is fine."},
+            {"id": "half-\ud800", "headline": "Bad Id", "body": "Its id is half a pair."},
+        ]),
+    })
+    # A name copied from a Latin-1 volume, and a folder with one, holding an article.
+    with open(os.fsencode(folder) + b"/caf\xe9.txt", "w") as handle:
+        handle.write("Cafe Story\n\nA story in a file whose name is Latin-1.")
+    os.mkdir(os.fsencode(folder) + b"/r\xe9sum\xe9s")
+    with open(os.fsencode(folder) + b"/r\xe9sum\xe9s/cv.txt", "w") as handle:
+        handle.write("A Story\n\nA story in a folder whose name is Latin-1.")
+    index_dir = tmp_path / "ix"
+
+    for run in range(2):  # the next run is not stuck on them either
+        result = subprocess.run([sys.executable, "-m", "searchapp", "index", str(folder),
+                                 "--index-dir", str(index_dir)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        skipped = sorted(line for line in result.stderr.splitlines() if line.startswith("skipped"))
+        bad_names = [f"skipped {folder}/{name}: the name is not UTF-8: rename it (convmv can) "
+                     "to index it" for name in ("caf\\xe9.txt", "r\\xe9sum\\xe9s")]
+        bad_id = (f"skipped {folder}/feed.jsonl:2: id 'half-\\ud800' holds a character that is "
+                  "not text (half a surrogate pair, a control or a non-character)")
+        # The export is read once: the second run finds it unchanged.
+        assert skipped == (sorted([*bad_names, bad_id]) if run == 0 else bad_names)
+        with open_index(index_dir).searcher() as searcher:
+            assert sorted(f["id"] for f in searcher.all_stored_fields()) == ["fine", "good"]
+
+    write_articles(folder, {"later.txt": "Later Story\n\nAdded after the bad names."})
+    report = update_index([folder], index_dir)
+    assert report.added == 1 and len(report.skipped) == 2
+    assert {skip.path for skip in report.skipped} >= {f"{folder}/caf\\xe9.txt"}
+
+
+@pytest.mark.parametrize("query", ["\x01jermuk", "jermuk\ufffe", "jermuk\x0b", "\x7fjermuk\x1b"])
+def test_hostile_query_characters_keep_the_feed_well_formed(client, query):
+    response = client.get("/feed", query_string={"q": query})
+    assert response.status_code == 200
+    feed = ElementTree.fromstring(response.data)
+    title = feed.find("{http://www.w3.org/2005/Atom}title").text
+    assert title.startswith("Archive search: ") and "jermuk" in title

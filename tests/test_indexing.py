@@ -335,3 +335,159 @@ def test_a_changed_file_is_not_read_again_on_the_next_run(archive_dir, index_dir
     assert update_index([archive_dir], index_dir).updated == 1
     again = update_index([archive_dir], index_dir)
     assert (again.updated, again.written) == (0, False)
+
+
+# ---------------------------------------------------------------------------------------
+# Symbolic links and special files
+
+
+def skipped_reasons(report) -> dict[str, str]:
+    return {skip.path: skip.reason for skip in report.skipped}
+
+
+def test_links_that_stay_inside_the_folders_are_followed_once(tmp_path):
+    archive = write_articles(tmp_path / "archive", {"2024/a.txt": "Spring Fair\n\nThe fair."})
+    store = write_articles(tmp_path / "store", {"2022/b.txt": "Old Harbour\n\nThe harbour."})
+    (archive / "2022").symlink_to(store / "2022")  # storage moved, and indexed too
+    (archive / "0-current").symlink_to("2024")  # a second way to the same folder
+    (archive / "2024" / "newest.txt").symlink_to("a.txt")
+    (archive / "2024" / "up").symlink_to("..")  # a loop
+    write_articles(archive, {".versions/v3/c.txt": "Hidden Draft\n\nThe draft."})
+    (archive / "published").symlink_to(".versions/v3")  # reaches a hidden folder
+    report = update_index([archive, store], tmp_path / "ix")
+    assert report.skipped == []
+    articles = stored(tmp_path / "ix")
+    # Each file once, by its own path rather than a link's, and a link for what only it
+    # reaches.
+    assert sorted(articles) == ["2022/b", "2024/a", "published/c"]
+    assert articles["2022/b"]["source"] == str(archive / "2022" / "b.txt")
+    assert update_index([archive, store], tmp_path / "ix").unchanged == 3
+
+
+def test_a_folder_moved_outside_behind_a_link_keeps_its_articles(tmp_path):
+    from click.testing import CliRunner
+
+    from searchapp.cli import main
+
+    archive = write_articles(tmp_path / "archive", {
+        "2021/a.txt": "Spring Fair\n\nThe spring fair opened.",
+        "2022/b.txt": "Old Harbour\n\nThe old harbour was rebuilt.",
+        "2022/c.txt": "New Ferry\n\nThe new ferry sailed.",
+    })
+    index_dir = tmp_path / "ix"
+    update_index([archive], index_dir)
+    elsewhere = tmp_path / "other-disk"
+    elsewhere.mkdir()
+    (archive / "2022").rename(elsewhere / "2022")
+    (archive / "2022").symlink_to(elsewhere / "2022")
+
+    runner = CliRunner()
+    result = runner.invoke(main, ["index", str(archive), "--index-dir", str(index_dir)])
+    assert result.exit_code == 1
+    assert (f"skipped {archive}/2022: symbolic link to {elsewhere}/2022, outside the folders "
+            "being indexed: not followed (give that folder too to index it); the articles of "
+            "the 2 files indexed from it before are kept") in result.stderr
+    assert "0 removed" in result.stdout
+    assert sorted(stored(index_dir)) == ["2021/a", "2022/b", "2022/c"]
+    assert Archive(index_dir).search("harbour").total == 1
+
+    # Given as a folder to index too, the link is followed: same articles, same ids.
+    result = runner.invoke(main, ["index", str(archive), str(elsewhere / "2022"),
+                                  "--index-dir", str(index_dir)])
+    assert result.exit_code == 0, result.stderr
+    assert "0 removed, 3 unchanged files, 0 skipped" in result.stdout
+    assert sorted(stored(index_dir)) == ["2021/a", "2022/b", "2022/c"]
+
+
+def test_a_link_to_a_file_outside_is_never_read(tmp_path):
+    secret = tmp_path / "etc" / "hostname"
+    secret.parent.mkdir()
+    secret.write_text("Secret Host\n\nmachine-name-xyzzy\n")
+    archive = write_articles(tmp_path / "archive", {
+        "ok.txt": "Harbour Cranes\n\nThe cranes are back.",
+        "host.txt": "Host Story\n\nA story that will be replaced by a link.",
+    })
+    update_index([archive], tmp_path / "ix")
+    (archive / "host.txt").unlink()
+    (archive / "host.txt").symlink_to(secret)
+    (archive / "via-folder").symlink_to(secret.parent)
+
+    report = update_index([archive], tmp_path / "ix")
+    reasons = skipped_reasons(report)
+    assert reasons[str(archive / "host.txt")] == (
+        f"symbolic link to {secret}, outside the folders being indexed: not read")
+    assert "not followed" in reasons[str(archive / "via-folder")]
+    assert report.removed == 1  # what was indexed under that name before, said so
+    assert sorted(stored(tmp_path / "ix")) == ["ok"]
+    assert Archive(tmp_path / "ix").search("xyzzy").total == 0
+
+
+def test_special_files_and_link_loops_are_skipped_without_blocking(tmp_path):
+    import socket
+
+    archive = write_articles(tmp_path / "archive", {"ok.txt": "Harbour Cranes\n\nBack."})
+    os.mkfifo(archive / "pipe.txt")
+    os.mkfifo(archive / "feed.jsonl")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(archive / "socket.txt"))
+    (archive / "loop-a.txt").symlink_to("loop-b.txt")
+    (archive / "loop-b.txt").symlink_to("loop-a.txt")
+    (archive / "sub").mkdir()
+    (archive / "sub" / "up").symlink_to("..")
+    (archive / "dangling.txt").symlink_to("nowhere.txt")
+    result = subprocess.run([sys.executable, "-m", "searchapp", "index", str(archive),
+                             "--index-dir", str(tmp_path / "ix")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    skipped = {line.split(": ", 1)[0].removeprefix("skipped "): line.split(": ", 1)[1]
+               for line in result.stderr.splitlines() if line.startswith("skipped ")}
+    assert skipped == {
+        f"{archive}/pipe.txt": "not a regular file but a named pipe (FIFO)",
+        f"{archive}/feed.jsonl": "not a regular file but a named pipe (FIFO)",
+        f"{archive}/socket.txt": "not a regular file but a socket",
+        f"{archive}/loop-a.txt": "unusable symbolic link: Too many levels of symbolic links",
+        f"{archive}/loop-b.txt": "unusable symbolic link: Too many levels of symbolic links",
+        f"{archive}/dangling.txt": "broken symbolic link: No such file or directory",
+    }
+    assert sorted(stored(tmp_path / "ix")) == ["ok"]
+
+
+def test_a_file_swapped_for_a_fifo_after_the_walk_is_not_opened(tmp_path):
+    import threading
+
+    from searchapp.articles import SourceFile, read_articles
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    results = []
+    reader = threading.Thread(daemon=True, target=lambda: results.extend(
+        item for name in ("pipe.txt", "pipe.jsonl")
+        for item in read_articles(SourceFile(tmp_path / name, tmp_path))))
+    reader.start()
+    reader.join(30)  # a blocking open would wait for a writer forever
+    assert [(skip.path, skip.reason) for skip in results] == [
+        (str(tmp_path / "pipe.txt"), "not a regular file"),
+        (str(tmp_path / "pipe.jsonl"), "not a regular file"),
+    ]
+
+
+def test_a_folder_that_cannot_be_read_keeps_its_articles(tmp_path, monkeypatch):
+    archive = write_articles(tmp_path / "archive", {
+        "ok.txt": "Harbour Cranes\n\nThe cranes are back.",
+        "locked/a.txt": "Spring Fair\n\nThe spring fair opened.",
+    })
+    update_index([archive], tmp_path / "ix")
+    scandir = os.scandir
+
+    def refuse_locked(path):
+        if str(path) == str(archive / "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse_locked)
+    report = update_index([archive], tmp_path / "ix")
+    assert skipped_reasons(report) == {str(archive / "locked"): (
+        "cannot read the folder: Permission denied; the articles of the 1 file indexed from "
+        "it before are kept")}
+    assert report.removed == 0
+    assert sorted(stored(tmp_path / "ix")) == ["locked/a", "ok"]

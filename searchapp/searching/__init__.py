@@ -59,6 +59,7 @@ from searchapp.searching.matching import (
 )
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
 from searchapp.snippets import SNIPPET_CHARS, snippet
+from searchapp.textsafety import safe_text
 
 SORTS = ("relevance", "newest", "oldest")
 MIN_COMPLETION_CHARS = 2
@@ -134,6 +135,9 @@ class Hit:
     snippet: str  # HTML: escaped text, matches in <mark>
     score: float = 0.0
 
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline", "snippet")
+
 
 @dataclass
 class Period:
@@ -190,6 +194,9 @@ class Related:
     headline: str
     date: date | None
 
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline")
+
 
 @dataclass
 class ArticleRecord:
@@ -205,6 +212,9 @@ class ArticleRecord:
     related: list[Related] = field(default_factory=list)
     # Who supplied the article: the `source` of a JSON Lines record (a wire, a paper).
     credit: str | None = None
+
+    def __post_init__(self) -> None:
+        _make_safe(self, "headline", "body", "caption", "author", "url")
 
     @property
     def paragraphs(self) -> list[str]:
@@ -226,6 +236,17 @@ class ArticleRecord:
         cut = max(head.rfind(" "), head.rfind("\n"))
         head = head[:cut] if cut > 0 else head[:max_chars]
         return [p for p in head.split("\n\n") if p.strip()], True
+
+
+def _make_safe(record, *names: str) -> None:
+    """Make stored text safe to output, as it leaves the index.
+
+    Indexing makes text safe, but an index built before it did may hold lone surrogates
+    and control characters that no page, JSON or feed can carry. Nearly free on clean text.
+    """
+    for name in names:
+        if value := getattr(record, name):
+            setattr(record, name, safe_text(value))
 
 
 class Archive:
