@@ -9,7 +9,9 @@ from datetime import date
 from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
 
 MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
-SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact")
+SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact", "similar")
+# Article ids are paths or JSON Lines ids; longer is not an id.
+MAX_ID_CHARS = 1000
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
@@ -33,6 +35,8 @@ class SearchParams:
     date_to: date | None = None
     # True: search for exactly what was typed, without correcting a query that finds nothing.
     exact: bool = False
+    # An article id: show that article and its copies that match, instead of folding them.
+    similar: str | None = None
 
     @property
     def filtered(self) -> bool:
@@ -58,6 +62,10 @@ def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
     if params.sort not in SORTS:
         raise ParamError("sort", f"sort must be one of: {', '.join(SORTS)}")
     params.exact = _get(args, "exact").lower() in TRUE_WORDS
+    params.similar = _get(args, "similar") or None
+    if params.similar and len(params.similar) > MAX_ID_CHARS:
+        raise ParamError("similar", f"similar must be an article id of up to {MAX_ID_CHARS} "
+                                    "characters")
     params.date_from = _date(args, "from")
     params.date_to = _date(args, "to")
     if params.date_from and params.date_to and params.date_from > params.date_to:

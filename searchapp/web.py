@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from datetime import datetime, timezone
 from urllib.parse import urlencode
@@ -96,6 +97,7 @@ def page_url(params, **changes) -> str:
         "q": params.q, "sort": params.sort, "page": params.page, "exact": int(params.exact),
         "from": params.date_from.isoformat() if params.date_from else "",
         "to": params.date_to.isoformat() if params.date_to else "",
+        "similar": params.similar or "",
     }
     values.update(changes)
     defaults = {"sort": "relevance", "page": 1, "exact": 0}
@@ -124,7 +126,8 @@ def search():
 def run_search(params: SearchParams) -> SearchResults:
     """Search with checked parameters: the one call the page, the API and the feed share."""
     return archive().search(params.q, params.page, params.per_page, params.sort,
-                            params.date_from, params.date_to, correct=not params.exact)
+                            params.date_from, params.date_to, correct=not params.exact,
+                            similar_to=params.similar)
 
 
 def note_miss(results: SearchResults) -> None:
@@ -169,7 +172,7 @@ def feed():
             "url": url_for("web.article", article_id=hit.id, _external=True),
             "title": hit.headline or "Untitled",
             "updated": _rfc3339(moment),
-            "summary": hit.snippet,
+            "summary": hit.snippet + _similar_note(params, hit),
         })
     updated = max((e["updated"] for e in entries), default=_rfc3339(fallback))
     title = f"Archive search: {params.q}" if params.q.strip() else "Archive search"
@@ -180,6 +183,17 @@ def feed():
         page_url=url_for("web.search", q=params.q, sort="newest", _external=True),
     )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
+
+
+def _similar_note(params: SearchParams, hit) -> str:
+    """Return the HTML that tells a feed reader of the copies folded into an entry."""
+    if not hit.similar:
+        return ""
+    count = len(hit.similar)
+    url = page_url(replace(params, page=1), similar=hit.id, sort="newest")
+    link = html.escape(url_for("web.search", _external=True).rstrip("/") + url, quote=True)
+    label = f"{count} similar article{'' if count == 1 else 's'}"
+    return f' <a href="{link}">{label}</a>'
 
 
 def _rfc3339(moment: datetime) -> str:
