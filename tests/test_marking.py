@@ -10,7 +10,8 @@ from searchapp import create_app
 from searchapp.indexing import update_index
 
 RECORDS = [
-    {"id": "gatt", "headline": "<script>alert('gatt')</script> Tariffs and Trade talks & <b>more</b>",
+    {"id": "gatt",
+     "headline": "<script>alert('gatt')</script> Tariffs and Trade talks & <b>more</b>",
      "date": "1987-03-02",
      "body": "Ministers of the General Agreement on Tariffs and Trade met in Geneva. Trade "
              "grew last year, officials said, and tariffs fell. The talks go on."},
