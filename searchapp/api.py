@@ -174,14 +174,14 @@ def openapi_document() -> dict:
                                "Only articles dated on or after this day (YYYY-MM-DD)."),
                         _param("to", {"type": "string", "format": "date"},
                                "Only articles dated on or before this day (YYYY-MM-DD)."),
-                        _param("similar", {"type": "string"},
-                               "An article id: list that article and its copies (wire "
-                               "copies, reruns) that match q, instead of folding them; "
-                               "see each result's `similar`."),
                         _param("exact", {"type": "string", "enum": ["0", "1", "true", "false"],
                                          "default": "0"},
                                "1: search for exactly q, even when it finds nothing; otherwise "
                                "a query that finds nothing is corrected (see `corrected`)."),
+                        _param("similar", {"type": "string"},
+                               "An article id: list that article and its copies (wire "
+                               "copies, reruns) that match q, instead of folding them; "
+                               "see each result's `similar`."),
                     ],
                     "responses": {
                         "200": {"description": "One page of results", "content": {

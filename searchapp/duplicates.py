@@ -29,16 +29,19 @@ BODY_BYTES = BODY_BINS * BIN_BYTES
 SIGNATURE_BYTES = (BODY_BINS + HEADLINE_BINS) * BIN_BYTES
 NO_SIGNATURE = bytes(SIGNATURE_BYTES)
 # Bodies shorter than this are too short to tell a copy from a look-alike (price
-# lines): such articles are compared by their headlines.
-MIN_WORDS = 12
+# lines, notes that differ in their last few words): such articles are compared by
+# their headlines.
+MIN_WORDS = 30
 # The signature reads this many words at most: bounded work for a huge article, and a
 # rerun differs from its original, if at all, in a few words of its first screens.
 MAX_WORDS = 3000
 # Headline words below this many say too little ("GOLD", "OPEC MEETING").
 MIN_HEADLINE_WORDS = 4
 # Shared shingles (estimated Jaccard similarity) from which two articles are copies.
-# A corrected word in a 60-word story keeps about 0.85; distinct stories on one topic
-# share well under 0.3.
+# A corrected word in a 60-word story keeps about 0.9, a corrected sentence in a
+# 100-word one about 0.8, a rerun with a few sentences added (Reuters' Levon Resources
+# assays, 109 and 160 words) about 0.65; distinct stories on one topic share well under
+# 0.3.
 MIN_SIMILARITY = 0.6
 # Copies are dated the same day or the next (a rerun after midnight).
 MAX_DAYS_APART = 1

@@ -234,6 +234,7 @@ class Archive:
         snippets: bool = True,
         correct: bool = True,
         similar_to: str | None = None,
+        fold: bool = True,
     ) -> SearchResults:
         """Run a reader's query and return one page of results.
 
@@ -241,8 +242,9 @@ class Archive:
         With ``correct``, a query that finds nothing is run again with the spelling
         correction that finds most, and the results say so in ``corrected``. Copies of
         a story (``duplicates``) are folded into its best result, listed in its
-        ``similar``; ``similar_to`` (an article id) gives that article and its copies
-        that match the query instead, unfolded.
+        ``similar`` (``fold=False`` keeps every copy in place, for measuring ranking);
+        ``similar_to`` (an article id) gives that article and its copies that match the
+        query instead, unfolded.
 
         :raises QueryError: for a query that cannot be run (the message says why).
         :raises ValueError: for out-of-range paging or an unknown sort.
@@ -250,10 +252,12 @@ class Archive:
         # One searcher for the whole request: a correction is counted against the same
         # commit as the query it corrects, even while the indexer commits.
         return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
-                            snippets=snippets, correct=correct, similar_to=similar_to)
+                            snippets=snippets, correct=correct, similar_to=similar_to,
+                            fold=fold)
 
     def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
-                snippets: bool, correct: bool, similar_to: str | None = None) -> SearchResults:
+                snippets: bool, correct: bool, similar_to: str | None = None,
+                fold: bool = True) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
@@ -276,7 +280,7 @@ class Archive:
                 matches = _copies_of(searcher, matches, similar_to)
             results.total = sum(len(scores) for _, scores in matches)
             best, results.collapsed = _collapsed_page(
-                matches, page, per_page, sort, results.total, fold=similar_to is None)
+                matches, page, per_page, sort, results.total, fold=fold and similar_to is None)
             marks = (query_marks(query, searcher), query_marks(query, searcher, "headline"))
             results.hits = [_hit(searcher, docnum, score, marks, snippets, copies)
                             for docnum, score, copies in best]
@@ -287,7 +291,8 @@ class Archive:
                 results.suggestion = self._suggest(searcher, parsed, text, results, run)
         if correct and results.suggestion and not results.total:
             retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
-                                 snippets=snippets, correct=False, similar_to=similar_to)
+                                 snippets=snippets, correct=False, similar_to=similar_to,
+                                 fold=fold)
             retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
             results = retry
         results.took_ms = (time.perf_counter() - started) * 1000
