@@ -193,3 +193,9 @@ def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, mon
     ids = {hit.id for hit in results.hits} | {i for hit in results.hits for i in hit.similar}
     assert ids == {r["id"] for r in RECORDS}
     assert {"story", "copy"} <= {hit.id for hit in results.hits}
+
+
+@pytest.mark.parametrize("article_id", ["\udc80", "x" * 999, "../story", ""])
+def test_similar_to_an_odd_id_finds_nothing_and_never_fails(copies_index, article_id):
+    results = Archive(copies_index).search("bundesbank", similar_to=article_id or None)
+    assert results.total == (len(RECORDS) if not article_id else 0)

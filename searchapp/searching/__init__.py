@@ -520,7 +520,10 @@ def _signature_column(reader):
 def _copies_of(searcher, matches: list[tuple[Leaf, ranking.Scores]],
                article_id: str) -> list[tuple[Leaf, ranking.Scores]]:
     """Keep the matches that are ``article_id`` or a copy of it (none for an unknown id)."""
-    docnum = searcher.document_number(id=article_id)
+    try:
+        docnum = searcher.document_number(id=article_id)
+    except (UnicodeError, ValueError):  # not an id the index could hold
+        docnum = None
     if docnum is None:
         return [(leaf, {}) for leaf, _ in matches]
     leaves = [leaf for leaf, _ in matches]
