@@ -139,19 +139,29 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
     :returns: one group per result that is not a copy of an earlier one.
     """
     groups: list[Group] = []
-    # (band start, band, day) -> groups: only copies dated within a day can meet.
-    bands: dict[tuple[int, bytes, int | None], list[Group]] = {}
-    band_bytes = BAND_BINS * BIN_BYTES
+    # day -> band -> groups, so only copies dated within a day meet. Bodies meet bodies; a
+    # flash meets stories and flashes by headline, and a story meets flashes by headline
+    # (headlines alone, sharing common words, would meet too often).
+    bodies: dict[int | None, dict[bytes, list[Group]]] = {}
+    story_titles: dict[int | None, dict[bytes, list[Group]]] = {}
+    flash_titles: dict[int | None, dict[bytes, list[Group]]] = {}
     for key, sig, day in items:
         home = None
-        keys = []
+        body_keys = title_keys = ()
         if len(sig) == SIGNATURE_BYTES and any(sig):
-            keys = [(start, sig[start:start + band_bytes])
-                    for start in range(0, len(sig), band_bytes)]
-            keys = [k for k in keys if any(k[1])]
-            days = [None] if day is None else range(day - MAX_DAYS_APART, day + MAX_DAYS_APART + 1)
-            met = {group.number: group for start, band in keys for near in days
-                   for group in bands.get((start, band, near), ())}
+            body_keys, title_keys = _bands(sig, 0, BODY_BYTES), _bands(sig, BODY_BYTES, len(sig))
+            days = (None,) if day is None else range(day - MAX_DAYS_APART,
+                                                     day + MAX_DAYS_APART + 1)
+            lookups = ((bodies, body_keys), (flash_titles, title_keys)) if body_keys else (
+                (story_titles, title_keys), (flash_titles, title_keys))
+            met: dict[int, Group] = {}
+            for index, keys in lookups:
+                for near in days:
+                    bands = index.get(near)
+                    if bands:
+                        for band in keys:
+                            for group in bands.get(band, ()):
+                                met[group.number] = group
             # The earliest group it is a copy of: the best result keeps it.
             for number in sorted(met):
                 if is_copy(met[number].signature, sig, met[number].day, day):
@@ -162,6 +172,18 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
             continue
         group = Group(key, sig, day, len(groups))
         groups.append(group)
-        for start, band in keys:
-            bands.setdefault((start, band, day), []).append(group)
+        registers = ((bodies, body_keys), (story_titles, title_keys)) if body_keys else (
+            (flash_titles, title_keys),)
+        for index, keys in registers:
+            bands = index.setdefault(day, {})
+            for band in keys:
+                bands.setdefault(band, []).append(group)
     return groups
+
+
+def _bands(sig: bytes, start: int, end: int) -> list[bytes]:
+    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins (each with its place),
+    leaving out empty ones."""
+    size = BAND_BINS * BIN_BYTES
+    return [bytes((place,)) + sig[place:place + size] for place in range(start, end, size)
+            if any(sig[place:place + size])]

@@ -43,9 +43,10 @@ PHRASE_GAP = 4
 _ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Co", "Inc", "Corp", "Ltd", "No",
                   "vs", "Gen", "Gov", "Sen", "Rep", "Jan", "Feb", "Aug", "Sept", "Oct", "Nov",
                   "Dec")
+# The punctuation comes first, so the search skips along the text to the next mark.
 _SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z])" + "".join(rf"(?<!\b{word})" for word in _ABBREVIATIONS)
-    + r"[.!?][\"'”’)\]]*(?=\s)|\n\s*\n"
+    r"[.!?](?<!\b[A-Z][.!?])" + "".join(rf"(?<!\b{word}[.!?])" for word in _ABBREVIATIONS)
+    + r"[\"'”’)\]]*(?=\s)|\n\s*\n"
 )
 
 
@@ -236,8 +237,10 @@ def _passages(text: str, matches: list[Match], max_chars: int,
               passages: int) -> list[tuple[int, int]]:
     """Choose the sentence richest in different matches, then others that add new ones."""
     sentences: dict[tuple[int, int], list[Match]] = {}
+    span = (0, -1)
     for match in matches:
-        span = _sentence(text, match[0], match[1])
+        if not (span[0] <= match[0] and match[1] <= span[1]):  # matches come in text order
+            span = _sentence(text, match[0], match[1])
         sentences.setdefault(span, []).append(match)
     ranked = sorted(sentences.items(),
                     key=lambda item: (-len({m[2] for m in item[1]}), -len(item[1]), item[0]))
