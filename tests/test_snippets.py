@@ -134,3 +134,12 @@ def test_a_huge_article_is_snippeted_with_bounded_work():
     assert marked.count(f" {ELLIPSIS} ") == 1
     # The head and two windows: a few thousand words, not 330,000.
     assert len(calls) < 5_000
+
+
+def test_the_lead_of_a_huge_article_is_short_and_cut_at_a_word():
+    from searchapp.searching import lead
+
+    text = " ".join(f"w{n}" for n in range(500_000))
+    shown = lead(text)
+    assert shown.endswith(" …") and len(shown) <= SNIPPET_CHARS + 2
+    assert set(shown[:-2].split()) <= set(text.split()[:100])

@@ -579,7 +579,8 @@ def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks], snippe
 
 def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
     """Return the start of an article, cut at a word boundary."""
-    text = " ".join(body.split())
+    # Only the start is read: a huge article costs no more than a short one.
+    text = " ".join(body[:limit * 4].split())
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0] + " …"
