@@ -5,8 +5,9 @@ article gets a MinHash signature when it is indexed (one-permutation hashing: th
 body's shingles, its runs of three words, are hashed into ``BODY_BINS`` bins and each
 bin keeps its smallest hash), so two signatures estimate how much of their shingles two
 articles share (their Jaccard similarity) without reading either text again. A flash
-(a headline with no body to speak of) is compared by its headline's words instead,
-which the signature holds in ``HEADLINE_BINS`` more bins. Results are grouped at search
+(a headline with no body) is compared by its headline's words instead,
+which the signature holds in ``HEADLINE_BINS`` more bins; an article with a body too
+short to compare is never folded. Results are grouped at search
 time: an article joins an earlier result when it is dated within a day of it and their
 signatures agree on at least ``MIN_SIMILARITY`` of their bins.
 
@@ -29,8 +30,8 @@ BODY_BYTES = BODY_BINS * BIN_BYTES
 SIGNATURE_BYTES = (BODY_BINS + HEADLINE_BINS) * BIN_BYTES
 NO_SIGNATURE = bytes(SIGNATURE_BYTES)
 # Bodies shorter than this are too short to tell a copy from a look-alike (price
-# lines, notes that differ in their last few words): such articles are compared by
-# their headlines.
+# lines, notes that differ in their last few words): such articles are never folded.
+# A flash (a headline with no body at all) is compared by its headline.
 MIN_WORDS = 30
 # The signature reads this many words at most: bounded work for a huge article, and a
 # rerun differs from its original, if at all, in a few words of its first screens.
@@ -62,8 +63,11 @@ def signature(body: str, headline: str = "") -> bytes:
     words = _WORD.findall(body[:MAX_WORDS * 16].lower())[:MAX_WORDS]
     body_part = _min_hashes(_codes(words), 3, BODY_BINS) if len(words) >= MIN_WORDS else None
     titles = _WORD.findall(headline[:1000].lower())[:100]
+    # A short body says too little, and its headline alone would fold look-alikes
+    # ("Marathon Route Announced" and "New Route Announced"): such articles never fold.
     title_part = (_min_hashes(_codes(sorted(set(titles))), 1, HEADLINE_BINS)
-                  if len(set(titles)) >= MIN_HEADLINE_WORDS else None)
+                  if len(set(titles)) >= MIN_HEADLINE_WORDS and (body_part or not words)
+                  else None)
     return ((body_part or bytes(BODY_BYTES))
             + (title_part or bytes(SIGNATURE_BYTES - BODY_BYTES)))
 

@@ -67,6 +67,13 @@ def test_too_short_a_text_has_no_signature_and_is_never_a_copy(body, headline):
     assert not is_copy(sig, sig, 1, 1)
 
 
+def test_short_notes_with_look_alike_headlines_never_fold():
+    filler = "The committee met in the hall and discussed the agenda for the coming season."
+    one = signature(f"{filler} Runners cheered.", "Marathon Route Announced Today")
+    two = signature(f"{filler} Marathon runners.", "New Route Announced Today")
+    assert not is_copy(one, two, None, None)
+
+
 def test_a_huge_text_is_signed_from_its_first_words():
     text = " ".join(f"w{n}" for n in range(400_000))
     assert signature(text) == signature(" ".join(f"w{n}" for n in range(3000)) + " other")
