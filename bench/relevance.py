@@ -129,7 +129,9 @@ def rank(archive: Archive, text: str, depth: int = DEPTH) -> list[str]:
     ids: list[str] = []
     for page in range(1, depth // PAGE_SIZE + 1):
         try:
-            hits = archive.search(text, page=page, per_page=PAGE_SIZE, snippets=False).hits
+            # Every article in its place: folding copies is presentation, not ranking.
+            hits = archive.search(text, page=page, per_page=PAGE_SIZE, snippets=False,
+                                  fold=False).hits
         except QueryError:
             return []
         ids.extend(hit.id for hit in hits)

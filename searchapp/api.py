@@ -55,6 +55,7 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
         "timed_out": not results.complete,
         "suggestion": results.suggestion,
         "corrected": results.corrected,
+        "collapsed": results.collapsed,
         "query_words": results.query_words,
         "required_words": results.required_words,
         "matched_all": results.matched_all,
@@ -64,16 +65,18 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
                  if results.page > 1 and results.pages else None),
         "timeline": [
             {"period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(),
-             "count": p.count}
+             "count": p.count, "archive_total": p.total, "share": round(p.share, 4)}
             for p in results.timeline
         ],
         "results": [
             {
                 "id": hit.id,
                 "headline": hit.headline,
+                "headline_html": hit.headline_html,
                 "date": _iso(hit.date),
                 "snippet": hit.snippet,
                 "url": url_for("web.article", article_id=hit.id),
+                "similar": _similar_json(results, hit),
             }
             for hit in results.hits
         ],
@@ -87,8 +90,22 @@ def _page_link(params: SearchParams, page: int) -> str:
         "from": params.date_from.isoformat() if params.date_from else None,
         "to": params.date_to.isoformat() if params.date_to else None,
         "exact": 1 if params.exact else None, "live": 1 if params.live else None,
+        "similar": params.similar,
     }
     return url_for("api.search", **{k: v for k, v in values.items() if v is not None})
+
+
+def _similar_json(results: SearchResults, hit) -> dict:
+    """Describe the copies folded into a hit: how many, their ids, and where to list them."""
+    url = None
+    if hit.similar:
+        args = {"q": results.corrected or results.query, "similar": hit.id}
+        if results.date_from:
+            args["from"] = results.date_from.isoformat()
+        if results.date_to:
+            args["to"] = results.date_to.isoformat()
+        url = url_for("api.search", **args)
+    return {"count": len(hit.similar), "ids": hit.similar, "url": url}
 
 
 def article_json(record: ArticleRecord) -> dict:
@@ -226,6 +243,10 @@ def openapi_document() -> dict:
                                "word, unless a space follows it, is the start of a word "
                                "and is never corrected, and a search that finds nothing is "
                                "not counted in the report of searches that found nothing."),
+                        _param("similar", {"type": "string"},
+                               "An article id: list that article and its copies (wire "
+                               "copies, reruns) that match q, instead of folding them; "
+                               "see each result's `similar`."),
                     ],
                     "description": "Every word counts: the results are the articles that "
                                    "have all the words of q (three quarters of them for "
@@ -284,12 +305,17 @@ def openapi_document() -> dict:
                 "SearchResults": {
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "pages", "took_ms",
-                                 "timed_out", "suggestion", "corrected", "query_words",
-                                 "required_words", "matched_all", "relaxed", "next", "prev",
-                                 "timeline", "results"],
+                                 "timed_out", "suggestion", "corrected", "collapsed",
+                                 "query_words", "required_words", "matched_all", "relaxed",
+                                 "next", "prev", "timeline", "results"],
                     "properties": {
                         "query": {"type": "string"},
-                        "total": {"type": "integer", "description": "Matching articles in all."},
+                        "total": {"type": "integer", "description":
+                                  "Matching articles in all, copies of a story included."},
+                        "collapsed": {"type": "integer", "description":
+                                      "Matching articles folded into another result as its "
+                                      "copies (among the first results compared); pages "
+                                      "count total minus collapsed."},
                         "page": {"type": "integer"},
                         "per_page": {"type": "integer"},
                         "pages": {"type": "integer"},
@@ -323,31 +349,48 @@ def openapi_document() -> dict:
                                  "description": "The address of the previous page, if any."},
                         "timeline": {"type": "array", "description":
                                      "Matching articles per year (per month when the matches "
-                                     "span less than two years), oldest first.",
+                                     "span less than two years, per day within a month), "
+                                     "oldest first.",
                                      "items": {"$ref": "#/components/schemas/Period"}},
                         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                     },
                 },
                 "Period": {
                     "type": "object",
-                    "required": ["period", "from", "to", "count"],
+                    "required": ["period", "from", "to", "count", "archive_total", "share"],
                     "properties": {
-                        "period": {"type": "string", "description": "YYYY or YYYY-MM"},
+                        "period": {"type": "string",
+                                   "description": "YYYY, YYYY-MM or YYYY-MM-DD"},
                         "from": {"type": "string", "format": "date"},
                         "to": {"type": "string", "format": "date"},
                         "count": {"type": "integer"},
+                        "archive_total": {"type": "integer", "description":
+                                          "Articles the archive holds in the period."},
+                        "share": {"type": "number", "description":
+                                  "count / archive_total (0 when the archive has none)."},
                     },
                 },
                 "Hit": {
                     "type": "object",
-                    "required": ["id", "headline", "date", "snippet", "url"],
+                    "required": ["id", "headline", "headline_html", "date", "snippet", "url",
+                                 "similar"],
                     "properties": {
                         "id": {"type": "string"},
                         "headline": {"type": "string"},
+                        "headline_html": {"type": "string", "description":
+                                          "HTML: the headline escaped, matches in <mark>."},
                         "date": nullable_date,
                         "snippet": {"type": "string", "description":
                                     "HTML: matches in <mark>, everything else escaped."},
                         "url": {"type": "string", "description": "The article's page."},
+                        "similar": {"type": "object", "required": ["count", "ids", "url"],
+                                    "description": "Copies of this story folded into it.",
+                                    "properties": {
+                                        "count": {"type": "integer"},
+                                        "ids": {"type": "array", "items": {"type": "string"}},
+                                        "url": {**nullable_string, "description":
+                                                "This search listing them (null if none)."},
+                                    }},
                     },
                 },
                 "Article": {

@@ -23,13 +23,15 @@ from pathlib import Path
 from whoosh import index as whoosh_index
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.codec import whoosh3
-from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.columns import FixedBytesColumn
+from whoosh.fields import COLUMN, DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.lang.porter2 import stem
 from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, SegmentWriter
 
+from searchapp import duplicates
 from searchapp.articles import Article, Skip, SourceFile, file_kind, find_files, read_articles
 from searchapp.textsafety import safe_text
 
@@ -124,7 +126,20 @@ def make_schema() -> Schema:
         source=ID(stored=True),
         # "path NUL size:mtime": the index's own record of what it was built from.
         source_key=ID(),
+        # The text's near-duplicate signature (duplicates.py), a column read at search
+        # time; articles indexed before it existed have none and are never folded.
+        signature=COLUMN(FixedBytesColumn(duplicates.SIGNATURE_BYTES)),
     )
+
+
+def add_missing_fields(writer) -> None:
+    """Give an index built by an older version the fields it lacks, before writing to it.
+
+    Articles already indexed keep no value for them; new ones get theirs.
+    """
+    for name, field_type in make_schema().items():
+        if name not in writer.schema:
+            writer.add_field(name, field_type)
 
 
 class IndexerError(Exception):
@@ -252,7 +267,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
         if rebuild:
             # Start from the current schema too, so a rebuild also upgrades an old index.
             writer.schema = make_schema()
-        _add_new_fields(writer)
+        add_missing_fields(writer)
         try:
             _remove_stale_temporaries(ix)
             if changed and workers > 1 and sum(f.size for f in changed) >= PARALLEL_MIN_BYTES:
@@ -286,13 +301,6 @@ def _commit(writer, parts: list, mergetype) -> None:
         writer._close_segment()
     writer._commit_toc(segments)
     writer._finish()
-
-
-def _add_new_fields(writer) -> None:
-    """Give an index built by an older version the stored fields added since."""
-    for name, field_type in make_schema().items():
-        if name not in writer.schema and isinstance(field_type, STORED):
-            writer.add_field(name, field_type)
 
 
 def _discard(ix, writer, parts: list = (), before: set[str] | None = None) -> None:
@@ -598,7 +606,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     writer = SegmentWriter(ix, _lk=False, limitmb=limit_mb)
     if rebuild:
         writer.schema = make_schema()
-    _add_new_fields(writer)
+    add_missing_fields(writer)
     # Whoosh names a writer's spill folder after the index and deletes it when done, so
     # each worker gets a folder of its own.
     own = ix.storage.temp_storage(f"{INDEX_NAME}.{os.getpid()}.tmp")
@@ -685,6 +693,7 @@ def _document(article: Article, source_key: str) -> dict:
         "body": article.body,
         "source": article.source,
         "source_key": source_key,
+        "signature": duplicates.signature(article.body, article.headline),
     }
     if article.date:
         document["date"] = datetime(article.date.year, article.date.month, article.date.day)

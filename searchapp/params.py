@@ -9,12 +9,14 @@ from datetime import date
 from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
 
 MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
-SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact", "live")
+SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact", "live", "similar")
 # The API refuses any other parameter, so that a misspelt or guessed one ("limit",
 # "offset") is not silently ignored.
 SEARCH_PARAMETERS = SINGLE_VALUED
 # What a yes/no parameter accepts (the API's documented values), in any letter case.
 FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+# Article ids are paths or JSON Lines ids; longer is not an id.
+MAX_ID_CHARS = 1000
 
 
 class ParamError(ValueError):
@@ -40,6 +42,8 @@ class SearchParams:
     # True: the reader is still typing (search as you type); the last word is a prefix
     # and the search is not a reader's own, so it is not counted in the zero-result report.
     live: bool = False
+    # An article id: show that article and its copies that match, instead of folding them.
+    similar: str | None = None
 
     @property
     def filtered(self) -> bool:
@@ -66,6 +70,10 @@ def parse_search_params(args, allow_per_page: bool = True) -> SearchParams:
         raise ParamError("sort", f"sort must be one of: {', '.join(SORTS)}")
     params.exact = _flag(args, "exact")
     params.live = _flag(args, "live")
+    params.similar = _get(args, "similar") or None
+    if params.similar and len(params.similar) > MAX_ID_CHARS:
+        raise ParamError("similar", f"similar must be an article id of up to {MAX_ID_CHARS} "
+                                    "characters")
     params.date_from = _date(args, "from")
     params.date_to = _date(args, "to")
     if params.date_from and params.date_to and params.date_from > params.date_to:

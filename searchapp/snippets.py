@@ -1,133 +1,328 @@
-"""Cut a result's snippet: the passages of an article around the words a query found.
+"""Cut a result's snippet: the sentence of an article that best shows why it matched.
 
-The snippet is HTML: the article's text escaped, the words that matched in ``<mark>``,
-and "…" wherever the article's text goes on. Which words match is the caller's
-question (``is_match``, asked about words in lower case), so the same stemming decides
-what is found and what is marked.
+The snippet is HTML: the article's text escaped, the query's words and phrases in
+``<mark>`` (a phrase as one mark, its words never on their own), and "…" wherever the
+article's text goes on, so two cut passages never read as one sentence. Whole sentences
+are preferred; a sentence too long for the snippet is cut around its matches.
+
+Which words match is the caller's question, asked through ``Marks.analyse`` (a word as
+the index holds it), so the same stemming decides what is found and what is marked.
+The work is bounded whatever the article's size: the first ``HEAD_CHARS`` of the text are
+read word by word, and beyond them only windows around the first place each query word
+appears, found by a plain substring search.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 # The indexer's word pattern (Whoosh's default tokenizer).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
-_WORD_CHAR = re.compile(r"\w")
-SNIPPET_CHARS = 240
-# Text kept before a passage's first match.
-SURROUND = 70
+# About three lines of a laptop's column, two on a wide screen.
+SNIPPET_CHARS = 220
+# Text kept before the first match when a long sentence has to be cut.
+SURROUND = 60
 PASSAGES = 2
+# A second passage shorter than this would say too little.
+MIN_PASSAGE_CHARS = 40
 # Beyond this many matches an article has shown what it is about.
 MAX_MATCHES = 500
 ELLIPSIS = "…"
+# The text read word by word; beyond it, only windows around far matches.
+HEAD_CHARS = 20_000
+FAR_WINDOW_CHARS = 600
+# How far from a match a sentence's start or end is looked for.
+SENTENCE_SEARCH = 400
+# Stop words (the index leaves them out) a phrase may have between its words.
+PHRASE_GAP = 4
+# A full stop ends a sentence unless it follows an initial ("U.S.", "J.") or one of these.
+_ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Co", "Inc", "Corp", "Ltd", "No",
+                  "vs", "Gen", "Gov", "Sen", "Rep", "Jan", "Feb", "Aug", "Sept", "Oct", "Nov",
+                  "Dec")
+# The punctuation comes first, so the search skips along the text to the next mark.
+_SENTENCE_END = re.compile(
+    r"[.!?](?<!\b[A-Z][.!?])" + "".join(rf"(?<!\b{word}[.!?])" for word in _ABBREVIATIONS)
+    + r"[\"'”’)\]]*(?=\s)|\n\s*\n"
+)
 
 
-def snippet(text: str, is_match: Callable[[str], bool], initials: str | None = None,
-            max_chars: int = SNIPPET_CHARS, passages: int = PASSAGES) -> str:
-    """Return the best passages of ``text`` with matched words marked, or "" if none match.
+@dataclass(frozen=True)
+class Marks:
+    """What a snippet marks: the query's words and phrases, as the index holds them.
 
-    A text of up to ``max_chars`` is shown whole; a longer one by up to ``passages``
-    passages of up to ``max_chars`` each, those with the most different matched words,
-    in the order they come in the article.
-
-    :param initials: when given, only words that begin with one of these (lower-case
-        ASCII) letters or with a letter outside ASCII can match.
+    ``analyse`` turns a lower-case word of the article into the index's form (stemmed,
+    accents folded), or None for a word the index leaves out (a stop word).
+    ``initials`` are the first letters (lower case, accents folded) of the words and
+    phrases: other words are not analysed, except inside a phrase.
     """
-    matches = _find(text, is_match, initials)
+
+    analyse: Callable[[str], str | None]
+    words: frozenset[str] = frozenset()
+    phrases: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def initials(self) -> frozenset[str]:
+        return frozenset(w[0] for w in self.words | {p[0] for p in self.phrases} if w)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.phrases)
+
+
+def snippet(text: str, marks: Marks, max_chars: int = SNIPPET_CHARS,
+            passages: int = PASSAGES) -> str:
+    """Return the best sentence(s) of ``text`` with matches marked, or "" if none match.
+
+    A text of up to ``max_chars`` is shown whole; a longer one by its sentence with the
+    most different matches (cut around them when too long), followed, when room is
+    left, by up to ``passages - 1`` other sentences that show other query words.
+    """
+    matches = _find_all(text, marks)
     if not matches:
         return ""
     if len(text) <= max_chars:
         return _marked(text, 0, len(text), matches)
-    chosen = _best_windows(text, matches, max_chars, passages)
+    chosen = _passages(text, matches, max_chars, passages)
     parts = [_marked(text, start, end, matches) for start, end in chosen]
     result = f" {ELLIPSIS} ".join(parts)
     if chosen[0][0] > 0:
         result = f"{ELLIPSIS} {result}"
-    if chosen[-1][1] < len(text):
+    if chosen[-1][1] < len(text.rstrip()):
         result = f"{result} {ELLIPSIS}"
     return result
 
 
-def _find(text: str, is_match: Callable[[str], bool],
-          initials: str | None) -> list[tuple[int, int]]:
-    """Return where the matching words are, as (start, end), in text order.
+def mark(text: str, marks: Marks) -> str:
+    """Return ``text`` (a headline) escaped, with the query's words and phrases marked."""
+    return _marked(text, 0, len(text), _find_all(text[:HEAD_CHARS], marks))
 
-    Each distinct word is asked about once, in lower case.
+
+def mark_all(text: str, marks: Marks, limit: int) -> str:
+    """Return ``text`` escaped with its first ``limit`` matches marked, reading all of it.
+
+    For text the caller has already bounded (an article page shows a capped part).
     """
-    words = WORD_RE
-    if initials is not None:
-        words = _candidates("".join(sorted(set(initials.lower() + initials.upper()))))
-    answers: dict[str, bool] = {}
-    matches = []
-    for found in words.finditer(text):
-        (start, end), word = found.span(), found.group().lower()
-        if not _WORD_CHAR.match(word):
-            # A candidate may begin with a character outside ASCII that is not a letter
-            # (“Paris): the word is what follows it.
-            start, word = start + 1, word[1:]
-            if not word:
-                continue
-        answer = answers.get(word)
-        if answer is None:
-            answer = answers[word] = is_match(word)
-        if answer:
-            matches.append((start, end))
-            if len(matches) >= MAX_MATCHES:
+    matches = _find(text, 0, len(text), marks) if marks else []
+    return _marked(text, 0, len(text), matches[:limit])
+
+
+# A match: (start, end, what it matched: a word, or a phrase as a tuple).
+Match = tuple[int, int, object]
+
+
+def _find_all(text: str, marks: Marks) -> list[Match]:
+    """Return the matches in the parts of ``text`` that are read, in text order.
+
+    The first ``HEAD_CHARS`` are read word by word. A query word missing from them is
+    looked for further on by its stem's first letters (a plain substring search, done
+    in C), and only the window around its first appearance is read too.
+    """
+    if not marks:
+        return []
+    head = len(text) if len(text) <= HEAD_CHARS else _word_edge(text, HEAD_CHARS)
+    matches = _find(text, 0, head, marks)
+    if head == len(text) or len(matches) >= MAX_MATCHES:
+        return matches[:MAX_MATCHES]
+    seen = {found for _, _, found in matches}
+    wanted = {w for w in marks.words if w not in seen}
+    wanted |= {p[0] for p in marks.phrases if p not in seen}
+    windows = []
+    for word in sorted(wanted):
+        at = _first_word_starting(text, word[:max(3, len(word) - 1)], head)
+        if at != -1:
+            windows.append((max(head, at - FAR_WINDOW_CHARS),
+                            min(len(text), at + FAR_WINDOW_CHARS)))
+    regions: list[tuple[int, int]] = []
+    for start, end in sorted(windows):
+        start, end = _word_edge(text, start, forward=True), _word_edge(text, end)
+        if regions and start <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
+        else:
+            regions.append((start, end))
+    for start, end in regions:
+        matches += _find(text, start, end, marks)
+    return matches[:MAX_MATCHES]
+
+
+# Occurrences of a stem's letters inside other words looked at before giving up on it.
+_MAX_FALSE_STARTS = 64
+
+
+def _first_word_starting(text: str, letters: str, start: int) -> int:
+    """Return where the first word beginning with ``letters`` (in lower, title or upper
+    case) starts after ``start``, or -1."""
+    found = []
+    for variant in {letters, letters.capitalize(), letters.upper()}:
+        position = start
+        for _ in range(_MAX_FALSE_STARTS):
+            at = text.find(variant, position)
+            if at == -1 or not text[at - 1].isalnum():
                 break
+            position = at + 1
+        else:
+            at = -1
+        if at != -1:
+            found.append(at)
+    return min(found, default=-1)
+
+
+def _word_edge(text: str, position: int, forward: bool = False) -> int:
+    """Move ``position`` to the nearest space so no word is cut (bounded search)."""
+    if position <= 0 or position >= len(text):
+        return max(0, min(position, len(text)))
+    if forward:
+        space = text.find(" ", position, position + 100)
+        return space + 1 if space != -1 else position
+    space = text.rfind(" ", position - 100, position)
+    return space if space != -1 else position
+
+
+def _find(text: str, start: int, end: int, marks: Marks) -> list[Match]:
+    """Return the words and phrases of ``marks`` in ``text[start:end]``, in text order.
+
+    A phrase matches its words in a row, the stop words between them left out as the
+    index leaves them out; its words are then not marked on their own.
+    """
+    tokens = [(m.start(), m.end(), m.group().lower()) for m in WORD_RE.finditer(text, start, end)]
+    initials = marks.initials
+    firsts = {p[0] for p in marks.phrases}
+    matches: list[Match] = []
+    number = 0
+    while number < len(tokens):
+        a, b, word = tokens[number]
+        number += 1
+        initial = word[0] if word[0].isascii() else _folded(word[0])
+        if initial not in initials:
+            continue
+        form = marks.analyse(word)
+        if form in firsts:
+            found = _phrase_at(tokens, number, form, marks)
+            if found:
+                phrase, last = found
+                matches.append((a, tokens[last][1], phrase))
+                number = last + 1
+                continue
+        if form in marks.words:
+            matches.append((a, b, form))
+        if len(matches) >= MAX_MATCHES:
+            break
     return matches
 
 
-@functools.lru_cache(maxsize=256)
-def _candidates(letters: str) -> re.Pattern:
-    """The words of ``WORD_RE`` that begin with one of ``letters`` or outside ASCII.
-
-    The first letter comes first in the pattern, so the engine skips along the text to
-    the next such letter; the look-behinds then check it begins a word.
-    """
-    first = re.escape(letters) + "\u0080-\U0010ffff"
-    return re.compile(rf"[{first}](?<!\w.)(?<!\w\..)\w*(?:\.\w+)*")
+def _folded(letter: str) -> str:
+    """Return a letter without its accent ("é" gives "e"), as the index folds it."""
+    return unicodedata.normalize("NFKD", letter)[:1]
 
 
-def _best_windows(text: str, matches: list[tuple[int, int]], max_chars: int,
-                  passages: int) -> list[tuple[int, int]]:
-    """Choose non-overlapping windows, richest in different matched words, in text order."""
-    candidates = []
-    for number, (first_start, _) in enumerate(matches):
-        start = max(0, first_start - SURROUND)
-        end = min(len(text), start + max_chars)
-        inside = [m for m in matches[number:] if m[1] <= end]
-        words = {text[a:b].lower() for a, b in inside}
-        candidates.append(((len(words), len(inside), -start), start, end, first_start,
-                           inside[-1][1]))
-    chosen: list[tuple[int, int]] = []
-    for _, start, end, first, last in sorted(candidates, reverse=True):
-        if all(end <= a or start >= b for a, b in chosen):
-            chosen.append(_snap(text, start, end, first, last))
-            if len(chosen) == passages:
+def _phrase_at(tokens, number: int, first: str, marks: Marks):
+    """Return (phrase, its last token) for a phrase starting before token ``number``."""
+    for phrase in marks.phrases:
+        if phrase[0] != first:
+            continue
+        position, gap = number, 0
+        for word in phrase[1:]:
+            while position < len(tokens):
+                form = marks.analyse(tokens[position][2])
+                position += 1
+                if form is not None:
+                    break
+                gap += 1
+                if gap > PHRASE_GAP:
+                    form = ""
+                    break
+            else:
+                form = ""
+            if form != word:
                 break
+        else:
+            return phrase, position - 1
+    return None
+
+
+def _passages(text: str, matches: list[Match], max_chars: int,
+              passages: int) -> list[tuple[int, int]]:
+    """Choose the sentence richest in different matches, then others that add new ones."""
+    sentences: dict[tuple[int, int], list[Match]] = {}
+    span = (0, -1)
+    for match in matches:
+        if not (span[0] <= match[0] and match[1] <= span[1]):  # matches come in text order
+            span = _sentence(text, match[0], match[1])
+        sentences.setdefault(span, []).append(match)
+    ranked = sorted(sentences.items(),
+                    key=lambda item: (-len({m[2] for m in item[1]}), -len(item[1]), item[0]))
+    first_words = {m[2] for m in ranked[0][1]}
+    more = passages > 1 and any({m[2] for m in inside} - first_words for _, inside in ranked[1:])
+    # When another sentence shows other words, the first leaves it room.
+    room = max_chars if not more else (max_chars - len(ELLIPSIS) - 2) // 2
+    chosen: list[tuple[int, int]] = []
+    shown: set = set()
+    for (start, end), inside in ranked:
+        if len(chosen) >= passages or room < MIN_PASSAGE_CHARS:
+            break
+        new = {m[2] for m in inside} - shown
+        if not new or not all(end <= a or start >= b for a, b in chosen):
+            continue
+        if end - start > room:
+            start, end = _window(text, inside, start, end, room)
+        chosen.append((start, end))
+        shown |= {m[2] for m in inside if start <= m[0] and m[1] <= end}
+        room = max_chars - sum(b - a + len(ELLIPSIS) + 2 for a, b in chosen)
     return sorted(chosen)
 
 
-def _snap(text: str, start: int, end: int, first: int, last: int) -> tuple[int, int]:
-    """Move a window's edges to spaces so no word is cut, keeping its matches inside."""
-    if start > 0:
-        space = text.find(" ", start, first)
-        start = space + 1 if space != -1 else start
-    if end < len(text):
-        space = text.rfind(" ", last, end)
-        end = space if space != -1 else end
-    return start, end
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the span of the sentence around ``text[start:end]`` (bounded search).
+
+    Where no sentence edge is near, the span ends where the search stopped, and the
+    snippet shows it was cut.
+    """
+    low = max(0, start - SENTENCE_SEARCH)
+    edges = [edge.end() for edge in _SENTENCE_END.finditer(text, low, start)]
+    first = edges[-1] if edges else low
+    while first < start and text[first].isspace():
+        first += 1
+    after = _SENTENCE_END.search(text, end, min(len(text), end + SENTENCE_SEARCH))
+    last = after.end() if after and not after.group().isspace() else (
+        after.start() if after else min(len(text), end + SENTENCE_SEARCH))
+    while last > end and text[last - 1].isspace():
+        last -= 1
+    if first == low and low > 0:
+        first = _word_edge(text, first, forward=True)
+    if last == end + SENTENCE_SEARCH:
+        last = _word_edge(text, last)
+    return first, last
 
 
-def _marked(text: str, start: int, end: int, matches: list[tuple[int, int]]) -> str:
+def _window(text: str, inside: list[Match], start: int, end: int,
+            max_chars: int) -> tuple[int, int]:
+    """Cut a long sentence to ``max_chars`` around the run of its matches richest in words."""
+    best = None
+    for number, (first, _, _) in enumerate(inside):
+        left = max(start, first - SURROUND)
+        right = min(end, left + max_chars)
+        covered = [m for m in inside[number:] if m[1] <= right]
+        key = (len({m[2] for m in covered}), len(covered), -left)
+        if best is None or key > best[0]:
+            best = (key, left, right, first, covered[-1][1] if covered else first)
+    _, left, right, first, last = best
+    if left > start:
+        space = text.find(" ", left, first)
+        left = space + 1 if space != -1 else left
+    if right < end:
+        space = text.rfind(" ", last, right)
+        right = space if space != -1 else right
+    return left, right
+
+
+def _marked(text: str, start: int, end: int, matches: list[Match]) -> str:
     """Escape ``text[start:end]`` and wrap the matches in it in <mark>."""
     out = []
     position = start
-    for a, b in matches:
-        if a < start or b > end:
+    for a, b, _ in matches:
+        if a < position or a < start or b > end:
             continue
         out.append(html.escape(text[position:a], quote=False))
         out.append(f"<mark>{html.escape(text[a:b], quote=False)}</mark>")

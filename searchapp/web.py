@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -162,6 +163,7 @@ def _search_args(params, **changes) -> dict:
         "q": params.q, "sort": params.sort, "page": params.page, "exact": int(params.exact),
         "from": params.date_from.isoformat() if params.date_from else "",
         "to": params.date_to.isoformat() if params.date_to else "",
+        "similar": params.similar or "",
     }
     values.update(changes)
     defaults = {"sort": "relevance", "page": 1, "exact": 0}
@@ -203,7 +205,7 @@ def run_search(params: SearchParams) -> SearchResults:
     """Search with checked parameters: the one call the page, the API and the feed share."""
     return archive().search(params.q, params.page, params.per_page, params.sort,
                             params.date_from, params.date_to, correct=not params.exact,
-                            typing=params.live)
+                            typing=params.live, similar_to=params.similar)
 
 
 def note_miss(results: SearchResults, params: SearchParams | None = None) -> None:
@@ -278,7 +280,8 @@ def feed():
         params = replace(parse_search_params(request.args, allow_per_page=False),
                          page=1, per_page=FEED_ENTRIES, sort="newest", live=False)
         results = archive().search(params.q, 1, FEED_ENTRIES, "newest", params.date_from,
-                                   params.date_to, correct=not params.exact, everything=True)
+                                   params.date_to, correct=not params.exact, everything=True,
+                                   similar_to=params.similar)
     except (ParamError, QueryError) as error:
         return render_template("message.html", title="Bad feed address", message=str(error),
                                params=None), 400
@@ -293,7 +296,7 @@ def feed():
             "url": external_url("web.article", article_id=hit.id),
             "title": hit.headline or "Untitled",
             "updated": _rfc3339(moment),
-            "summary": hit.snippet,
+            "summary": hit.snippet + _similar_note(params, hit),
         })
     updated = max((e["updated"] for e in entries), default=_rfc3339(fallback))
     # XML 1.0 cannot hold every character a query can: a control makes the feed ill-formed.
@@ -306,6 +309,17 @@ def feed():
                               **{"from": params.date_from, "to": params.date_to}),
     )
     return body, 200, {"Content-Type": "application/atom+xml; charset=utf-8"}
+
+
+def _similar_note(params: SearchParams, hit) -> str:
+    """Return the HTML that tells a feed reader of the copies folded into an entry."""
+    if not hit.similar:
+        return ""
+    count = len(hit.similar)
+    args = _search_args(replace(params, page=1), similar=hit.id, sort="newest")
+    link = html.escape(external_url("web.search", **args), quote=True)
+    label = f"{count} similar article{'' if count == 1 else 's'}"
+    return f' <a href="{link}">{label}</a>'
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -5,8 +5,8 @@ from test_web import HOSTILE_QUERIES
 from searchapp import create_app
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
-               "corrected", "query_words", "required_words", "matched_all", "relaxed", "next",
-               "prev", "timeline", "results"]
+               "corrected", "collapsed", "query_words", "required_words", "matched_all",
+               "relaxed", "next", "prev", "timeline", "results"]
 
 
 def test_search_returns_the_documented_shape(client):
@@ -19,9 +19,11 @@ def test_search_returns_the_documented_shape(client):
     assert seed == {
         "id": SEED.stem,
         "headline": "Fighting Continues on Armenia-Azerbaijan Border",
+        "headline_html": "Fighting Continues on Armenia-Azerbaijan Border",
         "date": "2022-09-14",
         "snippet": seed["snippet"],
         "url": f"/articles/{SEED.stem}",
+        "similar": {"count": 0, "ids": [], "url": None},
     }
     assert "<mark>Jermuk</mark>" in seed["snippet"]
 
@@ -134,11 +136,11 @@ def test_openapi_describes_exactly_the_api(client, app):
     assert spec["openapi"].startswith("3.")
     search = spec["paths"]["/api/search"]["get"]
     assert [p["name"] for p in search["parameters"]] == [
-        "q", "page", "per_page", "sort", "from", "to", "exact", "live"]
+        "q", "page", "per_page", "sort", "from", "to", "exact", "live", "similar"]
     hit_schema = spec["components"]["schemas"]["SearchResults"]
     assert hit_schema["required"] == RESULT_KEYS
     assert spec["components"]["schemas"]["Hit"]["required"] == [
-        "id", "headline", "date", "snippet", "url"]
+        "id", "headline", "headline_html", "date", "snippet", "url", "similar"]
     article = client.get(f"/api/articles/{SEED.stem}").get_json()
     assert set(spec["components"]["schemas"]["Article"]["properties"]) == set(article)
     api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
@@ -156,8 +158,8 @@ def test_suggest_returns_opensearch_completions(client):
 def test_timeline_and_correction_in_the_json(client):
     body = client.get("/api/search?q=border+OR+jermuk+OR+festival+OR+apricot+OR+chess").get_json()
     # The matches span less than two years (2021-06 to 2023-05): counted by month.
-    assert body["timeline"][0] == {
-        "period": "2021-06", "from": "2021-06-01", "to": "2021-06-30", "count": 1}
+    assert body["timeline"][0] == {"period": "2021-06", "from": "2021-06-01", "to": "2021-06-30",
+                                   "count": 1, "archive_total": 1, "share": 1.0}
     assert len(body["timeline"]) == 24 and sum(p["count"] for p in body["timeline"]) == 5
     body = client.get("/api/search?q=Jermukk").get_json()
     assert body["corrected"] == "jermuk" and body["total"] == 2

@@ -389,8 +389,53 @@ def test_browser_live_results_read_the_word_being_typed_as_a_prefix(page, server
 @pytest.mark.browser
 def test_browser_timeline_screenshot(page, server, tmp_path):
     page.goto(server + "/?" + urlencode({"q": "border OR jermuk OR festival OR lantern OR chess"}))
-    expect(page.locator("figure.timeline svg a")).to_have_count(3)
+    expect(page.locator("figure.timeline .chart-count svg a")).to_have_count(3)
     save_screenshot(page, tmp_path, "timeline.png")
+
+
+@pytest.mark.browser
+def test_browser_timeline_toggles_to_shares_without_script(browser, server):
+    context, page = _new_page(browser, java_script_enabled=False)
+    page.goto(server + "/?" + urlencode({"q": "border jermuk festival lantern chess"}))
+    counts, shares = page.locator(".chart-count svg"), page.locator(".chart-share svg")
+    expect(counts).to_be_visible()
+    expect(shares).to_be_hidden()
+    page.get_by_label(re.compile(r"^Share of the \w+’s articles")).check()
+    expect(shares).to_be_visible()
+    expect(counts).to_be_hidden()
+    context.close()
+
+
+@pytest.mark.browser
+def test_browser_more_than_four_results_fit_a_laptop_screen(browser, server):
+    """Snippets stay at two or three lines: five results are shorter than a 768 px screen."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(server + "/?" + urlencode({"q": "border jermuk festival lantern chess ceasefire"}))
+    results = page.locator("li.result")
+    assert results.count() >= 5
+    heights = [results.nth(n).bounding_box()["height"] for n in range(results.count())]
+    assert sum(sorted(heights)[-5:]) < 768
+    snippet_lines = page.evaluate("""() => [...document.querySelectorAll('.snippet')].map(
+        p => Math.round(p.getBoundingClientRect().height
+                        / parseFloat(getComputedStyle(p).lineHeight)))""")
+    assert max(snippet_lines) <= 3
+    context.close()
+
+
+@pytest.mark.browser
+def test_browser_timeline_labels_stay_legible_on_a_phone(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.goto(server + "/?" + urlencode({"q": "border jermuk festival lantern chess"}))
+    chart = page.locator(".chart-count svg")
+    # The chart keeps its width and scrolls sideways rather than squash its labels.
+    assert chart.bounding_box()["width"] > 390
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.chart-count text.axis')]
+        .map(t => t.getBoundingClientRect().height)""")
+    assert min(sizes) >= 9
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
 
 
 @pytest.mark.browser

@@ -17,15 +17,16 @@ import math
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from whoosh import query as wq
 from whoosh import scoring
 
-from searchapp import ranking
+from searchapp import duplicates, ranking
 from searchapp.indexing import make_schema, open_index
 from searchapp.querylang import (
     MAX_QUERY_CHARS,
@@ -50,7 +51,7 @@ from searchapp.searching.engine import (
     score_segment,
 )
 from searchapp.searching.health import check_index, index_signature, is_index_failure
-from searchapp.searching.marking import WordTest, highlight_terms, mark_words
+from searchapp.searching.marking import mark_words, query_marks
 from searchapp.searching.matching import (
     enough_ranked_matches,
     optional_words,
@@ -58,7 +59,7 @@ from searchapp.searching.matching import (
     requiring,
 )
 from searchapp.searching.query import FIELD_WEIGHTS, build_query
-from searchapp.snippets import SNIPPET_CHARS, snippet
+from searchapp.snippets import SNIPPET_CHARS, Marks, mark, snippet
 from searchapp.textsafety import safe_text
 
 SORTS = ("relevance", "newest", "oldest")
@@ -66,8 +67,15 @@ MIN_COMPLETION_CHARS = 2
 MAX_COMPLETIONS = 8
 # Completions look at this many words after the prefix: bounded work per keystroke.
 MAX_COMPLETION_SCAN = 2000
-# Matches that span less than this many years are counted by month, else by year.
+# Matches that span less than this many years are counted by month, else by year;
+# those within one month (or a date filter of up to this many days), by day.
 TIMELINE_MONTHS_UNDER_YEARS = 2
+TIMELINE_DAYS_UNDER = 62
+# Copies of a story are looked for among this many times the results up to the page
+# shown (at least COLLAPSE_MIN_WINDOW, at most COLLAPSE_MAX_WINDOW results).
+COLLAPSE_WINDOW_FACTOR = 3
+COLLAPSE_MIN_WINDOW = 100
+COLLAPSE_MAX_WINDOW = 20_000
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 # Matching and counting stop after this long; the reader gets what was found by then.
@@ -134,19 +142,34 @@ class Hit:
     date: date | None
     snippet: str  # HTML: escaped text, matches in <mark>
     score: float = 0.0
+    # HTML: the headline escaped, the query's words in <mark>.
+    headline_html: str = ""
+    # The ids of copies of this article (wire copies, reruns) folded into this result.
+    similar: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _make_safe(self, "headline", "snippet")
+        _make_safe(self, "headline", "snippet", "headline_html")
 
 
 @dataclass
 class Period:
-    """One bar of the timeline of matches: a year or a month, and how many matched."""
+    """One bar of the timeline of matches: a year, month or day, and how many matched."""
 
     label: str
     start: date
     end: date
     count: int
+    # How many articles the archive holds in the period, matching or not.
+    total: int = 0
+
+    @property
+    def share(self) -> float:
+        """The matches' share of the period's articles (0 when it holds none)."""
+        return self.count / self.total if self.total else 0.0
+
+    @property
+    def unit(self) -> str:
+        return {4: "year", 7: "month"}.get(len(self.label), "day")
 
 
 @dataclass
@@ -175,6 +198,11 @@ class SearchResults:
     query_words: int = 0
     required_words: int = 0
     relaxed: bool = False
+    # Matching articles folded into another result as its copies (``Hit.similar``), among
+    # those compared; ``total`` counts every matching article, copies included.
+    collapsed: int = 0
+    # The article whose copies these results are (no folding then), when asked for.
+    similar_to: str | None = None
 
     @property
     def matched_all(self) -> bool:
@@ -183,7 +211,8 @@ class SearchResults:
 
     @property
     def pages(self) -> int:
-        return min(math.ceil(self.total / self.per_page), MAX_RESULT_WINDOW // self.per_page)
+        shown = self.total - self.collapsed
+        return min(math.ceil(shown / self.per_page), MAX_RESULT_WINDOW // self.per_page)
 
 
 @dataclass
@@ -268,6 +297,8 @@ class Archive:
         self._health: tuple[tuple, str | None] = ((), None)
         # A failure a request met reading the index, for the same state of its files.
         self._failure: tuple[tuple, str] | None = None
+        # The articles of each segment per day, for the timeline: id(segment) -> counts.
+        self._days: dict[int, tuple[Segment, Counter]] = {}
 
     def damage(self) -> str | None:
         """Return why the index cannot be read, or None when it reads well (or is absent).
@@ -350,6 +381,8 @@ class Archive:
         correct: bool = True,
         typing: bool = False,
         everything: bool = False,
+        similar_to: str | None = None,
+        fold: bool = True,
     ) -> SearchResults:
         """Run a reader's query and return one page of results.
 
@@ -359,7 +392,10 @@ class Archive:
         ``typing`` (search as you type), the last word, when nothing follows it, is the
         start of a word (``coff`` finds coffee) and is never corrected. With
         ``everything``, a query with nothing to look for finds every article (a feed
-        of the newest).
+        of the newest). Copies of a story (``duplicates``) are folded into its best
+        result, listed in its ``similar`` (``fold=False`` keeps every copy in place, for
+        measuring ranking); ``similar_to`` (an article id) gives that article and its
+        copies that match the query instead, unfolded.
 
         :raises QueryError: for a query that cannot be run (the message says why).
         :raises ValueError: for out-of-range paging or an unknown sort.
@@ -368,11 +404,12 @@ class Archive:
         # commit as the query it corrects, even while the indexer commits.
         return self._search(self._searcher(), text, page, per_page, sort, date_from, date_to,
                             snippets=snippets, correct=correct, typing=typing,
-                            everything=everything)
+                            everything=everything, similar_to=similar_to, fold=fold)
 
     def _search(self, searcher, text, page, per_page, sort, date_from, date_to, *,
                 snippets: bool, correct: bool, typing: bool = False,
-                everything: bool = False) -> SearchResults:
+                everything: bool = False, similar_to: str | None = None,
+                fold: bool = True) -> SearchResults:
         started = time.perf_counter()
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
@@ -388,6 +425,7 @@ class Archive:
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
         results.truncated = parsed.truncated
+        results.similar_to = similar_to
 
         # The time limit counts from here: expanding prefixes is part of the work.
         limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
@@ -399,20 +437,23 @@ class Archive:
             run = Run(searcher, deadline)
             matches = self._match_words(run, query, date_from, date_to, results,
                                         every_word=not parsed.any_word)
+            if similar_to is not None:
+                matches = _copies_of(searcher, matches, similar_to)
             results.total = sum(len(scores) for _, scores in matches)
-            start = (page - 1) * per_page
-            best = first_matches(matches, page * per_page, sort)[start:]
-            terms = highlight_terms(query, searcher) if snippets else frozenset()
-            is_match = WordTest(terms, searcher.schema["body"].analyzer) if terms else None
-            results.hits = [_hit(searcher, docnum, score, is_match, snippets)
-                            for docnum, score in best]
-            results.timeline = _timeline(searcher, matches)
+            best, results.collapsed = _collapsed_page(
+                matches, page, per_page, sort, results.total, fold=fold and similar_to is None)
+            marks = (query_marks(query, searcher), query_marks(query, searcher, "headline"))
+            results.hits = [_hit(searcher, docnum, score, marks, snippets, copies)
+                            for docnum, score, copies in best]
+            results.timeline = _timeline(matches, self._archive_days(searcher), date_from,
+                                         date_to)
             results.complete = not run.expired
             if results.complete:
                 results.suggestion = self._suggest(searcher, parsed, text, results, run)
         if correct and results.suggestion and not results.total:
             retry = self._search(searcher, results.suggestion, page, per_page, sort, *asked,
-                                 snippets=snippets, correct=False, typing=typing)
+                                 snippets=snippets, correct=False, typing=typing,
+                                 similar_to=similar_to, fold=fold)
             retry.query, retry.corrected, retry.suggestion = text, results.suggestion, None
             results = retry
         results.took_ms = (time.perf_counter() - started) * 1000
@@ -472,17 +513,16 @@ class Archive:
 
         An empty or unusable query marks nothing; each part is escaped all the same.
         """
-        is_match = None
+        marks = None
         if text.strip():
             searcher = self._searcher()
             try:
                 query = build_query(parse_query(text), searcher.reader())
             except QueryError:
                 query = None
-            terms = highlight_terms(query, searcher) if query is not None else frozenset()
-            if terms:
-                is_match = WordTest(terms, searcher.schema["body"].analyzer)
-        return [mark_words(part, is_match) for part in parts]
+            if query is not None:
+                marks = query_marks(query, searcher)
+        return [mark_words(part, marks) for part in parts]
 
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
                  run: Run):
@@ -580,6 +620,26 @@ class Archive:
             matches.append((leaf, scores))
         return matches
 
+    def _archive_days(self, searcher) -> Counter:
+        """Return how many articles the archive holds per day (read once per segment)."""
+        days: Counter = Counter()
+        for leaf in self._leaves(searcher):
+            cached = self._days.get(id(leaf.segment))
+            if cached is None or cached[0] is not leaf.segment:
+                dates = leaf.segment.dates
+                keys = Counter(dates)
+                keys.subtract(dates[d] for d in leaf.segment.deleted)
+                counts = Counter()
+                for key, count in keys.items():
+                    if key < UNDATED_KEY and count > 0:
+                        counts[_day(key)] += count
+                with self._lock:
+                    if len(self._days) >= MAX_CACHED_SEGMENTS:
+                        self._days.clear()
+                    self._days[id(leaf.segment)] = cached = (leaf.segment, counts)
+            days.update(cached[1])
+        return days
+
     def _leaves(self, searcher) -> list[Leaf]:
         """Return the index's segments with their columns, read once per segment."""
         leaves = []
@@ -607,8 +667,10 @@ def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
         last.kind = "prefix"
 
 
-def _timeline(searcher, matches: list[tuple[Leaf, ranking.Scores]]) -> list[Period]:
-    """Count matches per year, or per month when they span a short time."""
+def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
+              date_from: date | None = None, date_to: date | None = None) -> list[Period]:
+    """Count matches per year, per month when they span a short time, per day within a
+    month (or a date filter of a few weeks), with the archive's articles per period."""
     dates: Counter = Counter()
     for leaf, scores in matches:
         dates.update(map(leaf.segment.dates.__getitem__, scores))
@@ -619,24 +681,121 @@ def _timeline(searcher, matches: list[tuple[Leaf, ranking.Scores]]) -> list[Peri
     if not days:
         return []
     first, last = min(days), max(days)
+    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
+        first, last = date_from, date_to  # a chosen month shows all its days
     months = (last.year - first.year) * 12 + last.month - first.month
-    by_month = months < 12 * TIMELINE_MONTHS_UNDER_YEARS
-    counts = Counter()
-    for day, count in days.items():
-        counts[(day.year, day.month if by_month else 0)] += count
+    if months == 0 or (last - first).days < TIMELINE_DAYS_UNDER and date_from and date_to:
+        unit = "day"
+    elif months < 12 * TIMELINE_MONTHS_UNDER_YEARS:
+        unit = "month"
+    else:
+        unit = "year"
+    counts, totals = Counter(), Counter()
+    for source, target in ((days, counts), (archive_days, totals)):
+        for day, count in source.items():
+            target[_period_start(day, unit)] += count
     periods = []
-    year, month = first.year, first.month if by_month else 0
-    while (year, month) <= (last.year, last.month if by_month else 0):
-        if by_month:
-            end = date(year, month, calendar.monthrange(year, month)[1])
-            label, start, count = f"{year}-{month:02}", date(year, month, 1), counts[(year, month)]
-            periods.append(Period(label, start, end, count))
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        else:
-            start, end = date(year, 1, 1), date(year, 12, 31)
-            periods.append(Period(str(year), start, end, counts[(year, 0)]))
-            year += 1
+    start = _period_start(first, unit)
+    while start <= last:
+        end = _period_end(start, unit)
+        label = {"year": f"{start.year}", "month": f"{start.year}-{start.month:02}"}.get(
+            unit, start.isoformat())
+        periods.append(Period(label, start, end, counts[start], totals[start]))
+        start = end + timedelta(days=1)
     return periods
+
+
+def _period_start(day: date, unit: str) -> date:
+    if unit == "year":
+        return date(day.year, 1, 1)
+    return date(day.year, day.month, 1) if unit == "month" else day
+
+
+def _period_end(start: date, unit: str) -> date:
+    if unit == "year":
+        return date(start.year, 12, 31)
+    if unit == "month":
+        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+    return start
+
+
+def _collapsed_page(matches: list[tuple[Leaf, ranking.Scores]], page: int, per_page: int,
+                    sort: str, total: int, fold: bool = True):
+    """Return one page of results as (article, score, its copies), and how many were folded.
+
+    Copies are looked for among the first results (``COLLAPSE_WINDOW_FACTOR`` times those
+    up to the page, and more when that does not fill the page): a copy is folded into the
+    best of them it copies. Folding changes which results fill the page, never their order.
+    """
+    wanted = page * per_page
+    start = wanted - per_page
+    if not fold:
+        return [(d, score, []) for d, score in first_matches(matches, wanted, sort)[start:]], 0
+    count = min(total, max(COLLAPSE_MIN_WINDOW, wanted * COLLAPSE_WINDOW_FACTOR))
+    leaves = [leaf for leaf, _ in matches]
+    while True:
+        ranked = first_matches(matches, count, sort)
+        scores = dict(ranked)
+        groups = duplicates.group_copies(_signed(leaves, [d for d, _ in ranked]))
+        if len(groups) >= wanted or count >= min(total, COLLAPSE_MAX_WINDOW):
+            break
+        count = min(total, count * 4, COLLAPSE_MAX_WINDOW)
+    collapsed = sum(len(group.copies) for group in groups)
+    return [(g.first, scores[g.first], g.copies) for g in groups[start:wanted]], collapsed
+
+
+def _signed(leaves: list[Leaf], docnums: list[int]):
+    """Yield (article, signature, day number or None) for ``duplicates.group_copies``."""
+    offsets = [leaf.offset for leaf in leaves]
+    columns: dict[int, object] = {}
+    for docnum in docnums:
+        number = bisect_right(offsets, docnum) - 1
+        leaf = leaves[number]
+        if number not in columns:
+            columns[number] = _signature_column(leaf.searcher.reader())
+        column, local = columns[number], docnum - leaf.offset
+        key = leaf.segment.dates[local]
+        day = _day(key).toordinal() if key < UNDATED_KEY else None
+        yield docnum, (column[local] if column is not None else duplicates.NO_SIGNATURE), day
+
+
+def _signature_column(reader):
+    """Return a segment's column of signatures, or None for one indexed before them."""
+    if "signature" not in reader.schema or not reader.has_column("signature"):
+        return None
+    return reader.column_reader("signature", translate=False)
+
+
+def _copies_of(searcher, matches: list[tuple[Leaf, ranking.Scores]],
+               article_id: str) -> list[tuple[Leaf, ranking.Scores]]:
+    """Keep the matches that are ``article_id`` or a copy of it (none for an unknown id)."""
+    try:
+        docnum = searcher.document_number(id=article_id)
+    except (UnicodeError, ValueError):  # not an id the index could hold
+        docnum = None
+    if docnum is None:
+        return [(leaf, {}) for leaf, _ in matches]
+    leaves = [leaf for leaf, _ in matches]
+    _, sig, day = next(_signed(leaves, [docnum]))
+    kept = []
+    for leaf, scores in matches:
+        dates, low, high = leaf.segment.dates, None, None
+        if day is not None:
+            low = _key_of(searcher, date.fromordinal(day - duplicates.MAX_DAYS_APART))
+            high = _key_of(searcher, date.fromordinal(day + duplicates.MAX_DAYS_APART + 1))
+        near = [d for d in scores if leaf.offset + d == docnum or (
+            (dates[d] == UNDATED_KEY) if day is None else low <= dates[d] < high)]
+        same = {}
+        for other, other_sig, other_day in _signed([leaf], [leaf.offset + d for d in near]):
+            if other == docnum or duplicates.is_copy(sig, other_sig, day, other_day):
+                same[other - leaf.offset] = scores[other - leaf.offset]
+        kept.append((leaf, same))
+    return kept
+
+
+def _key_of(searcher, day: date) -> int:
+    """Return the date column's key of the start of ``day``."""
+    return searcher.schema["date"].to_column_value(datetime(day.year, day.month, day.day))
 
 
 @functools.lru_cache(maxsize=100_000)
@@ -649,21 +808,30 @@ def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
-def _hit(searcher, docnum: int, score: float, is_match, snippets: bool) -> Hit:
+def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks], snippets: bool,
+         copies: list[int]) -> Hit:
     stored = searcher.stored_fields(docnum)
     article_date = _date(stored.get("date"))
+    headline = stored.get("headline", "")
+    similar = [searcher.stored_fields(copy)["id"] for copy in copies]
+    hit = Hit(stored["id"], headline, article_date, "", score, similar=similar)
     if not snippets:
-        return Hit(stored["id"], stored.get("headline", ""), article_date, "", score)
+        return hit
+    body_marks, headline_marks = marks
+    # Stored text is made safe when indexed; an index built before that may hold lone
+    # surrogates, which no output format can carry.
+    hit.headline_html = safe_text(mark(headline, headline_marks))
     body = stored.get("body", "")
-    marked = snippet(body, is_match, is_match.initials) if is_match else ""
+    marked = snippet(body, body_marks)
     # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
-    marked = " ".join(marked.split()) or html.escape(lead(body), quote=False)
-    return Hit(stored["id"], stored.get("headline", ""), article_date, marked, score)
+    hit.snippet = safe_text(" ".join(marked.split()) or html.escape(lead(body), quote=False))
+    return hit
 
 
 def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
     """Return the start of an article, cut at a word boundary."""
-    text = " ".join(body.split())
+    # Only the start is read: a huge article costs no more than a short one.
+    text = " ".join(body[:limit * 4].split())
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0] + " …"

@@ -1,4 +1,4 @@
-"""Which words of an article to mark in a snippet: the query's words, as the index holds them."""
+"""What to mark in a result: the query's words and phrases, as the index holds them."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import functools
 import html
 
 from whoosh import query as wq
-from whoosh.support.charset import accent_map
 
 from searchapp.indexing import ANALYZER
 from searchapp.searching.analysis import thread_safe
-from searchapp.snippets import WORD_RE
+from searchapp.snippets import Marks, mark_all
 
 # Distinct words whose analysed form a process remembers, for marking snippets.
 ANALYSED_WORDS_CACHED = 100_000
@@ -21,25 +20,41 @@ MAX_MARKS = 1_000
 SHARED_ANALYZER = thread_safe(copy.deepcopy(ANALYZER))
 
 
-class WordTest:
-    """Tell whether a lower-case word of an article is one of ``terms`` once analysed.
+def query_marks(query: wq.Query, searcher, field_name: str = "body") -> Marks:
+    """Return the words and phrases of ``query`` to mark in a field (not those it excludes).
 
-    A word whose first letter (accents folded) starts none of the terms is not
-    analysed at all: stemming only changes the ends of words.
+    A phrase is marked as a whole, never word by word; a word the query also has on
+    its own is marked wherever it stands.
     """
+    words: set[str] = set()
+    phrases: list[tuple[str, ...]] = []
+    _collect(query, searcher, field_name, words, phrases)
+    analyzer = searcher.schema[field_name].analyzer
+    # An index built with another analyzer is read with its own (and no shared cache).
+    analyse = _analysed if analyzer == ANALYZER else functools.lru_cache(maxsize=10_000)(
+        lambda word: _analysed_with(analyzer, word))
+    return Marks(analyse, frozenset(words), tuple(dict.fromkeys(phrases)))
 
-    def __init__(self, terms: frozenset[str], analyzer):
-        self.terms = terms
-        self.first_letters = {term[0] for term in terms}
-        # The same, for the snippet's first pass over the text.
-        self.initials = "".join(sorted(i for i in self.first_letters if i.isascii()))
-        # An index built with another analyzer is read with its own (and no shared cache).
-        self.analysed = _analysed if analyzer == ANALYZER else functools.lru_cache(
-            maxsize=None)(lambda word: _analysed_with(analyzer, word))
 
-    def __call__(self, word: str) -> bool:
-        initial = word[0] if word[0].isascii() else word[0].translate(accent_map)[:1]
-        return initial in self.first_letters and self.analysed(word) in self.terms
+def _collect(query: wq.Query, searcher, field_name: str, words: set, phrases: list) -> None:
+    if isinstance(query, wq.AndNot):
+        _collect(query.a, searcher, field_name, words, phrases)
+    elif isinstance(query, wq.AndMaybe):
+        for part in (query.a, query.b):
+            _collect(part, searcher, field_name, words, phrases)
+    elif isinstance(query, wq.CompoundQuery):
+        for part in query.subqueries:
+            _collect(part, searcher, field_name, words, phrases)
+    elif isinstance(query, wq.Term):
+        if query.fieldname == field_name:
+            words.add(query.text)
+    elif isinstance(query, wq.Phrase):
+        if query.fieldname == field_name and query.words:
+            phrases.append(tuple(query.words))
+    elif not isinstance(query, wq.Every):
+        for name, text in query.existing_terms(searcher.reader(), phrases=True, expand=True):
+            if name == field_name:
+                words.add(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 @functools.lru_cache(maxsize=ANALYSED_WORDS_CACHED)
@@ -53,34 +68,8 @@ def _analysed_with(analyzer, word: str) -> str | None:
     return tokens[0] if len(tokens) == 1 else None
 
 
-def highlight_terms(query: wq.Query, searcher) -> frozenset[str]:
-    """Return the body words to mark in snippets: those the query looks for, not excludes."""
-    if isinstance(query, wq.AndNot):
-        return highlight_terms(query.a, searcher)
-    if isinstance(query, (wq.AndMaybe, wq.CompoundQuery)):
-        parts = [query.a, query.b] if isinstance(query, wq.AndMaybe) else query.subqueries
-        return frozenset().union(*(highlight_terms(part, searcher) for part in parts))
-    if isinstance(query, wq.Term):
-        return frozenset([query.text]) if query.fieldname == "body" else frozenset()
-    if isinstance(query, wq.Phrase):
-        return frozenset(query.words) if query.fieldname == "body" else frozenset()
-    terms = query.existing_terms(searcher.reader(), phrases=True, expand=True)
-    return frozenset(text.decode("utf-8") if isinstance(text, bytes) else text
-                     for name, text in terms if name == "body")
-
-
-def mark_words(text: str, is_match: WordTest | None, limit: int = MAX_MARKS) -> str:
-    """Escape ``text`` and wrap the first ``limit`` words that ``is_match`` accepts in <mark>."""
-    if is_match is None:
+def mark_words(text: str, marks: Marks | None, limit: int = MAX_MARKS) -> str:
+    """Escape ``text`` and mark the first ``limit`` of the query's words and phrases in it."""
+    if not marks:
         return html.escape(text, quote=False)
-    out = []
-    position = marks = 0
-    for found in WORD_RE.finditer(text):
-        if marks >= limit:
-            break
-        if is_match(found.group().lower()):
-            out.append(html.escape(text[position:found.start()], quote=False))
-            out.append(f"<mark>{html.escape(found.group(), quote=False)}</mark>")
-            position, marks = found.end(), marks + 1
-    out.append(html.escape(text[position:], quote=False))
-    return "".join(out)
+    return mark_all(text, marks, limit)

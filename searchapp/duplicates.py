@@ -1,0 +1,193 @@
+"""Near-duplicate articles: a signature of each article's text, and grouping by it.
+
+Wire copies and corrected reruns of a story share almost all of their text. Each
+article gets a MinHash signature when it is indexed (one-permutation hashing: the
+body's shingles, its runs of three words, are hashed into ``BODY_BINS`` bins and each
+bin keeps its smallest hash), so two signatures estimate how much of their shingles two
+articles share (their Jaccard similarity) without reading either text again. A flash
+(a headline with no body) is compared by its headline's words instead,
+which the signature holds in ``HEADLINE_BINS`` more bins; an article with a body too
+short to compare is never folded. Results are grouped at search
+time: an article joins an earlier result when it is dated within a day of it and their
+signatures agree on at least ``MIN_SIMILARITY`` of their bins.
+
+Plain text in, bytes out: nothing here knows the search engine.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from array import array
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+
+BODY_BINS = 32
+HEADLINE_BINS = 16
+# Bytes of one bin: the low 16 bits of its smallest hash (0 marks an empty bin).
+BIN_BYTES = 2
+BODY_BYTES = BODY_BINS * BIN_BYTES
+SIGNATURE_BYTES = (BODY_BINS + HEADLINE_BINS) * BIN_BYTES
+NO_SIGNATURE = bytes(SIGNATURE_BYTES)
+# Bodies shorter than this are too short to tell a copy from a look-alike (price
+# lines, notes that differ in their last few words): such articles are never folded.
+# A flash (a headline with no body at all) is compared by its headline.
+MIN_WORDS = 30
+# The signature reads this many words at most: bounded work for a huge article, and a
+# rerun differs from its original, if at all, in a few words of its first screens.
+MAX_WORDS = 3000
+# Headline words below this many say too little ("GOLD", "OPEC MEETING").
+MIN_HEADLINE_WORDS = 4
+# Shared shingles (estimated Jaccard similarity) from which two articles are copies.
+# A corrected word in a 60-word story keeps about 0.9, a corrected sentence in a
+# 100-word one about 0.8, a rerun with a few sentences added (Reuters' Levon Resources
+# assays, 109 and 160 words) about 0.65; distinct stories on one topic share well under
+# 0.3.
+MIN_SIMILARITY = 0.6
+# Copies are dated the same day or the next (a rerun after midnight).
+MAX_DAYS_APART = 1
+# Candidates are found through bands of bins: two signatures that agree on a band meet.
+BAND_BINS = 2
+
+_WORD = re.compile(r"\w+")
+_MASK = 2**64 - 1
+_ODD_1, _ODD_2, _ODD_3 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+
+
+def signature(body: str, headline: str = "") -> bytes:
+    """Return the signature of an article: its body's bins, then its headline's.
+
+    Case, punctuation and spacing do not count: "Bonn, March 3" and "BONN March 3" give
+    the same shingles. Either part is all zeros when its text is too short.
+    """
+    words = _WORD.findall(body[:MAX_WORDS * 16].lower())[:MAX_WORDS]
+    body_part = _min_hashes(_codes(words), 3, BODY_BINS) if len(words) >= MIN_WORDS else None
+    titles = _WORD.findall(headline[:1000].lower())[:100]
+    # A short body says too little, and its headline alone would fold look-alikes
+    # ("Marathon Route Announced" and "New Route Announced"): such articles never fold.
+    title_part = (_min_hashes(_codes(sorted(set(titles))), 1, HEADLINE_BINS)
+                  if len(set(titles)) >= MIN_HEADLINE_WORDS and (body_part or not words)
+                  else None)
+    return ((body_part or bytes(BODY_BYTES))
+            + (title_part or bytes(SIGNATURE_BYTES - BODY_BYTES)))
+
+
+def _codes(words: list[str]) -> list[int]:
+    return list(map(zlib.crc32, map(str.encode, words)))
+
+
+def _min_hashes(codes: list[int], size: int, bins: int) -> bytes:
+    """Hash the runs of ``size`` words into ``bins`` bins, keeping each bin's smallest."""
+    shift = 64 - (bins.bit_length() - 1)
+    smallest = [0] * bins
+    runs = zip(codes, codes[1:], codes[2:], strict=False) if size == 3 else (
+        (code, 0, 0) for code in codes)
+    for first, second, third in runs:
+        # A run's hash from its words' hashes: odd multipliers spread them over 64 bits,
+        # and the shift brings the well-mixed high bits down to the low ones.
+        value = (first * _ODD_1 + second * _ODD_2 + third * _ODD_3) & _MASK
+        value ^= value >> 29
+        number = value >> shift
+        # The rest of the hash orders the bin; 0 is kept to mean "empty".
+        kept = smallest[number]
+        if not kept or value < kept:
+            smallest[number] = value or 1
+    return array("H", [((value & 0xFFFF) or 1) if value else 0 for value in smallest]).tobytes()
+
+
+def similarity(a: bytes, b: bytes) -> float:
+    """Estimate the share of shingles two signatures' texts have in common (0 to 1)."""
+    if not any(a) or not any(b) or len(a) != len(b):
+        return 0.0
+    agree = used = 0
+    for x, y in zip(array("H", a), array("H", b), strict=True):
+        if x or y:
+            used += 1
+            agree += x == y
+    return agree / used if used else 0.0
+
+
+def is_copy(a: bytes, b: bytes, day_a: int | None, day_b: int | None) -> bool:
+    """Tell whether two articles are copies: similar text, dated within a day.
+
+    Two articles with bodies are compared by their bodies; a flash, by its headline.
+    """
+    if (day_a is None) != (day_b is None):
+        return False
+    if day_a is not None and abs(day_a - day_b) > MAX_DAYS_APART:
+        return False
+    if len(a) != SIGNATURE_BYTES or len(b) != SIGNATURE_BYTES:
+        return False
+    body_a, body_b = a[:BODY_BYTES], b[:BODY_BYTES]
+    if any(body_a) and any(body_b):
+        return similarity(body_a, body_b) >= MIN_SIMILARITY
+    return similarity(a[BODY_BYTES:], b[BODY_BYTES:]) >= MIN_SIMILARITY
+
+
+@dataclass
+class Group:
+    """One result and the copies folded into it, in result order."""
+
+    first: Hashable
+    signature: bytes
+    day: int | None
+    # Its place among the groups: an article that is a copy of two joins the first.
+    number: int = 0
+    copies: list = field(default_factory=list)
+
+
+def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Group]:
+    """Fold copies into the first of them, keeping the order of ``items``.
+
+    :param items: (key, signature, day number or None), best result first.
+    :returns: one group per result that is not a copy of an earlier one.
+    """
+    groups: list[Group] = []
+    # day -> band -> groups, so only copies dated within a day meet. Bodies meet bodies; a
+    # flash meets stories and flashes by headline, and a story meets flashes by headline
+    # (headlines alone, sharing common words, would meet too often).
+    bodies: dict[int | None, dict[bytes, list[Group]]] = {}
+    story_titles: dict[int | None, dict[bytes, list[Group]]] = {}
+    flash_titles: dict[int | None, dict[bytes, list[Group]]] = {}
+    for key, sig, day in items:
+        home = None
+        body_keys = title_keys = ()
+        if len(sig) == SIGNATURE_BYTES and any(sig):
+            body_keys, title_keys = _bands(sig, 0, BODY_BYTES), _bands(sig, BODY_BYTES, len(sig))
+            days = (None,) if day is None else range(day - MAX_DAYS_APART,
+                                                     day + MAX_DAYS_APART + 1)
+            lookups = ((bodies, body_keys), (flash_titles, title_keys)) if body_keys else (
+                (story_titles, title_keys), (flash_titles, title_keys))
+            met: dict[int, Group] = {}
+            for index, keys in lookups:
+                for near in days:
+                    bands = index.get(near)
+                    if bands:
+                        for band in keys:
+                            for group in bands.get(band, ()):
+                                met[group.number] = group
+            # The earliest group it is a copy of: the best result keeps it.
+            for number in sorted(met):
+                if is_copy(met[number].signature, sig, met[number].day, day):
+                    home = met[number]
+                    break
+        if home is not None:
+            home.copies.append(key)
+            continue
+        group = Group(key, sig, day, len(groups))
+        groups.append(group)
+        registers = ((bodies, body_keys), (story_titles, title_keys)) if body_keys else (
+            (flash_titles, title_keys),)
+        for index, keys in registers:
+            bands = index.setdefault(day, {})
+            for band in keys:
+                bands.setdefault(band, []).append(group)
+    return groups
+
+
+def _bands(sig: bytes, start: int, end: int) -> list[bytes]:
+    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins (each with its place),
+    leaving out empty ones."""
+    size = BAND_BINS * BIN_BYTES
+    return [bytes((place,)) + sig[place:place + size] for place in range(start, end, size)
+            if any(sig[place:place + size])]
