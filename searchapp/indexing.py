@@ -8,6 +8,7 @@ and ``searching``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -638,8 +639,11 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
         segment = writer._finalize_segment()
         return segment, entries, skips
     except BaseException:
-        if not writer.is_closed:
-            writer.cancel()
+        # The first error is the one to report: cancelling a writer whose files a full
+        # disk left half-written can fail too ("I/O operation on closed file").
+        with contextlib.suppress(Exception):
+            if not writer.is_closed:
+                writer.cancel()
         _delete_segment_files(ix.storage, [writer.newsegment])
         raise
     finally:

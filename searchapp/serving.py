@@ -66,6 +66,10 @@ class WorkersFailing(Exception):
     """Worker processes keep exiting soon after they start: serving was stopped."""
 
 
+# The signals that stop the server (and its workers) gracefully.
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 class Stop(Exception):
     """Ctrl-C or SIGTERM in the parent of the workers: stop serving."""
 
@@ -151,11 +155,21 @@ def _exit_description(status: int) -> str:
 def _fork_worker(make_app: Callable, listener: socket.socket, threads: int, limits: Limits,
                  error_headers: tuple) -> int:
     """Start one worker process serving on ``listener`` and return its pid."""
-    pid = os.fork()
+    # A stop signal must not reach the new worker while Python is still setting it up
+    # after the fork (the inherited handler would raise there, outside any try): it is
+    # held until the worker's own code runs, and then ends it cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        raise
     if pid:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         return pid
     code = 0
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         # The app (and its index) is opened in the worker, after the fork.
         server = _create_server(make_app(), listener, threads, limits, error_headers)
         _run(server, limits, parent=os.getppid())
