@@ -234,7 +234,7 @@ def test_spelling_corrections_look_up_a_bounded_number_of_words(big_index, monke
 
     looked_up = []
 
-    def closest_word(leaves, searcher, word, min_frequency=1):
+    def closest_word(leaves, searcher, word, min_frequency=1, max_edits=2):
         looked_up.append(word)
         return "harbour" if word == "harbuor" else None
 

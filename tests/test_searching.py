@@ -442,6 +442,18 @@ def test_did_you_mean_for_a_rare_word_when_a_near_one_finds_many_more(tmp_path):
     assert archive.search("Volcker").suggestion is None
 
 
+def test_a_rare_word_two_edits_from_a_common_one_is_taken_as_meant(tmp_path):
+    # Two edits away from a word of the index, real words abound ("volkar", a name);
+    # only a word no article has is corrected that far.
+    articles = {f"v{n}.txt": f"Fed Note {n}\n\nPaul Volcker spoke on rates, note {n}."
+                for n in range(25)}
+    articles["name.txt"] = "Volkar Wins\n\nThe skater Volkar won the race."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    assert archive.search("Volkar").suggestion is None
+    assert archive.search("Volkcer").corrected == "volcker"
+
+
 @pytest.mark.parametrize("typed, found", [
     ("jer", ["feed-1", SEED.stem]),       # the word being typed is a prefix
     ("jermuk spa tow", ["feed-1"]),        # "tow" starts "town"

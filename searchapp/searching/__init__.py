@@ -37,7 +37,7 @@ from searchapp.querylang import (
     parse_query,
 )
 from searchapp.searching.analysis import thread_safe
-from searchapp.searching.corrections import closest_word
+from searchapp.searching.corrections import MAX_CORRECTION_EDITS, closest_word
 from searchapp.searching.engine import (
     BM25_B,
     BM25_K1,
@@ -554,8 +554,13 @@ class Archive:
                 return None
             if looked_up > MAX_CORRECTED_WORDS:
                 break
+            # A word some article has is taken for a typo only one edit away from a far
+            # commoner one ("volker"): two edits away, real words abound, and walking
+            # the index's words for them cost most of a rare word's search.
+            edits = MAX_CORRECTION_EDITS if not frequency else 1
             if suggestion := closest_word(self._leaves(searcher), searcher, word,
-                                          min_frequency=frequency * SUGGEST_RATIO):
+                                          min_frequency=frequency * SUGGEST_RATIO,
+                                          max_edits=edits):
                 corrected = re.sub(rf"(?<!\w){re.escape(clause.text)}(?!\w)",
                                    suggestion, corrected, count=1)
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:

@@ -19,12 +19,14 @@ ENTRY_LENGTHS = struct.Struct("!ii")
 _WORDS_LOCK = threading.Lock()
 
 
-def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0) -> str | None:
+def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0,
+                 max_edits: int = MAX_CORRECTION_EDITS) -> str | None:
     """Return the article word nearest to ``word`` in edits, the commonest of equals.
 
-    Only words in at least ``min_frequency`` articles are offered.
+    Only words in at least ``min_frequency`` articles, and at most ``max_edits`` edits
+    away, are offered.
     """
-    automaton = Automata.levenshtein_dfa(word, MAX_CORRECTION_EDITS, prefix=1)
+    automaton = Automata.levenshtein_dfa(word, max_edits, prefix=1)
     candidates = set()
     for leaf in leaves:
         words = leaf.segment.words
