@@ -172,10 +172,7 @@ def _search_args(params, **changes) -> dict:
 
 def feed_url(params, external: bool = False) -> str:
     """Return the address of the Atom feed for ``params``: the query and its dates."""
-    values = {"q": params.q,
-              "from": params.date_from.isoformat() if params.date_from else "",
-              "to": params.date_to.isoformat() if params.date_to else ""}
-    query = {k: v for k, v in values.items() if v}
+    query = {k: v for k, v in _search_args(params).items() if k in ("q", "from", "to")}
     if external:
         return external_url("web.feed", **query)
     return url_for("web.feed", **query)

@@ -442,7 +442,8 @@ class Archive:
             results.total = sum(len(scores) for _, scores in matches)
             best, results.collapsed = _collapsed_page(
                 matches, page, per_page, sort, results.total, fold=fold and similar_to is None)
-            marks = (query_marks(query, searcher), query_marks(query, searcher, "headline"))
+            marks = ((query_marks(query, searcher), query_marks(query, searcher, "headline"))
+                     if snippets else None)
             results.hits = [_hit(searcher, docnum, score, marks, snippets, copies)
                             for docnum, score, copies in best]
             results.timeline = _timeline(matches, self._archive_days(searcher), date_from,
@@ -813,24 +814,22 @@ def _date(value) -> date | None:
     return value.date() if isinstance(value, datetime) else None
 
 
-def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks], snippets: bool,
-         copies: list[int]) -> Hit:
+def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
+         snippets: bool, copies: list[int]) -> Hit:
     stored = searcher.stored_fields(docnum)
-    article_date = _date(stored.get("date"))
     headline = stored.get("headline", "")
     similar = [searcher.stored_fields(copy)["id"] for copy in copies]
-    hit = Hit(stored["id"], headline, article_date, "", score, similar=similar)
-    if not snippets:
-        return hit
-    body_marks, headline_marks = marks
-    # Stored text is made safe when indexed; an index built before that may hold lone
-    # surrogates, which no output format can carry.
-    hit.headline_html = safe_text(mark(headline, headline_marks))
-    body = stored.get("body", "")
-    marked = snippet(body, body_marks)
-    # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
-    hit.snippet = safe_text(" ".join(marked.split()) or html.escape(lead(body), quote=False))
-    return hit
+    marked_headline = marked = ""
+    if snippets:
+        body_marks, headline_marks = marks
+        marked_headline = mark(headline, headline_marks)
+        body = stored.get("body", "")
+        # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
+        marked = " ".join(snippet(body, body_marks).split()) or html.escape(lead(body),
+                                                                            quote=False)
+    # Built whole, so that Hit makes every text of it safe to output in one place.
+    return Hit(stored["id"], headline, _date(stored.get("date")), marked, score,
+               headline_html=marked_headline, similar=similar)
 
 
 def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
