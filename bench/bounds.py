@@ -69,7 +69,7 @@ def queries(corpus: str) -> dict[str, str]:
 
 
 def _measure(index_dir: str, query: str, parallel: int, out) -> None:
-    from searchapp.searching import Archive
+    from searchapp.backends.whoosh import WhooshArchive as Archive
 
     archive = Archive(index_dir)
     archive.search("warm up the caches")

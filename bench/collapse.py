@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.speed_queries import build_queries
-from searchapp.searching import Archive
+from searchapp.backends.whoosh import WhooshArchive as Archive
 
 DEFAULT_REUTERS = Path("../shared/data/corpora/reuters21578.jsonl.gz")
 

@@ -24,9 +24,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import update_index
 from searchapp.querylang import QueryError
-from searchapp.searching import Archive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "relevance"

@@ -13,7 +13,7 @@ from searchapp.params import (
     parse_search_params,
 )
 from searchapp.querylang import MAX_QUERY_CHARS, QueryError
-from searchapp.searching import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
+from searchapp.results import MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS, ArticleRecord, SearchResults
 from searchapp.web import archive, note_miss, run_search
 
 bp = Blueprint("api", __name__)

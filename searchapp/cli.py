@@ -14,7 +14,14 @@ from pathlib import Path
 import click
 
 from searchapp import __version__, config
-from searchapp.indexing import IndexerError, IndexLocked, IndexReport, open_index, update_index
+from searchapp.backends import (
+    Archive,
+    IndexerError,
+    IndexLocked,
+    IndexReport,
+    IndexUnavailable,
+    open_archive,
+)
 from searchapp.serving import Limits
 
 # Exit codes of `searchapp index` (documented in the README and in --help).
@@ -71,11 +78,11 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool
     130 interrupted (the index keeps its last commit).
     """
     sources = list(paths) or config.source_paths()
-    target = index_dir or config.index_dir()
+    archive = _archive(index_dir)
     _raise_on_sigterm()
     try:
-        report = update_index(sources, target, rebuild=rebuild, progress=_progress_bar(),
-                              workers=workers or os.cpu_count() or 1)
+        report = archive.update(sources, rebuild=rebuild, progress=_progress_bar(),
+                                workers=workers or os.cpu_count() or 1)
     except KeyboardInterrupt:
         _clear_progress()
         _fail("interrupted: nothing from this run was committed; the index is as it was.",
@@ -90,6 +97,16 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool
         click.echo(f"skipped {skip.path}: {skip.reason}", err=True)
     click.echo(_summary(report))
     sys.exit(_exit_code(report))
+
+
+def _archive(index_dir: Path | None) -> Archive:
+    """Open the archive the settings name: $SEARCHAPP_OPENSEARCH_URL's cluster, else the
+    index folder."""
+    try:
+        return open_archive(index_dir or config.index_dir(), config.opensearch_url(),
+                            config.opensearch_index())
+    except config.ConfigError as error:
+        _fail(str(error), EXIT_USAGE)
 
 
 def _summary(report: IndexReport) -> str:
@@ -228,11 +245,13 @@ def serve_command(host: str, port: int, threads: int, workers: int, index_dir: P
 
     configure_logging(log_format, log_level.upper())
     target = index_dir or config.index_dir()
-    if open_index(target) is None:
+    archive = _archive(target)
+    if not archive.exists():
         sources = config.source_paths()
-        click.echo(f"No index in {target} yet: indexing {', '.join(map(str, sources))} first.")
+        click.echo(f"No index in {archive.location} yet: indexing "
+                   f"{', '.join(map(str, sources))} first.")
         try:
-            report = update_index(sources, target, progress=_progress_bar())
+            report = archive.update(sources, progress=_progress_bar())
         except IndexerError as error:
             _fail(str(error), EXIT_FAILED)
         _clear_progress()
@@ -304,7 +323,6 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
 
     from searchapp.api import results_json
     from searchapp.querylang import QueryError
-    from searchapp.searching import IndexUnavailable
     from searchapp.web import create_app
 
     app = create_app({"INDEX_DIR": str(index_dir or config.index_dir())})
@@ -355,18 +373,21 @@ def stats_command(largest: int, as_json: bool, index_dir: Path | None) -> None:
     """
     import json
 
-    from searchapp.indexing import index_stats
-
-    target = index_dir or config.index_dir()
-    stats = index_stats(target, largest=largest, date_range=True)
+    archive = _archive(index_dir)
+    try:
+        stats = archive.stats(largest=largest, date_range=True)
+    except IndexUnavailable as error:
+        _fail(str(error), EXIT_FAILED)
     if stats is None:
-        _fail(f"there is no index in {target}; build it with `searchapp index`.", EXIT_USAGE)
+        _fail(f"there is no index in {archive.location}; build it with `searchapp index`.",
+              EXIT_USAGE)
 
     def day(value):
         return value.date().isoformat() if value else None
 
     info = {
-        "index": str(target), "version": __version__, "articles": stats.articles,
+        "index": archive.location, "engine": archive.engine, "version": __version__,
+        "articles": stats.articles,
         "last_commit": stats.last_commit.isoformat() if stats.last_commit else None,
         "first_date": day(stats.first_date), "last_date": day(stats.last_date),
         "largest": [{"id": i, "headline": h, "words": w} for i, h, w in stats.largest],
@@ -374,7 +395,7 @@ def stats_command(largest: int, as_json: bool, index_dir: Path | None) -> None:
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    click.echo(f"index        {info['index']} (searchapp {__version__})")
+    click.echo(f"index        {info['index']} ({archive.engine}, searchapp {__version__})")
     click.echo(f"articles     {stats.articles:,}")
     click.echo(f"last commit  {info['last_commit']}")
     click.echo(f"dates        {info['first_date'] or '-'} to {info['last_date'] or '-'}")
@@ -390,9 +411,7 @@ def report_command(limit: int, index_dir: Path | None) -> None:
 
         searchapp report --limit 10
     """
-    from searchapp import reports
-
-    misses = reports.top_misses(reports.log_path(index_dir or config.index_dir()), limit)
+    misses = _archive(index_dir).top_misses(limit)
     if not misses:
         click.echo("No searches without results have been recorded.")
         return

@@ -13,6 +13,10 @@ INDEX_DIR_VAR = "SEARCHAPP_INDEX_DIR"
 SOURCES_VAR = "SEARCHAPP_SOURCES"
 # The address readers use, for the absolute links of feeds and the OpenSearch description.
 BASE_URL_VAR = "SEARCHAPP_BASE_URL"
+# A cluster's address (one URL or several, comma-separated): the archive is then kept
+# on OpenSearch instead of in the index folder, under this index name (an alias).
+OPENSEARCH_URL_VAR = "SEARCHAPP_OPENSEARCH_URL"
+OPENSEARCH_INDEX_VAR = "SEARCHAPP_OPENSEARCH_INDEX"
 
 
 class ConfigError(ValueError):
@@ -22,6 +26,16 @@ class ConfigError(ValueError):
 def index_dir() -> Path:
     """Return the index folder: $SEARCHAPP_INDEX_DIR, else ``index/``."""
     return Path(os.environ.get(INDEX_DIR_VAR) or DEFAULT_INDEX_DIR)
+
+
+def opensearch_url() -> str | None:
+    """Return $SEARCHAPP_OPENSEARCH_URL, or None when the archive is the embedded index."""
+    return os.environ.get(OPENSEARCH_URL_VAR) or None
+
+
+def opensearch_index() -> str | None:
+    """Return $SEARCHAPP_OPENSEARCH_INDEX, or None for the default name."""
+    return os.environ.get(OPENSEARCH_INDEX_VAR) or None
 
 
 def source_paths() -> list[Path]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 from flask import Flask, current_app, g, request
@@ -25,7 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from searchapp.indexing import index_stats
+from searchapp.backends import Archive
 
 access_log = logging.getLogger("searchapp.access")
 
@@ -83,19 +82,19 @@ def metrics():
     else:
         registry.register(REQUESTS)
         registry.register(LATENCY)
-    registry.register(IndexCollector(current_app.config["INDEX_DIR"]))
+    registry.register(IndexCollector(current_app.extensions["archive"]))
     return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
 
 class IndexCollector:
     """Read the index's size and last commit when /metrics is asked for."""
 
-    def __init__(self, index_dir: str | Path):
-        self.index_dir = Path(index_dir)
+    def __init__(self, archive: Archive):
+        self.archive = archive
 
     def collect(self):
         try:
-            stats = index_stats(self.index_dir)
+            stats = self.archive.stats()
         except Exception:  # a damaged index: say so rather than fail the scrape
             logging.getLogger(__name__).exception("cannot read the index for /metrics")
             stats = None
@@ -106,8 +105,9 @@ class IndexCollector:
             return
         yield GaugeMetricFamily("searchapp_index_articles", "Articles in the index.",
                                 value=stats.articles)
-        yield GaugeMetricFamily("searchapp_index_size_bytes", "Bytes of the index's files.",
-                                value=_folder_bytes(self.index_dir))
+        if stats.size_bytes is not None:
+            yield GaugeMetricFamily("searchapp_index_size_bytes", "Bytes of the index's files.",
+                                    value=stats.size_bytes)
         if stats.last_commit:
             committed = stats.last_commit.timestamp()
             yield GaugeMetricFamily("searchapp_index_last_commit_timestamp_seconds",
@@ -116,14 +116,3 @@ class IndexCollector:
             yield GaugeMetricFamily("searchapp_index_last_commit_age_seconds",
                                     "Seconds since the index was last committed.",
                                     value=max(0.0, time.time() - committed))
-
-
-def _folder_bytes(folder: Path) -> int:
-    total = 0
-    for entry in os.scandir(folder):
-        try:
-            if entry.is_file(follow_symlinks=False):
-                total += entry.stat(follow_symlinks=False).st_size
-        except OSError:  # removed by a commit meanwhile
-            continue
-    return total

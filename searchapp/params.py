@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from searchapp.searching import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
+from searchapp.results import DEFAULT_PER_PAGE, MAX_PER_PAGE, MAX_RESULT_WINDOW, SORTS
 
 MAX_PAGE = MAX_RESULT_WINDOW // DEFAULT_PER_PAGE
 SINGLE_VALUED = ("q", "page", "per_page", "sort", "from", "to", "exact", "live", "similar")

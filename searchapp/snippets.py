@@ -329,3 +329,12 @@ def _marked(text: str, start: int, end: int, matches: list[Match]) -> str:
         position = b
     out.append(html.escape(text[position:end], quote=False))
     return "".join(out)
+
+
+def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
+    """Return the start of an article, cut at a word boundary."""
+    # Only the start is read: a huge article costs no more than a short one.
+    text = " ".join(body[:limit * 4].split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"

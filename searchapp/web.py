@@ -21,11 +21,11 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException
 
-from searchapp import __version__, config, observability, reports
-from searchapp.indexing import index_stats
+from searchapp import __version__, config, observability
+from searchapp.backends import Archive, IndexDamaged, IndexUnavailable, open_archive
 from searchapp.params import ParamError, SearchParams, parse_search_params
 from searchapp.querylang import QueryError
-from searchapp.searching import Archive, IndexDamaged, IndexUnavailable, SearchResults
+from searchapp.results import SearchResults
 from searchapp.textsafety import safe_text
 
 FEED_ENTRIES = 20
@@ -56,16 +56,22 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     Settings: ``INDEX_DIR`` (the index folder, default ``index``); ``BASE_URL`` (the public
     address for absolute links, default: the request's own host); ``CORS_ORIGINS`` (the
-    sites whose pages may read ``/api/``: ``*``, the default, for any; empty for none).
+    sites whose pages may read ``/api/``: ``*``, the default, for any; empty for none);
+    ``OPENSEARCH_URL`` (a cluster's address, or several comma-separated: the archive is
+    then searched there, not in ``INDEX_DIR``) and ``OPENSEARCH_INDEX`` (its index or
+    alias, default ``searchapp``).
 
     :raises config.ConfigError: when a setting cannot be used.
     """
     app = Flask(__name__)
-    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, BASE_URL=None, CORS_ORIGINS="*")
+    app.config.update(INDEX_DIR=config.DEFAULT_INDEX_DIR, BASE_URL=None, CORS_ORIGINS="*",
+                      OPENSEARCH_URL=None, OPENSEARCH_INDEX=None)
     app.config.from_prefixed_env("SEARCHAPP", loads=str)
     app.config.update(overrides or {})
     app.config["BASE_URL"] = config.check_base_url(app.config["BASE_URL"])
-    app.extensions["archive"] = Archive(app.config["INDEX_DIR"])
+    app.extensions["archive"] = open_archive(app.config["INDEX_DIR"],
+                                             app.config["OPENSEARCH_URL"],
+                                             app.config["OPENSEARCH_INDEX"])
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
@@ -215,7 +221,7 @@ def note_miss(results: SearchResults, params: SearchParams | None = None) -> Non
     if params is not None and params.live:
         return
     try:
-        reports.record_miss(reports.log_path(current_app.config["INDEX_DIR"]), results.query)
+        archive().record_miss(results.query)
     except OSError as error:
         current_app.logger.warning("cannot record a zero-result search: %s", error)
 
@@ -282,7 +288,7 @@ def feed():
     except (ParamError, QueryError) as error:
         return render_template("message.html", title="Bad feed address", message=str(error),
                                params=None), 400
-    stats = index_stats(current_app.config["INDEX_DIR"])
+    stats = archive().stats()
     fallback = stats.last_commit if stats and stats.last_commit else datetime.now(timezone.utc)
     entries = []
     for hit in results.hits:
@@ -338,17 +344,13 @@ def opensearch():
 @bp.get("/healthz")
 def healthz():
     """Say whether the service can search, with the index's size and last commit."""
-    damage, stats = archive().damage(), None
-    if damage is None:
-        try:
-            stats = index_stats(current_app.config["INDEX_DIR"])
-        except Exception as error:  # damaged since damage() last looked
-            damage = f"{type(error).__name__}: {error}"
-    if damage is not None:
-        return jsonify(status="damaged", reason=damage, articles=0, last_commit=None,
-                       version=__version__), 503
-    if stats is None:
-        return jsonify(status="no index", articles=0, last_commit=None, version=__version__), 503
-    return jsonify(status="ok", articles=stats.articles,
-                   last_commit=stats.last_commit.isoformat() if stats.last_commit else None,
-                   version=__version__)
+    health = archive().health()
+    stats = health.stats
+    body = {"status": health.status, "engine": archive().engine, **health.details}
+    if health.reason:
+        body["reason"] = health.reason
+    body.update(articles=stats.articles if stats else 0,
+                last_commit=stats.last_commit.isoformat() if stats and stats.last_commit
+                else None,
+                version=__version__)
+    return jsonify(body), 200 if health.ok else 503

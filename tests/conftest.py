@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from searchapp import create_app
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh.indexing import update_index
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_5181227ef7dc2b03.txt"
 

@@ -92,7 +92,7 @@ def test_hostile_queries_give_json(client, query):
 def test_snippets_are_escaped_html(tmp_path):
     from conftest import write_articles
 
-    from searchapp.indexing import update_index
+    from searchapp.backends.whoosh.indexing import update_index
 
     folder = write_articles(
         tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
@@ -223,7 +223,7 @@ def test_every_word_counts_in_the_json(client):
 
 
 def test_a_search_cut_short_says_so(client, monkeypatch):
-    import searchapp.searching as searching
+    import searchapp.backends.whoosh.archive as searching
 
     monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
     assert client.get("/api/search?q=border+OR+jermuk").get_json()["timed_out"] is True

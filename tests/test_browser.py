@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from conftest import ARTICLES, SEED, write_articles
 
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh.indexing import update_index
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -5,8 +5,8 @@ import sys
 import pytest
 from conftest import SEED, write_articles
 
+from searchapp.backends.whoosh.indexing import open_index
 from searchapp.cli import main
-from searchapp.indexing import open_index
 
 
 def run(runner, *args, env=None):
@@ -289,7 +289,7 @@ def _big_export(folder, name, articles=2000):
                                            ("big.jsonl", 2)])
 def test_progress_follows_the_bytes_read_of_one_large_export(tmp_path, monkeypatch, name,
                                                              workers):
-    from searchapp import indexing
+    from searchapp.backends.whoosh import indexing
 
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(indexing, "PROGRESS_EVERY", 100)

@@ -8,8 +8,8 @@ from bs4 import BeautifulSoup
 from conftest import write_articles
 
 from searchapp import create_app
-from searchapp.indexing import open_index, update_index
-from searchapp.searching import health
+from searchapp.backends.whoosh import health
+from searchapp.backends.whoosh.indexing import open_index, update_index
 
 
 def _page_title(response) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from searchapp import create_app
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import update_index
 from searchapp.duplicates import (
     NO_SIGNATURE,
     SIGNATURE_BYTES,
@@ -14,8 +16,6 @@ from searchapp.duplicates import (
     signature,
     similarity,
 )
-from searchapp.indexing import update_index
-from searchapp.searching import Archive
 
 STORY = ("The Bundesbank left its credit policies unchanged after today's regular meeting of "
          "its central bank council, a spokesman said in answer to enquiries. The discount "
@@ -169,7 +169,7 @@ def test_page_api_and_feed_show_similar_articles(copies_index):
 
 def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, monkeypatch):
     """An index without the signature field: nothing folds, and new articles get one."""
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     old_schema = indexing.make_schema
 

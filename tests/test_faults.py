@@ -25,9 +25,9 @@ import pytest
 from conftest import write_articles
 from whoosh.filedb import filestore
 
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import INDEX_NAME, IndexerError, open_index, update_index
 from searchapp.cli import main as cli_main
-from searchapp.indexing import INDEX_NAME, IndexerError, open_index, update_index
-from searchapp.searching import Archive
 
 # Seeded, so a failure can be replayed kill for kill.
 KILL_SEED = 21578
@@ -468,7 +468,7 @@ def folder_bytes(folder: Path) -> int:
 @pytest.mark.parametrize("fraction", [0.2, 0.9])
 def test_faults_full_disk_during_a_parallel_run_leaves_nothing_behind(
         archive_dir, index_dir, tmp_path, monkeypatch, fraction):
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
     rng = random.Random(9)

@@ -23,9 +23,10 @@ from conftest import ARTICLES, SEED, write_articles
 from test_web import HOSTILE_QUERIES
 from whoosh import index as whoosh_index
 
-from searchapp import create_app, indexing
+from searchapp import changes, create_app
 from searchapp.articles import MAX_FILE_BYTES
-from searchapp.indexing import open_index, update_index
+from searchapp.backends.whoosh import indexing
+from searchapp.backends.whoosh.indexing import open_index, update_index
 
 MB = 2**20
 # A safety bound, not a benchmark: no request may hold a thread for long.
@@ -243,7 +244,7 @@ def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
         "feed.jsonl": json.dumps({"id": "gone-feed", "headline": "Gone Feed"}),
         "sub/later.txt": "In A Folder\n\nThis folder is deleted after the walk.",
     })
-    original = indexing.find_files
+    original = changes.find_files
 
     def find_then_delete(root, *walk_state):
         found = list(original(root, *walk_state))
@@ -252,7 +253,7 @@ def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
         (folder / "sub").rmdir()
         yield from found
 
-    monkeypatch.setattr(indexing, "find_files", find_then_delete)
+    monkeypatch.setattr(changes, "find_files", find_then_delete)
     report = update_index([folder], tmp_path / "ix")
     assert report.added == 1 and len(report.skipped) == 3
     assert all("No such file or directory" in skip.reason for skip in report.skipped)

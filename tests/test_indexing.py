@@ -10,7 +10,8 @@ from conftest import SEED, write_articles
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, TEXT, Schema
 
-from searchapp.indexing import (
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import (
     ANALYZER,
     INDEX_NAME,
     IndexerError,
@@ -18,7 +19,6 @@ from searchapp.indexing import (
     open_index,
     update_index,
 )
-from searchapp.searching import Archive
 
 
 def stored(index_dir):
@@ -192,7 +192,7 @@ def _tricky_archive(folder):
 
 @pytest.mark.parametrize("rebuild", [False, True])
 def test_worker_processes_index_exactly_what_one_process_does(tmp_path, monkeypatch, rebuild):
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     folder = _tricky_archive(tmp_path / "articles")
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
@@ -211,7 +211,7 @@ def test_worker_processes_index_exactly_what_one_process_does(tmp_path, monkeypa
 
 
 def test_worker_processes_update_and_replace_files(tmp_path, monkeypatch):
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     folder = _tricky_archive(tmp_path / "articles")
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
@@ -231,7 +231,7 @@ def test_a_killed_worker_process_fails_the_run_and_leaves_the_last_commit(
     import signal
     import threading
 
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
     lines = [json.dumps({"id": f"n{n}", "headline": f"Story {n}", "body": "word " * 300})
@@ -310,7 +310,7 @@ def _cmdline(pid: str) -> str:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_file_refused_for_its_id_is_tried_again_when_the_id_is_free(
         tmp_path, monkeypatch, workers):
-    import searchapp.indexing as indexing
+    import searchapp.backends.whoosh.indexing as indexing
 
     monkeypatch.setattr(indexing, "PARALLEL_MIN_BYTES", 0)
     folder = write_articles(tmp_path / "data", {

@@ -7,7 +7,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from searchapp import create_app
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh.indexing import update_index
 
 RECORDS = [
     {"id": "gatt",

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from searchapp import create_app
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import update_index
 from searchapp.querylang import QueryError, parse_query
-from searchapp.searching import Archive
 
 MARKER = "zqxjvk"
 MARKUP = ["<", ">", "&", '"', "'", "<script>", "</script>", "<mark>", "</mark>", "&amp;",

@@ -12,13 +12,13 @@ from conftest import write_articles
 from whoosh import query as wq
 from whoosh.analysis import StemmingAnalyzer
 
-from searchapp import ranking
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh import engine, ranking
+from searchapp.backends.whoosh.analysis import thread_safe
+from searchapp.backends.whoosh.indexing import update_index
+from searchapp.backends.whoosh.marking import SHARED_ANALYZER
+from searchapp.backends.whoosh.query import MAX_QUERY_PREFIX_TERMS, build_query
 from searchapp.querylang import MAX_WORDS, parse_query
-from searchapp.searching import Archive, engine
-from searchapp.searching.analysis import thread_safe
-from searchapp.searching.marking import SHARED_ANALYZER
-from searchapp.searching.query import MAX_QUERY_PREFIX_TERMS, build_query
 
 # More articles than a block of postings (128), so phrases skip and read several blocks.
 ARTICLES = 700
@@ -230,7 +230,7 @@ def test_analyzers_that_threads_share_are_thread_safe(big_index):
 
 
 def test_spelling_corrections_look_up_a_bounded_number_of_words(big_index, monkeypatch):
-    import searchapp.searching as searching
+    import searchapp.backends.whoosh.archive as searching
 
     looked_up = []
 
@@ -250,7 +250,7 @@ def test_spelling_corrections_look_up_a_bounded_number_of_words(big_index, monke
 
 
 def test_segment_words_are_read_in_one_go_as_whoosh_lists_them(big_index):
-    from searchapp.searching.corrections import segment_words
+    from searchapp.backends.whoosh.corrections import segment_words
 
     searcher = Archive(big_index)._searcher()
     for leaf, _ in searcher.reader().leaf_readers():

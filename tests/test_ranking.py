@@ -4,8 +4,8 @@ import pytest
 from conftest import write_articles
 
 from bench.relevance import average_precision, ndcg_at, precision_at, recall_at
-from searchapp.indexing import update_index
-from searchapp.searching import Archive
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import update_index
 
 # "x" is unjudged, "c" judged not relevant, "a" and "b" relevant.
 JUDGED = {"a": 1, "b": 1, "c": 0}
@@ -121,9 +121,9 @@ def test_excluding_a_word_keeps_the_best_matches_first(tmp_path):
     assert [round(hit.score, 6) for hit in hits] == best[:10]
 
 
-# The scoring maths on plain numbers (searchapp.ranking).
+# The scoring maths on plain numbers (searchapp.backends.whoosh.ranking).
 def test_bm25f_frequencies_are_weighted_length_normalised_then_saturated_once():
-    from searchapp import ranking
+    from searchapp.backends.whoosh import ranking
 
     headline = ranking.length_norms(1.5, average_length=10, b=0.75, lengths=[10, 20])
     body = ranking.length_norms(1.0, average_length=100, b=0.75, lengths=[0, 50, 200])
@@ -138,7 +138,7 @@ def test_bm25f_frequencies_are_weighted_length_normalised_then_saturated_once():
 
 
 def test_union_intersection_and_exclusion_combine_scores():
-    from searchapp import ranking
+    from searchapp.backends.whoosh import ranking
 
     a, b = {1: 1.0, 2: 2.0}, {2: 0.5, 3: 4.0}
     assert ranking.union([a, b]) == {1: 1.0, 2: 2.5, 3: 4.0}
@@ -150,7 +150,7 @@ def test_union_intersection_and_exclusion_combine_scores():
 
 
 def test_best_and_first_by_break_ties_by_article_number():
-    from searchapp import ranking
+    from searchapp.backends.whoosh import ranking
 
     scores = {9: 1.0, 4: 3.0, 7: 1.0, 2: 1.0}
     assert ranking.best(scores, 3) == [(4, 3.0), (2, 1.0), (7, 1.0)]

@@ -5,9 +5,10 @@ import pytest
 from conftest import SEED, write_articles
 from whoosh.analysis import StemmingAnalyzer
 
-from searchapp import indexing
-from searchapp.indexing import update_index
-from searchapp.searching import Archive, IndexUnavailable
+from searchapp.backends import IndexUnavailable
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh import indexing
+from searchapp.backends.whoosh.indexing import update_index
 
 
 @pytest.fixture
@@ -215,7 +216,7 @@ def test_long_snippets_show_where_the_text_goes_on(archive):
 
 
 def test_a_search_stopped_by_the_time_limit_returns_what_it_found(archive, monkeypatch):
-    import searchapp.searching as searching
+    import searchapp.backends.whoosh.archive as searching
 
     monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
     results = archive.search("border jermuk festival apricot chess")
@@ -225,7 +226,7 @@ def test_a_search_stopped_by_the_time_limit_returns_what_it_found(archive, monke
 
 
 def test_the_page_says_when_a_search_was_stopped(client, monkeypatch):
-    import searchapp.searching as searching
+    import searchapp.backends.whoosh.archive as searching
 
     monkeypatch.setattr(searching, "SEARCH_SECONDS", 0.0)
     assert "took too long and was stopped" in client.get("/?q=border+jermuk").get_data(as_text=True)

@@ -23,8 +23,8 @@ from bs4 import BeautifulSoup
 from prometheus_client.parser import text_string_to_metric_families
 
 from searchapp import create_app
+from searchapp.backends.whoosh.indexing import update_index
 from searchapp.config import ConfigError
-from searchapp.indexing import update_index
 from searchapp.logs import JsonFormatter
 from searchapp.serving import FAILURE_WINDOW_SECONDS, GIVE_UP_FAILURES, Limits
 from searchapp.web import SECURITY_HEADERS

@@ -137,7 +137,7 @@ def test_a_huge_article_is_snippeted_with_bounded_work():
 
 
 def test_the_lead_of_a_huge_article_is_short_and_cut_at_a_word():
-    from searchapp.searching import lead
+    from searchapp.snippets import lead
 
     text = " ".join(f"w{n}" for n in range(500_000))
     shown = lead(text)

@@ -8,8 +8,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from searchapp import create_app
-from searchapp.indexing import update_index
-from searchapp.searching import Archive
+from searchapp.backends.whoosh import WhooshArchive as Archive
+from searchapp.backends.whoosh.indexing import update_index
 
 
 def _record(number, day, topic):

@@ -6,7 +6,7 @@ from bs4 import BeautifulSoup
 from conftest import SEED, write_articles
 
 from searchapp import create_app, web
-from searchapp.indexing import update_index
+from searchapp.backends.whoosh.indexing import update_index
 
 HOSTILE_QUERIES = [
     '"unbalanced', "AND", "OR OR", "NOT", "-", "+", "*", "?", "*a*", "a?b", "((((", "))",
@@ -416,7 +416,7 @@ def test_article_page_and_api_show_the_source_credit(tmp_path):
 def test_an_index_built_without_the_credit_field_takes_new_articles_with_it(tmp_path):
     from whoosh import index as whoosh_index
 
-    from searchapp.indexing import INDEX_NAME, make_schema
+    from searchapp.backends.whoosh.indexing import INDEX_NAME, make_schema
 
     old = make_schema()
     old.remove("credit")

@@ -1,44 +1,46 @@
 """Search the index: ranked, filtered, paged results with highlighted snippets.
 
-``Archive`` opens the index once per process and gives each thread its own searcher,
+``WhooshArchive`` opens the index once per process and gives each thread its own searcher,
 refreshed when the indexer commits, so new articles appear without a restart. A reader's
 query becomes a query tree (``query``), which ``engine`` scores term at a time, one segment
-of the index after another. Results are plain dataclasses that the web page, the JSON API
-and the tests all share. This package and ``indexing`` are the only code that knows Whoosh.
+of the index after another. Results are the plain dataclasses of ``searchapp.results``.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import functools
 import heapq
 import html
 import math
+import os
 import re
 import threading
 import time
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from whoosh import query as wq
 from whoosh import scoring
 
-from searchapp import duplicates, ranking
-from searchapp.indexing import make_schema, open_index
-from searchapp.querylang import (
-    MAX_QUERY_CHARS,
-    MUST_NOT,
-    ParsedQuery,
-    QueryError,
-    clean_query,
-    parse_query,
+from searchapp import duplicates, reports
+from searchapp.backends import (
+    Archive,
+    Health,
+    IndexDamaged,
+    IndexReport,
+    IndexStats,
+    IndexUnavailable,
+    Progress,
 )
-from searchapp.searching.analysis import thread_safe
-from searchapp.searching.corrections import MAX_CORRECTION_EDITS, closest_word
-from searchapp.searching.engine import (
+from searchapp.backends.whoosh import ranking
+from searchapp.backends.whoosh.analysis import thread_safe
+from searchapp.backends.whoosh.corrections import MAX_CORRECTION_EDITS, closest_word
+from searchapp.backends.whoosh.engine import (
     BM25_B,
     BM25_K1,
     UNDATED_KEY,
@@ -50,19 +52,37 @@ from searchapp.searching.engine import (
     read_segment,
     score_segment,
 )
-from searchapp.searching.health import check_index, index_signature, is_index_failure
-from searchapp.searching.marking import mark_words, query_marks
-from searchapp.searching.matching import (
+from searchapp.backends.whoosh.health import check_index, index_signature, is_index_failure
+from searchapp.backends.whoosh.indexing import index_stats, make_schema, open_index, update_index
+from searchapp.backends.whoosh.marking import mark_words, query_marks
+from searchapp.backends.whoosh.matching import (
     enough_ranked_matches,
     optional_words,
     required_words,
     requiring,
 )
-from searchapp.searching.query import FIELD_WEIGHTS, build_query
-from searchapp.snippets import SNIPPET_CHARS, Marks, mark, snippet
-from searchapp.textsafety import safe_text
+from searchapp.backends.whoosh.query import FIELD_WEIGHTS, build_query
+from searchapp.querylang import (
+    MAX_QUERY_CHARS,
+    MUST_NOT,
+    ParsedQuery,
+    QueryError,
+    clean_query,
+    parse_query,
+)
+from searchapp.results import (
+    DEFAULT_PER_PAGE,
+    MAX_PER_PAGE,
+    MAX_RESULT_WINDOW,
+    SORTS,
+    ArticleRecord,
+    Hit,
+    Period,
+    Related,
+    SearchResults,
+)
+from searchapp.snippets import Marks, lead, mark, snippet
 
-SORTS = ("relevance", "newest", "oldest")
 MIN_COMPLETION_CHARS = 2
 MAX_COMPLETIONS = 8
 # Completions look at this many words after the prefix: bounded work per keystroke.
@@ -76,14 +96,10 @@ TIMELINE_DAYS_UNDER = 62
 COLLAPSE_WINDOW_FACTOR = 3
 COLLAPSE_MIN_WINDOW = 100
 COLLAPSE_MAX_WINDOW = 20_000
-DEFAULT_PER_PAGE = 10
-MAX_PER_PAGE = 50
 # Matching and counting stop after this long; the reader gets what was found by then.
 SEARCH_SECONDS = 2.0
 # How often damage() looks at the index folder again.
 HEALTH_SECONDS = 5.0
-# Deeper than this, paging is scraping: nobody reads result 10,001.
-MAX_RESULT_WINDOW = 10_000
 # Segments whose columns an Archive keeps read; more means the index was rewritten.
 MAX_CACHED_SEGMENTS = 64
 # The date field, to turn its column's keys back into dates.
@@ -108,14 +124,6 @@ SUGGEST_RATIO = 10
 MIN_SUGGESTED_RESULTS = 20
 
 
-class IndexUnavailable(Exception):
-    """There is no index to search yet; the message says how to build one."""
-
-
-class IndexDamaged(IndexUnavailable):
-    """The index was deleted or damaged under the running service; the message says so."""
-
-
 def _reads_index(method):
     """Turn a failure to read a damaged or deleted index into ``IndexDamaged``."""
 
@@ -133,153 +141,10 @@ def _reads_index(method):
     return reading
 
 
-@dataclass
-class Hit:
-    """One search result."""
+class WhooshArchive(Archive):
+    """The archive in one index folder, searched by all threads of a process."""
 
-    id: str
-    headline: str
-    date: date | None
-    snippet: str  # HTML: escaped text, matches in <mark>
-    score: float = 0.0
-    # HTML: the headline escaped, the query's words in <mark>.
-    headline_html: str = ""
-    # The ids of copies of this article (wire copies, reruns) folded into this result.
-    similar: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        _make_safe(self, "headline", "snippet", "headline_html")
-
-
-@dataclass
-class Period:
-    """One bar of the timeline of matches: a year, month or day, and how many matched."""
-
-    label: str
-    start: date
-    end: date
-    count: int
-    # How many articles the archive holds in the period, matching or not.
-    total: int = 0
-
-    @property
-    def share(self) -> float:
-        """The matches' share of the period's articles (0 when it holds none)."""
-        return self.count / self.total if self.total else 0.0
-
-    @property
-    def unit(self) -> str:
-        return {4: "year", 7: "month"}.get(len(self.label), "day")
-
-
-@dataclass
-class SearchResults:
-    """A page of results and what produced it."""
-
-    query: str
-    total: int
-    page: int
-    per_page: int
-    took_ms: float
-    sort: str = "relevance"
-    date_from: date | None = None
-    date_to: date | None = None
-    suggestion: str | None = None
-    hits: list[Hit] = field(default_factory=list)
-    # False when the time limit cut the search short: the total is then a lower bound.
-    complete: bool = True
-    # True when the query had more words than are looked for (querylang.MAX_WORDS).
-    truncated: bool = False
-    # The corrected query whose results these are, when the one typed found nothing.
-    corrected: str | None = None
-    timeline: list[Period] = field(default_factory=list)
-    # How many words (and phrases) the query looks for, and how many of them each result
-    # has at least; ``relaxed`` when no article had as many as the query asked for.
-    query_words: int = 0
-    required_words: int = 0
-    relaxed: bool = False
-    # Matching articles folded into another result as its copies (``Hit.similar``), among
-    # those compared; ``total`` counts every matching article, copies included.
-    collapsed: int = 0
-    # The article whose copies these results are (no folding then), when asked for.
-    similar_to: str | None = None
-
-    @property
-    def matched_all(self) -> bool:
-        """True when every result has every word of the query."""
-        return self.required_words >= self.query_words
-
-    @property
-    def pages(self) -> int:
-        shown = self.total - self.collapsed
-        return min(math.ceil(shown / self.per_page), MAX_RESULT_WINDOW // self.per_page)
-
-
-@dataclass
-class Related:
-    """An article like another one."""
-
-    id: str
-    headline: str
-    date: date | None
-
-    def __post_init__(self) -> None:
-        _make_safe(self, "headline")
-
-
-@dataclass
-class ArticleRecord:
-    """An article as stored in the index."""
-
-    id: str
-    headline: str
-    body: str
-    date: date | None = None
-    caption: str | None = None
-    author: str | None = None
-    url: str | None = None
-    related: list[Related] = field(default_factory=list)
-    # Who supplied the article: the `source` of a JSON Lines record (a wire, a paper).
-    credit: str | None = None
-
-    def __post_init__(self) -> None:
-        _make_safe(self, "headline", "body", "caption", "author", "url")
-
-    @property
-    def paragraphs(self) -> list[str]:
-        return [p for p in self.body.split("\n\n") if p.strip()]
-
-    @property
-    def words(self) -> int:
-        """Count the body's words without building a list of them."""
-        return sum(1 for _ in re.finditer(r"\S+", self.body))
-
-    def excerpt(self, max_chars: int) -> tuple[list[str], bool]:
-        """Return the paragraphs of the first ``max_chars`` of the body, and whether it was cut.
-
-        A cut falls between words, never inside one.
-        """
-        if len(self.body) <= max_chars:
-            return self.paragraphs, False
-        head = self.body[:max_chars + 1]
-        cut = max(head.rfind(" "), head.rfind("\n"))
-        head = head[:cut] if cut > 0 else head[:max_chars]
-        return [p for p in head.split("\n\n") if p.strip()], True
-
-
-def _make_safe(record, *names: str) -> None:
-    """Make stored text safe to output, as it leaves the index.
-
-    Indexing makes text safe, but an index built before it did may hold lone surrogates
-    and control characters that no page, JSON or feed can carry. Nearly free on clean text.
-    """
-    for name in names:
-        if value := getattr(record, name):
-            setattr(record, name, safe_text(value))
-
-
-class Archive:
-    """The searchable archive in one index folder, shared by all threads of a process."""
+    engine = "whoosh"
 
     def __init__(self, index_dir: Path | str, time_limit: float | None = None):
         self.index_dir = Path(index_dir)
@@ -508,6 +373,44 @@ class Archive:
             Related(hit["id"], hit.get("headline", ""), _date(hit.get("date"))) for hit in similar
         ]
         return record
+
+    @property
+    def location(self) -> str:
+        return str(self.index_dir)
+
+    def health(self) -> Health:
+        """Say whether the index can be searched, with its size and last commit."""
+        damage = self.damage()
+        if damage is None:
+            try:
+                stats = index_stats(self.index_dir)
+            except Exception as error:  # damaged since damage() last looked
+                damage = f"{type(error).__name__}: {error}"
+        if damage is not None:
+            return Health("damaged", damage)
+        if stats is None:
+            return Health("no index", f"There is no index in {self.index_dir} yet.")
+        return Health("ok", stats=stats)
+
+    def stats(self, largest: int = 0, date_range: bool = False) -> IndexStats | None:
+        stats = index_stats(self.index_dir, largest=largest, date_range=date_range)
+        if stats is not None:
+            stats.size_bytes = _folder_bytes(self.index_dir)
+        return stats
+
+    def exists(self) -> bool:
+        return open_index(self.index_dir) is not None
+
+    def update(self, paths: Iterable[Path], rebuild: bool = False,
+               progress: Progress | None = None, workers: int = 1) -> IndexReport:
+        return update_index(paths, self.index_dir, rebuild=rebuild, progress=progress,
+                            workers=workers)
+
+    def record_miss(self, query: str) -> None:
+        reports.record_miss(reports.log_path(self.index_dir), query)
+
+    def top_misses(self, limit: int = 20) -> list[tuple[str, int]]:
+        return reports.top_misses(reports.log_path(self.index_dir), limit)
 
     def mark(self, text: str, parts: list[str]) -> list[str]:
         """Return each of ``parts`` as escaped HTML with the words ``text`` searches marked.
@@ -832,10 +735,13 @@ def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
                headline_html=marked_headline, similar=similar)
 
 
-def lead(body: str, limit: int = SNIPPET_CHARS) -> str:
-    """Return the start of an article, cut at a word boundary."""
-    # Only the start is read: a huge article costs no more than a short one.
-    text = " ".join(body[:limit * 4].split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+def _folder_bytes(folder: Path) -> int:
+    """Add up the sizes of the files in ``folder`` (0 when it is gone)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+    return total

@@ -8,8 +8,8 @@ import html
 
 from whoosh import query as wq
 
-from searchapp.indexing import ANALYZER
-from searchapp.searching.analysis import thread_safe
+from searchapp.backends.whoosh.analysis import thread_safe
+from searchapp.backends.whoosh.indexing import ANALYZER
 from searchapp.snippets import Marks, mark_all
 
 # Distinct words whose analysed form a process remembers, for marking snippets.

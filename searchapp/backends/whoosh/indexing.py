@@ -2,8 +2,8 @@
 
 The index itself records which file each article came from and that file's size and
 modification time, so an update reads only new and changed files, and a run that is
-killed at any point leaves the last commit as it was. Whoosh stays behind this module
-and ``searching``.
+killed at any point leaves the last commit as it was. Whoosh stays behind this package
+(``backends.whoosh``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import signal
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +32,15 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR, SegmentWriter
 
 from searchapp import duplicates
-from searchapp.articles import Article, Skip, SourceFile, file_kind, find_files, read_articles
+from searchapp.articles import Article, Skip, SourceFile, file_kind, read_articles
+from searchapp.backends import (
+    IndexerError,
+    IndexLocked,
+    IndexReport,
+    IndexStats,
+    Progress,
+)
+from searchapp.changes import find_sources, plan_changes
 from searchapp.textsafety import safe_text
 
 INDEX_NAME = "MAIN"
@@ -143,33 +150,6 @@ def add_missing_fields(writer) -> None:
             writer.add_field(name, field_type)
 
 
-class IndexerError(Exception):
-    """An indexing run could not be done; the message says why and what to do."""
-
-
-class IndexLocked(IndexerError):
-    """Another indexer holds the index's write lock."""
-
-
-@dataclass
-class IndexReport:
-    """What an indexing run did."""
-
-    added: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped: list[Skip] = field(default_factory=list)
-    seconds: float = 0.0
-    written: bool = False
-
-    @property
-    def indexed(self) -> int:
-        return self.added + self.updated
-
-
-# Called as progress(bytes done, bytes in all, articles read so far).
-Progress = Callable[[int, int, int], None]
 PROGRESS_EVERY = 500
 
 
@@ -205,55 +185,19 @@ def update_index(
     :raises IndexerError: for missing paths and an index folder that cannot be written.
     """
     started = time.perf_counter()
-    roots = [Path(os.path.abspath(p)) for p in paths]
-    for root in roots:
-        if not root.exists():
-            raise IndexerError(f"no such file or folder: {root}")
     report = IndexReport()
-    found: list[SourceFile] = []
-    # Links are followed into any of the given folders; each file is read once.
-    inside = [os.path.realpath(root) for root in roots]
-    seen: set = set()
-    for root in roots:
-        for item in find_files(root, inside, seen):
-            if isinstance(item, Skip):
-                report.skipped.append(item)
-            else:
-                found.append(item)
-
+    walk = find_sources(paths, report)
     lock = _lock(index_dir)
     try:
         ix = _open_or_create(index_dir)
         indexed = {} if rebuild else _indexed_sources(ix)
-        changed = [f for f in found if indexed.get(f.key) != f.signature]
-        keys = {f.key for f in found}
-        kept = _keep_unwalked(indexed, report.skipped)
-        gone = {path for path in indexed
-                if path not in keys and path not in kept and _is_under(path, roots)}
-        report.unchanged = len(found) - len(changed)
+        changed, gone = plan_changes(walk, indexed, report)
         if changed or gone or rebuild:
             _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress, workers)
     finally:
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _keep_unwalked(indexed: dict[str, str], skipped: list[Skip]) -> set[str]:
-    """Return the indexed files under folders that were not walked; say so in their skips.
-
-    Their articles stay: a folder that cannot be read now, or that became a link to other
-    storage, has not lost its articles, and nothing is removed without a word.
-    """
-    kept: set[str] = set()
-    for skip in skipped:
-        if skip.folder:
-            under = {path for path in indexed if _is_under(path, [Path(skip.folder)])}
-            if under:
-                files = f"{len(under):,} file" + ("s" if len(under) > 1 else "")
-                skip.reason += f"; the articles of the {files} indexed from it before are kept"
-            kept |= under
-    return kept
 
 
 def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, workers) -> None:
@@ -686,10 +630,6 @@ def _id_conflict(article_id, source_key, owners, searcher, gone) -> str | None:
     return None
 
 
-def _is_under(path: str, roots: list[Path]) -> bool:
-    return any(path == str(root) or path.startswith(str(root) + os.sep) for root in roots)
-
-
 def _document(article: Article, source_key: str) -> dict:
     document = {
         "id": article.id,
@@ -705,18 +645,6 @@ def _document(article: Article, source_key: str) -> dict:
         if value := getattr(article, name):
             document[name] = value
     return document
-
-
-@dataclass
-class IndexStats:
-    """What an index holds, for `searchapp stats` and the health check."""
-
-    articles: int
-    last_commit: datetime | None
-    first_date: datetime | None = None
-    last_date: datetime | None = None
-    # (id, headline, body length in words) of the longest articles, longest first.
-    largest: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def index_stats(index_dir: Path, largest: int = 0, date_range: bool = False) -> IndexStats | None:

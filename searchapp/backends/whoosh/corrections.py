@@ -10,7 +10,7 @@ from whoosh.codec import whoosh3
 from whoosh.codec.base import Automata
 from whoosh.support.levenshtein import distance as edit_distance
 
-from searchapp.searching.engine import Leaf
+from searchapp.backends.whoosh.engine import Leaf
 
 MAX_CORRECTION_EDITS = 2
 # How Whoosh's words file starts each entry: the key's length and the value's.

@@ -22,8 +22,8 @@ from whoosh import index as whoosh_index
 from whoosh.codec import whoosh3
 from whoosh.reading import TermNotFound
 
-from searchapp.indexing import open_index
-from searchapp.searching.engine import read_segment
+from searchapp.backends.whoosh.engine import read_segment
+from searchapp.backends.whoosh.indexing import open_index
 
 # Words and articles of each segment read by a check, spread evenly over it.
 SAMPLED_TERMS = 256

@@ -22,10 +22,10 @@ from whoosh.codec import whoosh3
 from whoosh.matching import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
-from searchapp import ranking
-from searchapp.indexing import column_values, length_codes
+from searchapp.backends.whoosh import ranking
+from searchapp.backends.whoosh.indexing import column_values, length_codes
+from searchapp.backends.whoosh.query import FIELD_WEIGHTS, PhraseQuery, WordQuery
 from searchapp.querylang import FIELD_ALIASES
-from searchapp.searching.query import FIELD_WEIGHTS, PhraseQuery, WordQuery
 
 # BM25's term-frequency saturation and length normalisation.
 BM25_K1 = 1.6
