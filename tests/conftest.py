@@ -12,6 +12,9 @@ from click.testing import CliRunner
 from searchapp import create_app
 from searchapp.backends.whoosh.indexing import update_index
 
+# A real OpenSearch cluster for the tests marked `opensearch` (fixtures: opensearch_url, ...).
+pytest_plugins = ["tests.opensearch_cluster"]
+
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "000_5181227ef7dc2b03.txt"
 
 # A small archive: the client's seed plus a few articles that exercise ranking, dates,
