@@ -228,7 +228,7 @@ def open_archive(index_dir: Path | str, opensearch_url: str | None = None,
     :raises config.ConfigError: for a cluster address that cannot be used.
     """
     if opensearch_url and opensearch_url.strip():
-        from searchapp.backends.opensearch import OpenSearchArchive
+        from searchapp.backends.opensearch.archive import OpenSearchArchive
 
         return OpenSearchArchive(opensearch_url, opensearch_index, time_limit=time_limit)
     from searchapp.backends.whoosh import WhooshArchive
