@@ -237,7 +237,9 @@ def start_local_cluster(directory: Path, nodes: int) -> OpenSearchCluster:
     for _ in range(START_TRIES):
         port = free_http_port(nodes)
         result = run_tool("start", "--nodes", str(nodes), "--http-port", str(port),
-                          "--dir", str(directory), "--heap", HEAP)
+                          "--dir", str(directory), "--heap", HEAP,
+                          # A session killed before its teardown leaves no node running.
+                          "--owner-pid", str(os.getpid()))
         if result.returncode != EXIT_PORT_IN_USE:  # another program took a port meanwhile
             break
     if result.returncode != 0:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -158,13 +159,24 @@ def test_cluster_stop_removes_pid_files_and_closes_the_ports(opensearch_tool, tm
     assert again.returncode == 0 and "no running node" in again.stdout
 
 
-def test_cluster_stop_after_a_node_died_still_cleans_up(opensearch_tool, tmp_path):
+def test_cluster_nodes_stop_when_their_owner_dies_and_stop_still_cleans_up(opensearch_tool,
+                                                                          tmp_path):
     directory = tmp_path / "cluster"
-    started = opensearch_tool("start", "--nodes", "1", "--http-port", str(free_http_port(1)),
-                              "--dir", str(directory))
-    assert started.returncode == 0, started.stderr
-    pid = int((directory / "node-0.pid").read_text())
-    os.kill(pid, 9)
+    owner = subprocess.Popen(["sleep", "600"])
+    try:
+        started = opensearch_tool("start", "--nodes", "1", "--http-port",
+                                  str(free_http_port(1)), "--dir", str(directory),
+                                  "--owner-pid", str(owner.pid))
+        assert started.returncode == 0, started.stderr
+        pid = int((directory / "node-0.pid").read_text())
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 60
+    while process_is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not process_is_alive(pid)  # a test session killed before its teardown leaks no node
+
     stopped = opensearch_tool("stop", "--dir", str(directory))
     assert stopped.returncode == 0, stopped.stderr
     assert not list(directory.glob("*.pid"))
