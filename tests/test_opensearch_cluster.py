@@ -115,6 +115,27 @@ def test_cluster_sigkill_of_a_node_keeps_documents_searchable(opensearch_cluster
     assert count_matches(second, opensearch_index_name, "round") == len(HEADLINES)
 
 
+def test_cluster_killed_whole_comes_back_node_by_node_with_its_documents(
+        opensearch_cluster, opensearch_index_name):
+    if not opensearch_cluster.local:
+        pytest.skip(f"kills the cluster the tests start: unset {URL_VARIABLE}")
+    first = opensearch_cluster.url
+    create_index(first, opensearch_index_name)
+    opensearch_cluster.wait_for("green")
+    index_headlines(first, opensearch_index_name)
+
+    opensearch_cluster.kill(1)
+    opensearch_cluster.kill(0)
+    assert opensearch_cluster.pids == [None, None]
+    assert not is_listening(opensearch_cluster.http_port)
+
+    opensearch_cluster.restart(0)  # alone: node-1 is still down
+    assert opensearch_cluster.wait_for("yellow", nodes=1)["status"] == "yellow"
+    assert count_matches(first, opensearch_index_name, "talks") == len(HEADLINES)
+    opensearch_cluster.restart(1)
+    assert opensearch_cluster.wait_for("green")["number_of_nodes"] == 2
+
+
 def test_cluster_second_start_of_a_running_dir_says_so(opensearch_cluster, opensearch_tool):
     if not opensearch_cluster.local:
         pytest.skip(f"needs the cluster the tests start themselves: unset {URL_VARIABLE}")
