@@ -183,7 +183,7 @@ class OpenSearchCluster:
         raise ConnectionError(f"no node of {candidates} answered: {last_error}")
 
     def wait_for(self, status: str = "green", nodes: int | None = None, node: int = 0,
-                 timeout: float = 60) -> dict:
+                 timeout: float = 180) -> dict:
         """Wait until node sees the cluster with status (or better) and nodes nodes."""
         nodes = len(self.urls) if nodes is None else nodes
         deadline = time.monotonic() + timeout
@@ -224,7 +224,7 @@ class OpenSearchCluster:
         for node in dead:
             self.restart(node)
         if dead:
-            self.wait_for("green", timeout=120)
+            self.wait_for("green")
 
     def _require_local(self) -> None:
         if not self.local:
