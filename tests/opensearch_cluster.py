@@ -183,7 +183,7 @@ class OpenSearchCluster:
         raise ConnectionError(f"no node of {candidates} answered: {last_error}")
 
     def wait_for(self, status: str = "green", nodes: int | None = None, node: int = 0,
-                 timeout: float = 60) -> dict:
+                 timeout: float = 180) -> dict:
         """Wait until node sees the cluster with status (or better) and nodes nodes."""
         nodes = len(self.urls) if nodes is None else nodes
         deadline = time.monotonic() + timeout
@@ -224,7 +224,7 @@ class OpenSearchCluster:
         for node in dead:
             self.restart(node)
         if dead:
-            self.wait_for("green", timeout=120)
+            self.wait_for("green")
 
     def _require_local(self) -> None:
         if not self.local:
@@ -237,7 +237,9 @@ def start_local_cluster(directory: Path, nodes: int) -> OpenSearchCluster:
     for _ in range(START_TRIES):
         port = free_http_port(nodes)
         result = run_tool("start", "--nodes", str(nodes), "--http-port", str(port),
-                          "--dir", str(directory), "--heap", HEAP)
+                          "--dir", str(directory), "--heap", HEAP,
+                          # A session killed before its teardown leaves no node running.
+                          "--owner-pid", str(os.getpid()))
         if result.returncode != EXIT_PORT_IN_USE:  # another program took a port meanwhile
             break
     if result.returncode != 0:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,8 @@ def test_cluster_index_with_two_primaries_and_a_replica_is_green(opensearch_url,
 
 def test_cluster_sigkill_of_a_node_keeps_documents_searchable(opensearch_cluster,
                                                              opensearch_index_name):
+    if not opensearch_cluster.local:
+        pytest.skip(f"kills a node of the cluster the tests start: unset {URL_VARIABLE}")
     first, second = opensearch_cluster.urls
     create_index(first, opensearch_index_name)
     opensearch_cluster.wait_for("green")
@@ -110,6 +113,27 @@ def test_cluster_sigkill_of_a_node_keeps_documents_searchable(opensearch_cluster
     opensearch_cluster.restart(1)
     opensearch_cluster.wait_for("green")
     assert count_matches(second, opensearch_index_name, "round") == len(HEADLINES)
+
+
+def test_cluster_killed_whole_comes_back_node_by_node_with_its_documents(
+        opensearch_cluster, opensearch_index_name):
+    if not opensearch_cluster.local:
+        pytest.skip(f"kills the cluster the tests start: unset {URL_VARIABLE}")
+    first = opensearch_cluster.url
+    create_index(first, opensearch_index_name)
+    opensearch_cluster.wait_for("green")
+    index_headlines(first, opensearch_index_name)
+
+    opensearch_cluster.kill(1)
+    opensearch_cluster.kill(0)
+    assert opensearch_cluster.pids == [None, None]
+    assert not is_listening(opensearch_cluster.http_port)
+
+    opensearch_cluster.restart(0)  # alone: node-1 is still down
+    assert opensearch_cluster.wait_for("yellow", nodes=1)["status"] == "yellow"
+    assert count_matches(first, opensearch_index_name, "talks") == len(HEADLINES)
+    opensearch_cluster.restart(1)
+    assert opensearch_cluster.wait_for("green")["number_of_nodes"] == 2
 
 
 def test_cluster_second_start_of_a_running_dir_says_so(opensearch_cluster, opensearch_tool):
@@ -156,13 +180,24 @@ def test_cluster_stop_removes_pid_files_and_closes_the_ports(opensearch_tool, tm
     assert again.returncode == 0 and "no running node" in again.stdout
 
 
-def test_cluster_stop_after_a_node_died_still_cleans_up(opensearch_tool, tmp_path):
+def test_cluster_nodes_stop_when_their_owner_dies_and_stop_still_cleans_up(opensearch_tool,
+                                                                          tmp_path):
     directory = tmp_path / "cluster"
-    started = opensearch_tool("start", "--nodes", "1", "--http-port", str(free_http_port(1)),
-                              "--dir", str(directory))
-    assert started.returncode == 0, started.stderr
-    pid = int((directory / "node-0.pid").read_text())
-    os.kill(pid, 9)
+    owner = subprocess.Popen(["sleep", "600"])
+    try:
+        started = opensearch_tool("start", "--nodes", "1", "--http-port",
+                                  str(free_http_port(1)), "--dir", str(directory),
+                                  "--owner-pid", str(owner.pid))
+        assert started.returncode == 0, started.stderr
+        pid = int((directory / "node-0.pid").read_text())
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 60
+    while process_is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not process_is_alive(pid)  # a test session killed before its teardown leaks no node
+
     stopped = opensearch_tool("stop", "--dir", str(directory))
     assert stopped.returncode == 0, stopped.stderr
     assert not list(directory.glob("*.pid"))

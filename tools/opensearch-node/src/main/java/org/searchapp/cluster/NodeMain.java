@@ -18,10 +18,14 @@ import org.opensearch.node.Node;
  * <p>Usage: {@code java -cp ... org.searchapp.cluster.NodeMain NODE_HOME}; the node reads
  * {@code NODE_HOME/config/opensearch.yml} and {@code log4j2.properties}, which
  * tools/opensearch-cluster writes there; the latter sends log lines to standard output.
+ *
+ * <p>With {@code -Dsearchapp.owner.pid=PID} the node also stops by itself once process PID is
+ * gone, so a test session that dies without cleaning up leaves no node behind.
  */
 public final class NodeMain {
 
     private static final long CLOSE_TIMEOUT_SECONDS = 20;
+    private static final long OWNER_POLL_MILLIS = 2000;
 
     private NodeMain() {}
 
@@ -57,7 +61,29 @@ public final class NodeMain {
         }, "searchapp-node-close"));
 
         node.start();
+        watchOwner(System.getProperty("searchapp.owner.pid"));
         // The node's own threads may all be daemons: hold the JVM open until it is told to stop.
         closed.await();
+    }
+
+    /** Exit (which closes the node through the shutdown hook) once the owner process ends. */
+    private static void watchOwner(String ownerPid) {
+        if (ownerPid == null || ownerPid.isBlank()) {
+            return;
+        }
+        long pid = Long.parseLong(ownerPid.trim());
+        Thread watcher = new Thread(() -> {
+            while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                try {
+                    Thread.sleep(OWNER_POLL_MILLIS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            System.out.println("owner process " + pid + " is gone: stopping");
+            System.exit(0);
+        }, "searchapp-owner-watch");
+        watcher.setDaemon(true);
+        watcher.start();
     }
 }
