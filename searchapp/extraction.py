@@ -264,7 +264,7 @@ def extract_bodies(html: str, library: bool = True) -> tuple[_Metadata, str | No
 
     With ``library`` false trafilatura is not asked: our own reading alone.
     """
-    document, library_tree = _parse(html)
+    document, library_tree = parse_page(html)
     if document is None:
         return _Metadata(), None, Bodies([], [], [])
     # Held to the end: lxml then reuses these objects, instead of making new ones each walk.
@@ -286,7 +286,7 @@ def extract_bodies(html: str, library: bool = True) -> tuple[_Metadata, str | No
     return meta, caption, bodies
 
 
-def _parse(html: str) -> tuple[HtmlElement | None, HtmlElement | None]:
+def parse_page(html: str) -> tuple[HtmlElement | None, HtmlElement | None]:
     """Parse a page once; return the tree for us and the tree for trafilatura.
 
     They are one tree but on pages nested deeper than libxml2 builds (it stops at 256
@@ -397,25 +397,30 @@ def _text(element: HtmlElement, separator: str = "", removed: set | frozenset = 
 
 def _read_metadata(tags: list[HtmlElement]) -> _Metadata:
     """Read the metadata from every element of a page, in document order."""
-    found = _json_ld_metadata(tags)
-    meta = _meta_tags(tags)
-    found.url = found.url or _first(meta, URL_META) or _canonical_url(tags)
-    h1s = [text for text in (_clean(_text(tag, " ")) for tag in tags if tag.tag == "h1") if text]
+    # The elements by name, in one pass: each lookup below would walk the page again.
+    named: dict[str, list[HtmlElement]] = {}
+    for tag in tags:
+        named.setdefault(tag.tag, []).append(tag)
+    found = _json_ld_metadata(named.get("script", []))
+    meta = _meta_tags(named.get("meta", []), tags)
+    found.url = found.url or _first(meta, URL_META) or _canonical_url(named.get("link", []))
+    headings = named.get("h1", [])
+    h1s = [text for text in (_clean(_text(tag, " ")) for tag in headings) if text]
     found.headline = found.headline or _first(meta, HEADLINE_META) or next(iter(h1s), None)
-    found.headline = found.headline or _title_text(tags)
+    found.headline = found.headline or _title_text(named.get("title", []))
     if found.headline:
         sites = found.site_names + _first_all(meta, SITE_NAME_META) + _host_names(found.url)
         found.headline = _drop_site_name(found.headline, sites, h1s)
         found.headline = _whole_headline(found.headline, h1s)
     if not found.date:
-        times = [str(tag.get("datetime")) for tag in _times(tags)]
+        times = [str(tag.get("datetime")) for tag in _times(named.get("time", []))]
         values = _first_all(meta, DATE_META) + _published_meta(meta) + times
         found.date_text, found.date = next(
             ((value, day) for value in values if (day := parse_date(value))), (None, None)
         )
     # Only an undated page is trusted with a date line above its headline: the site's
     # header often shows today's date there.
-    shown = _date_line(tags, found.headline, above=not found.date)
+    shown = _date_line(headings, found.headline, above=not found.date)
     if shown and (
         not found.date
         or UTC_TIMESTAMP.search(found.date_text or "")
@@ -539,12 +544,12 @@ def _nodes_before(start: HtmlElement) -> Iterator[HtmlElement | _String]:
         node = parent
 
 
-def _date_line(tags: list[HtmlElement], headline: str | None, above: bool) -> datetime.date | None:
+def _date_line(h1s: list[HtmlElement], headline: str | None, above: bool) -> datetime.date | None:
     """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019").
 
-    With ``above``, a date line just over the headline counts too ("publiziert am ...").
+    ``h1s`` are the page's <h1> elements. With ``above``, a date line just over the
+    headline counts too ("publiziert am ...").
     """
-    h1s = [tag for tag in tags if tag.tag == "h1"]
     if not h1s:
         return None
     # The headline's own <h1>, not the site's logo or a menu heading.
@@ -695,14 +700,14 @@ def _is_url(text: str) -> bool:
     return bool(re.match(r"https?://\S+$", text))
 
 
-def _meta_tags(tags: list[HtmlElement]) -> dict[str, list[str]]:
+def _meta_tags(metas: list[HtmlElement], tags: list[HtmlElement]) -> dict[str, list[str]]:
+    """Return the values of the page's <meta> elements, and of its datePublished items."""
     values: dict[str, list[str]] = {}
-    for tag in tags:
-        if tag.tag == "meta":
-            key = tag.get("property") or tag.get("name") or tag.get("itemprop")
-            value = _clean(tag.get("content"))
-            if isinstance(key, str) and value:
-                values.setdefault(key.strip().lower(), []).append(value)
+    for tag in metas:
+        key = tag.get("property") or tag.get("name") or tag.get("itemprop")
+        value = _clean(tag.get("content"))
+        if key and value:
+            values.setdefault(key.strip().lower(), []).append(value)
     for tag in tags:
         if tag.get("itemprop") == "datePublished" and tag.tag != "meta":
             if value := _clean(tag.get("datetime") or _text(tag)):
@@ -783,7 +788,7 @@ def _child_tags(element: HtmlElement) -> list[HtmlElement]:
 
 
 def _is_furniture(element: HtmlElement) -> bool:
-    if element.tag in DROPPED_TAGS or _is_hidden(element):
+    if element.tag in _DROPPED or _is_hidden(element):
         return True
     role = element.get("role")
     if role and role.lower() in FURNITURE_ROLES:
@@ -804,6 +809,7 @@ def _is_hidden(element: HtmlElement) -> bool:
     )
 
 
+_DROPPED = set(DROPPED_TAGS)
 _FURNITURE_RE = re.compile(
     "|".join(map(re.escape, FURNITURE_WORDS))
     + r"|(?:^|[-_])(?:" + "|".join(FURNITURE_TOKENS) + r")(?:$|[-_])"
@@ -1084,7 +1090,7 @@ def _block_texts(containers: list[HtmlElement], removed: set[HtmlElement]) -> li
 
 def _split_article_body(body: str) -> list[str]:
     if re.search(r"<(?:p|br|div)\b", body, re.IGNORECASE):
-        document, _ = _parse(body)
+        document, _ = parse_page(body)
         return _block_texts([_body(document)], set()) if document is not None else []
     text = html_entities.unescape(body)
     # Some sites separate paragraphs with one newline, others with a blank line.
@@ -1117,16 +1123,20 @@ def library_body(page: str | HtmlElement) -> list[str]:
 
 def compare_bodies(ours: list[str], library: list[str], publisher: list[str]) -> Bodies:
     """Measure how far our body, trafilatura's and the publisher's agree."""
-    ours_shingles, library_shingles = _shingles(ours), _shingles(library)
+    # Each text is split into words once: the whole text's words are its paragraphs' words.
+    ours_tokens = [_tokens(text) for text in ours]
     library_words = _tokens(" ".join(library))
-    runs: dict[int, set[tuple[str, ...]]] = {}
+    ours_shingles = _count_shingles([word for tokens in ours_tokens for word in tokens])
+    library_shingles = _count_shingles(library_words)
+    # The words between spaces: a run of words is in the text when " run " is in this.
+    library_text = f" {' '.join(library_words)} "
     bodies = Bodies(
         ours,
         library,
         publisher,
         ours_in_library=_share_held(ours_shingles, library_shingles),
         library_in_ours=_share_held(library_shingles, ours_shingles),
-        supported=[_holds(library_shingles, library_words, runs, text) for text in ours],
+        supported=[_holds(library_shingles, library_text, words) for words in ours_tokens],
     )
     if publisher:
         publisher_shingles = _shingles(publisher)
@@ -1175,7 +1185,10 @@ def _tokens(text: str) -> list[str]:
 
 
 def _shingles(paragraphs: list[str]) -> Counter[tuple[str, ...]]:
-    words = _tokens(" ".join(paragraphs))
+    return _count_shingles(_tokens(" ".join(paragraphs)))
+
+
+def _count_shingles(words: list[str]) -> Counter[tuple[str, ...]]:
     if len(words) < SHINGLE_SIZE:
         return Counter([tuple(words)] if words else [])
     return Counter(zip(*(words[i:] for i in range(SHINGLE_SIZE)), strict=False))
@@ -1188,7 +1201,16 @@ def _size(paragraphs: list[str]) -> int:
 def _share_held(part: Counter, whole: Counter) -> float:
     """Return the share of ``part``'s shingles that ``whole`` holds too."""
     total = sum(part.values())
-    return sum((part & whole).values()) / total if total else 0.0
+    if not total:
+        return 0.0
+    held = 0
+    # A loop of dict lookups: Counter's "&" builds a third Counter and looks up through
+    # __missing__, three times slower here.
+    found = whole.get
+    for shingle, count in part.items():
+        if other := found(shingle):
+            held += count if count < other else other
+    return held / total
 
 
 def _match(a: Counter, b: Counter) -> float:
@@ -1197,18 +1219,15 @@ def _match(a: Counter, b: Counter) -> float:
     return 2 * first * second / (first + second) if first + second else 0.0
 
 
-def _holds(
-    shingles: Counter, words: list[str], runs: dict[int, set[tuple[str, ...]]], paragraph: str
-) -> bool:
-    """Tell whether a text (its shingles, its words) holds most of one paragraph.
+def _holds(shingles: Counter, spaced_words: str, paragraph: list[str]) -> bool:
+    """Tell whether a text holds most of one paragraph, given as its words.
 
-    ``runs`` caches the text's runs of n words, by n, for the short paragraphs.
+    The text is given as its shingles and as its words joined by spaces, with a space at
+    either end.
     """
-    tokens = tuple(_tokens(paragraph))
-    if len(tokens) < SHORT_PARAGRAPH_TOKENS:
+    if not paragraph:
+        return False
+    if len(paragraph) < SHORT_PARAGRAPH_TOKENS:
         # Too short for shingles to say: the words must appear together as they are.
-        size = len(tokens)
-        if size not in runs:
-            runs[size] = set(zip(*(words[i:] for i in range(size)), strict=False))
-        return tokens in runs[size]
-    return _share_held(_shingles([paragraph]), shingles) >= PARAGRAPH_HELD
+        return f" {' '.join(paragraph)} " in spaced_words
+    return _share_held(_count_shingles(paragraph), shingles) >= PARAGRAPH_HELD
