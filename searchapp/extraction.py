@@ -110,8 +110,8 @@ BROKEN_LD_ARTICLE = re.compile(r'"@type"\s*:\s*"[^"]*(?:Article|Posting)"')
 BROKEN_LD_FIELD = re.compile(
     r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
 )
-# Elements whose text is never the page's text: code, styles, templates, and the ruby notes
-# over East Asian characters (bs4 kept these strings apart; we keep its reading).
+# Elements whose text is never the page's text: code, styles, templates, and the ruby
+# readings printed over East Asian characters (they repeat the characters' sound).
 INERT_TAGS = {"script", "style", "template", "rt", "rp"}
 # The HTML parser's settings: trafilatura's own, so that it reads the tree we hand it as it
 # would read the page (its output is the same on every development page).
@@ -498,8 +498,8 @@ def _subtree_nodes(
 ) -> Iterator[HtmlElement | _String]:
     """Yield an element, its contents and the text after it, in document order.
 
-    As bs4 listed them (``next_elements``): scripts and styles are left out, as they were
-    cut from the page before bs4 parsed it.
+    Scripts and styles are left out: they hold no date line, and counting their nodes
+    would shorten the window of nodes searched for one.
     """
     inert = skipped = 0
     for event, node in etree.iterwalk(element, events=("start", "end")):
