@@ -6,8 +6,12 @@ different ways: ours, the text of the element that holds the article, found with
 signals (semantic markup, paragraph text, link density) after the site furniture around it
 is removed; trafilatura's; and the page's own JSON-LD articleBody where it is complete.
 Where they agree our text is kept, less the short lines only we found; where they do not,
-the evidence decides (see ``choose_body``). This is the only module that imports bs4 and
-trafilatura.
+the evidence decides (see ``choose_body``).
+
+The page is parsed once, by lxml as trafilatura parses it, and that one tree serves our
+metadata, our block finder and trafilatura (which works on a copy of it): building a
+BeautifulSoup tree cost more than everything else together (bench.extraction --parsers).
+This is the only module that parses HTML and calls trafilatura.
 """
 
 from __future__ import annotations
@@ -17,21 +21,15 @@ import html as html_entities
 import itertools
 import json
 import re
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import lxml.html
 import trafilatura
-from bs4 import (
-    BeautifulSoup,
-    MarkupResemblesLocatorWarning,
-    NavigableString,
-    Tag,
-    XMLParsedAsHTMLWarning,
-)
 from lxml import etree
+from lxml.html import HtmlElement
 
 from searchapp.cleaning import clean_paragraphs, normalize_space, split_paragraphs
 from searchapp.dates import find_dates, parse_date
@@ -112,15 +110,18 @@ BROKEN_LD_ARTICLE = re.compile(r'"@type"\s*:\s*"[^"]*(?:Article|Posting)"')
 BROKEN_LD_FIELD = re.compile(
     r'"(?P<key>headline|datePublished|dateCreated)"\s*:\s*"(?P<value>(?:[^"\\]|\\.)*)"'
 )
-# Markup that never holds text or metadata, cut out before parsing (bs4 is slow per node):
-# scripts other than JSON-LD, styles and comments, each up to its end as the HTML parser
-# reads it, so an unclosed one runs to the end of the page. That, and the bounded tag,
-# keep the cut linear in the page's length whatever the page holds.
-INERT_MARKUP = re.compile(
-    r"<(script|style)\b(?![^<>]{0,2000}ld\+json)[^<>]{0,2000}>(?:.*?</\1\s*>|.*\Z)"
-    r"|<!--(?:.*?-->|.*\Z)",
-    re.DOTALL | re.IGNORECASE,
-)
+# Elements whose text is never the page's text: code, styles, templates, and the ruby
+# readings printed over East Asian characters (they repeat the characters' sound).
+INERT_TAGS = {"script", "style", "template", "rt", "rp"}
+# The HTML parser's settings: trafilatura's own, so that it reads the tree we hand it as it
+# would read the page (its output is the same on every development page).
+PARSER_OPTIONS = {
+    "collect_ids": False, "default_doctype": False, "encoding": "utf-8",
+    "remove_comments": True, "remove_pis": True,
+}
+# Characters libxml2 refuses in a document (NUL would become U+FFFD paragraphs).
+INVALID_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+XML_NAME = re.compile(r"[A-Za-z_][\w.-]*\Z", re.ASCII)
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 MEDIA_CLASS = re.compile(r"caption|credit|image|photo|picture|media|gallery|figure", re.I)
@@ -173,17 +174,21 @@ COMMAS = re.compile(r"[,，、،]")
 
 
 class TextCounts(NamedTuple):
-    """Characters of text inside one element: all, in links, in prose paragraphs."""
+    """Characters of text inside one element: all, in links, in prose paragraphs.
+
+    ``text_block``: the element holds paragraph text itself, not other blocks that do.
+    """
 
     text: int
     links: int
     paragraphs: int
     commas: int = 0
+    text_block: bool = False
 
 
 _NO_TEXT = TextCounts(0, 0, 0, 0)
-# TextCounts of every element of a page, by id().
-Stats = dict[int, TextCounts]
+# TextCounts of the elements of a page.
+Stats = dict[HtmlElement, TextCounts]
 
 
 @dataclass
@@ -254,30 +259,98 @@ def extract_page(html: str) -> Page:
     return Page(meta.headline, meta.date, meta.author, meta.url, caption, paragraphs)
 
 
-def extract_bodies(html: str) -> tuple[_Metadata, str | None, Bodies]:
-    """Read a page's metadata and photo caption, and compare its candidate bodies."""
-    soup = _parse(html)
-    meta = _read_metadata(soup)
-    root = soup.body or soup
-    elements = _drop_furniture(root)
-    stats = _text_stats(root, elements)
-    containers = _find_article(root, elements, stats)
-    caption = _take_caption(containers, root)
-    ours = clean_paragraphs(_block_texts(containers))
+def extract_bodies(html: str, library: bool = True) -> tuple[_Metadata, str | None, Bodies]:
+    """Read a page's metadata and photo caption, and compare its candidate bodies.
+
+    With ``library`` false trafilatura is not asked: our own reading alone.
+    """
+    document, library_tree = parse_page(html)
+    if document is None:
+        return _Metadata(), None, Bodies([], [], [])
+    # Held to the end: lxml then reuses these objects, instead of making new ones each walk.
+    tags = list(document.iter(etree.Element))
+    meta = _read_metadata(tags)
+    root = _body(document)
+    elements = list(root.iterdescendants(etree.Element))
+    whole = _text_stats(root, elements)
+    elements, removed = _drop_furniture(root, elements, whole)
+    stats = _text_stats(root, elements, removed, whole)
+    containers = _find_article(root, elements, stats, removed)
+    caption, captions = _take_caption(containers, elements, removed)
+    ours = clean_paragraphs(_block_texts(containers, removed | captions))
     fallback = clean_paragraphs(_split_article_body(meta.article_body or ""))
     complete = meta.article_body and not TRUNCATED.search(meta.article_body)
-    bodies = compare_bodies(ours, library_body(html), fallback if complete else [])
+    library_paragraphs = library_body(library_tree) if library else []
+    bodies = compare_bodies(ours, library_paragraphs, fallback if complete else [])
     bodies.headline, bodies.fallback = meta.headline, fallback
     return meta, caption, bodies
 
 
-def _parse(html: str) -> BeautifulSoup:
-    with warnings.catch_warnings():
-        # Plain text that looks like a URL or an XML feed is still a page to us.
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        # lxml turns NUL into U+FFFD, which would leave paragraphs of nothing but "\ufffd".
-        return BeautifulSoup(INERT_MARKUP.sub("", (html or "").replace("\x00", "")), "lxml")
+def parse_page(html: str) -> tuple[HtmlElement | None, HtmlElement | None]:
+    """Parse a page once; return the tree for us and the tree for trafilatura.
+
+    They are one tree but on pages nested deeper than libxml2 builds (it stops at 256
+    levels and drops the rest): those are read again, whole, for us, and trafilatura
+    keeps the tree that was cut, which it reads as fast as any (the whole one took it
+    over a minute).
+    """
+    text = INVALID_CHARS.sub("", html or "")
+    if not text.strip():
+        return None, None
+    parser = lxml.html.HTMLParser(**PARSER_OPTIONS)  # one a call: its error log is ours
+    try:
+        tree = lxml.html.document_fromstring(text, parser=parser)
+    except ValueError:
+        # A string that declares its encoding (<?xml ... encoding=...?>) is parsed as bytes.
+        try:
+            tree = lxml.html.document_fromstring(
+                text.encode("utf-8", "surrogatepass"), parser=parser
+            )
+        except (ValueError, etree.LxmlError):
+            return None, None
+    except etree.LxmlError:
+        return None, None
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        whole = _parse_whole(text)
+        return (tree if whole is None else whole), tree
+    return tree, tree
+
+
+class _TreeTarget:
+    """Build a tree from the parser's events: libxml2 sets no depth limit on those.
+
+    Names lxml would refuse ("xmlns:og", "fb:like") become <span> or are dropped.
+    """
+
+    def __init__(self) -> None:
+        self.builder = etree.TreeBuilder(element_factory=lxml.html.html_parser.makeelement)
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        names = {name: value for name, value in attrib.items() if XML_NAME.match(name)}
+        self.builder.start(tag if XML_NAME.match(tag) else "span", names)
+
+    def end(self, tag: str) -> None:
+        self.builder.end(tag if XML_NAME.match(tag) else "span")
+
+    def data(self, text: str) -> None:
+        self.builder.data(text)
+
+    def close(self) -> HtmlElement:
+        return self.builder.close()
+
+
+def _parse_whole(text: str) -> HtmlElement | None:
+    """Parse a page nested too deep for libxml2's own tree, through our tree builder."""
+    parser = etree.HTMLParser(target=_TreeTarget(), remove_comments=True, remove_pis=True)
+    try:
+        parser.feed(text)
+        return parser.close()
+    except (ValueError, etree.LxmlError):
+        return None
+
+
+def _body(document: HtmlElement) -> HtmlElement:
+    return next(document.iter("body"), document)
 
 
 def _clean(value: object) -> str | None:
@@ -286,31 +359,68 @@ def _clean(value: object) -> str | None:
     return " ".join(normalize_space(value).split()) or None
 
 
+def _is_element(node: object) -> bool:
+    # Comments and processing instructions are nodes too, with a function for a tag.
+    return isinstance(getattr(node, "tag", None), str)
+
+
+def _classes(element: HtmlElement) -> list[str]:
+    value = element.get("class")
+    return value.split() if value else []
+
+
+def _strings(element: HtmlElement, removed: set | frozenset = frozenset()) -> Iterator[str]:
+    """Yield the text of an element in document order, without code, styles or ruby notes.
+
+    The text inside ``removed`` elements is left out too.
+    """
+    inert = 0
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        if event == "start":
+            if node.tag in INERT_TAGS or node in removed:
+                inert += 1
+            elif not inert and node.text and _is_element(node):
+                yield node.text
+        else:
+            if node.tag in INERT_TAGS or node in removed:
+                inert -= 1
+            if not inert and node.tail and node is not element:
+                yield node.tail
+
+
+def _text(element: HtmlElement, separator: str = "", removed: set | frozenset = frozenset()) -> str:
+    return separator.join(_strings(element, removed))
+
+
 # --- metadata -------------------------------------------------------------------------------
 
 
-def _read_metadata(soup: BeautifulSoup) -> _Metadata:
-    # One walk over the page serves every lookup below; each find_all would walk it again.
-    tags = soup.find_all(True)
-    found = _json_ld_metadata(tags)
-    meta = _meta_tags(tags)
-    found.url = found.url or _first(meta, URL_META) or _canonical_url(tags)
-    h1s = [text for text in (_clean(tag.get_text(" ")) for tag in tags if tag.name == "h1") if text]
+def _read_metadata(tags: list[HtmlElement]) -> _Metadata:
+    """Read the metadata from every element of a page, in document order."""
+    # The elements by name, in one pass: each lookup below would walk the page again.
+    named: dict[str, list[HtmlElement]] = {}
+    for tag in tags:
+        named.setdefault(tag.tag, []).append(tag)
+    found = _json_ld_metadata(named.get("script", []))
+    meta = _meta_tags(named.get("meta", []), tags)
+    found.url = found.url or _first(meta, URL_META) or _canonical_url(named.get("link", []))
+    headings = named.get("h1", [])
+    h1s = [text for text in (_clean(_text(tag, " ")) for tag in headings) if text]
     found.headline = found.headline or _first(meta, HEADLINE_META) or next(iter(h1s), None)
-    found.headline = found.headline or _title_text(soup)
+    found.headline = found.headline or _title_text(named.get("title", []))
     if found.headline:
         sites = found.site_names + _first_all(meta, SITE_NAME_META) + _host_names(found.url)
         found.headline = _drop_site_name(found.headline, sites, h1s)
         found.headline = _whole_headline(found.headline, h1s)
     if not found.date:
-        times = [str(tag["datetime"]) for tag in _times(tags)]
+        times = [str(tag.get("datetime")) for tag in _times(named.get("time", []))]
         values = _first_all(meta, DATE_META) + _published_meta(meta) + times
         found.date_text, found.date = next(
             ((value, day) for value in values if (day := parse_date(value))), (None, None)
         )
     # Only an undated page is trusted with a date line above its headline: the site's
     # header often shows today's date there.
-    shown = _date_line(tags, found.headline, above=not found.date)
+    shown = _date_line(headings, found.headline, above=not found.date)
     if shown and (
         not found.date
         or UTC_TIMESTAMP.search(found.date_text or "")
@@ -376,26 +486,84 @@ def _published_meta(meta: dict[str, list[str]]) -> list[str]:
     ]
 
 
-def _date_line(tags: list[Tag], headline: str | None, above: bool) -> datetime.date | None:
+class _String(NamedTuple):
+    """A piece of a page's text and the element it sits in (None in code and styles)."""
+
+    text: str
+    parent: HtmlElement | None
+
+
+def _subtree_nodes(
+    element: HtmlElement, itself: bool = True, tail: bool = True
+) -> Iterator[HtmlElement | _String]:
+    """Yield an element, its contents and the text after it, in document order.
+
+    Scripts and styles are left out: they hold no date line, and counting their nodes
+    would shorten the window of nodes searched for one.
+    """
+    inert = skipped = 0
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        code = node.tag in ("script", "style")
+        if event == "start":
+            skipped += code
+            inert += node.tag in INERT_TAGS
+            if skipped or not _is_element(node):
+                continue
+            if itself or node is not element:
+                yield node
+            if node.text:
+                yield _String(node.text, None if inert else node)
+        else:
+            skipped -= code
+            inert -= node.tag in INERT_TAGS
+            if not skipped and node.tail and (tail or node is not element):
+                yield _String(node.tail, None if inert else node.getparent())
+
+
+def _nodes_after(start: HtmlElement) -> Iterator[HtmlElement | _String]:
+    """Yield what follows an element's start in document order: its contents, then on."""
+    yield from _subtree_nodes(start, itself=False, tail=False)
+    node = start
+    while (parent := node.getparent()) is not None:
+        if node.tail:
+            yield _String(node.tail, None if parent.tag in INERT_TAGS else parent)
+        for sibling in node.itersiblings():
+            yield from _subtree_nodes(sibling)
+        node = parent
+
+
+def _nodes_before(start: HtmlElement) -> Iterator[HtmlElement | _String]:
+    """Yield what comes before an element in document order, nearest first."""
+    node = start
+    while (parent := node.getparent()) is not None:
+        for sibling in node.itersiblings(preceding=True):
+            yield from reversed(list(_subtree_nodes(sibling)))
+        if parent.text:
+            yield _String(parent.text, None if parent.tag in INERT_TAGS else parent)
+        yield parent
+        node = parent
+
+
+def _date_line(h1s: list[HtmlElement], headline: str | None, above: bool) -> datetime.date | None:
     """Return the date the page shows under its headline ("Published 2:16 AM Nov 20, 2019").
 
-    With ``above``, a date line just over the headline counts too ("publiziert am ...").
+    ``h1s`` are the page's <h1> elements. With ``above``, a date line just over the
+    headline counts too ("publiziert am ...").
     """
-    h1s = [tag for tag in tags if tag.name == "h1"]
     if not h1s:
         return None
     # The headline's own <h1>, not the site's logo or a menu heading.
-    h1 = next((tag for tag in h1s if _clean(tag.get_text(" ")) == headline), h1s[0])
-    nodes = itertools.islice(h1.next_elements, DATE_LINE_WINDOW)
+    h1 = next((tag for tag in h1s if _clean(_text(tag, " ")) == headline), h1s[0])
+    nodes = itertools.islice(_nodes_after(h1), DATE_LINE_WINDOW)
     if above:
-        nodes = itertools.chain(nodes, itertools.islice(h1.previous_elements, DATE_ABOVE_WINDOW))
+        nodes = itertools.chain(nodes, itertools.islice(_nodes_before(h1), DATE_ABOVE_WINDOW))
     for node in nodes:
-        if type(node) is not NavigableString or not node.strip():
+        if not isinstance(node, _String) or node.parent is None or not node.text.strip():
             continue
         line = node.parent
-        if line is None or len(line.contents) > DATE_LINE_MAX_PARTS:
+        if _part_count(line) > DATE_LINE_MAX_PARTS:
             continue  # loose text in a big block is no date line
-        text = _clean(line.get_text(" "))
+        text = _clean(_text(line, " "))
         if not text or len(text) > DATE_LINE_MAX_CHARS:
             continue
         names = _element_names(line)
@@ -407,20 +575,33 @@ def _date_line(tags: list[Tag], headline: str | None, above: bool) -> datetime.d
     return None
 
 
-def _element_names(element: Tag) -> str:
+def _part_count(element: HtmlElement) -> int:
+    """Count an element's children and the strings between them."""
+    count = 1 if element.text else 0
+    for child in element:
+        if child.tag not in ("script", "style"):
+            count += 1
+        count += 1 if child.tail else 0
+    return count
+
+
+def _element_names(element: HtmlElement) -> str:
     """Return the tag names, classes and ids of an element and its parent, for matching."""
     names = []
-    for item in (element, element.parent):
-        if isinstance(item, Tag):
-            names += [item.name, *(item.get("class") or []), str(item.get("id") or "")]
+    for item in (element, element.getparent()):
+        if item is not None:
+            names += [item.tag, *_classes(item), str(item.get("id") or "")]
     return " ".join(names)
 
 
-def _in_caption(tag: Tag) -> bool:
-    return any(_is_caption(element) or element.name == "figure" for element in [tag, *tag.parents])
+def _in_caption(tag: HtmlElement) -> bool:
+    return any(
+        _is_caption(element) or element.tag == "figure"
+        for element in [tag, *tag.iterancestors()]
+    )
 
 
-def _json_ld_metadata(tags: list[Tag]) -> _Metadata:
+def _json_ld_metadata(tags: list[HtmlElement]) -> _Metadata:
     found = _Metadata()
     for article in _json_ld_articles(tags):
         found.headline = found.headline or _unescaped(article.get("headline"))
@@ -440,11 +621,11 @@ def _json_ld_metadata(tags: list[Tag]) -> _Metadata:
     return found
 
 
-def _json_ld_articles(tags: list[Tag]) -> Iterator[dict]:
+def _json_ld_articles(tags: list[HtmlElement]) -> Iterator[dict]:
     for script in tags:
-        if script.name != "script" or "ld+json" not in str(script.get("type", "")).lower():
+        if script.tag != "script" or "ld+json" not in (script.get("type") or "").lower():
             continue
-        text = script.get_text()
+        text = script.text or ""
         try:
             # strict=False: raw newlines inside strings are the commonest breakage.
             data = json.loads(text, strict=False)
@@ -519,17 +700,17 @@ def _is_url(text: str) -> bool:
     return bool(re.match(r"https?://\S+$", text))
 
 
-def _meta_tags(tags: list[Tag]) -> dict[str, list[str]]:
+def _meta_tags(metas: list[HtmlElement], tags: list[HtmlElement]) -> dict[str, list[str]]:
+    """Return the values of the page's <meta> elements, and of its datePublished items."""
     values: dict[str, list[str]] = {}
+    for tag in metas:
+        key = tag.get("property") or tag.get("name") or tag.get("itemprop")
+        value = _clean(tag.get("content"))
+        if key and value:
+            values.setdefault(key.strip().lower(), []).append(value)
     for tag in tags:
-        if tag.name == "meta":
-            key = tag.get("property") or tag.get("name") or tag.get("itemprop")
-            value = _clean(tag.get("content"))
-            if isinstance(key, str) and value:
-                values.setdefault(key.strip().lower(), []).append(value)
-    for tag in tags:
-        if tag.get("itemprop") == "datePublished" and tag.name != "meta":
-            if value := _clean(tag.get("datetime") or tag.get_text()):
+        if tag.get("itemprop") == "datePublished" and tag.tag != "meta":
+            if value := _clean(tag.get("datetime") or _text(tag)):
                 values.setdefault("datepublished", []).append(value)
     return values
 
@@ -548,80 +729,87 @@ def _first_name(values: list[str]) -> str | None:
     return next(filter(None, names), None)
 
 
-def _times(tags: list[Tag]) -> list[Tag]:
+def _times(tags: list[HtmlElement]) -> list[HtmlElement]:
     """Return the <time datetime> elements, those inside an <article> first."""
-    times = [tag for tag in tags if tag.name == "time" and tag.get("datetime")]
-    return [time for time in times if time.find_parent("article")] + times
+    times = [tag for tag in tags if tag.tag == "time" and tag.get("datetime")]
+    inside = [time for time in times if next(time.iterancestors("article"), None) is not None]
+    return inside + times
 
 
-def _title_text(soup: BeautifulSoup) -> str | None:
-    title = _clean(soup.title.get_text()) if soup.title else None
+def _title_text(tags: list[HtmlElement]) -> str | None:
+    title = next((_clean(_text(tag)) for tag in tags if tag.tag == "title"), None)
     # "Headline | Site Name": the last separated part is the site's name.
     separators = list(TITLE_SEPARATOR.finditer(title or ""))
     return title[: separators[-1].start()] if separators else title
 
 
-def _canonical_url(tags: list[Tag]) -> str | None:
+def _canonical_url(tags: list[HtmlElement]) -> str | None:
     for link in tags:
-        if link.name == "link" and link.get("href") and "canonical" in (link.get("rel") or []):
-            return _clean(link["href"])
+        if link.tag == "link" and link.get("href") and "canonical" in _rel(link):
+            return _clean(link.get("href"))
     return None
+
+
+def _rel(link: HtmlElement) -> list[str]:
+    value = link.get("rel")
+    return value.split() if value else []
 
 
 # --- body -----------------------------------------------------------------------------------
 
 
-def _drop_furniture(root: Tag) -> list[Tag]:
-    """Remove the page's navigation, share bars, prompts and other non-article elements.
+def _drop_furniture(
+    root: HtmlElement, elements: list[HtmlElement], stats: Stats
+) -> tuple[list[HtmlElement], set[HtmlElement]]:
+    """Find the page's navigation, share bars, prompts and other non-article elements.
 
-    Return the elements that are left, in document order.
+    Return the ``elements`` that are left, in document order, and the removed ones (whose
+    descendants are left out too). The tree itself is not changed: trafilatura reads it.
     """
-    elements = root.find_all(True)
-    stats = _text_stats(root, elements)
     # Never remove what holds most of the page's prose, whatever its class says.
     most_prose = _prose_chars(root, stats) / 2
     protected = _landmark_lineage(elements, stats)
-    # A walk that skips what it removed, and so sees exactly the elements that are left
-    # (bs4's own "decomposed" check searches the subtree of every element it is asked about).
-    kept: set[int] = set()
+    kept: set[HtmlElement] = set()
+    removed: set[HtmlElement] = set()
     stack = _child_tags(root)
     while stack:
         element = stack.pop()
-        removable = id(element) not in protected and _prose_chars(element, stats) <= most_prose
+        removable = element not in protected and _prose_chars(element, stats) <= most_prose
         if removable and _is_furniture(element):
-            element.decompose()
+            removed.add(element)
         else:
-            kept.add(id(element))
+            kept.add(element)
             stack.extend(_child_tags(element))
-    return [element for element in elements if id(element) in kept]
+    return [element for element in elements if element in kept], removed
 
 
-def _child_tags(element: Tag) -> list[Tag]:
-    return [child for child in element.contents if isinstance(child, Tag)]
+def _child_tags(element: HtmlElement) -> list[HtmlElement]:
+    return [child for child in element if _is_element(child)]
 
 
-def _is_furniture(element: Tag) -> bool:
-    if element.name in DROPPED_TAGS or _is_hidden(element):
+def _is_furniture(element: HtmlElement) -> bool:
+    if element.tag in _DROPPED or _is_hidden(element):
         return True
     role = element.get("role")
-    if isinstance(role, str) and role.lower() in FURNITURE_ROLES:
+    if role and role.lower() in FURNITURE_ROLES:
         return True
-    names = [*(element.get("class") or []), element.get("id") or ""]
-    names = [name.lower() for name in names if isinstance(name, str) and name]
+    names = [*_classes(element), element.get("id") or ""]
+    names = [name.lower() for name in names if name]
     furniture = [name for name in names if _FURNITURE_RE.search(name)]
     content = [name for name in names if _CONTENT_RE.search(name) and name not in furniture]
     return bool(furniture) and not content
 
 
-def _is_hidden(element: Tag) -> bool:
+def _is_hidden(element: HtmlElement) -> bool:
     style = element.get("style")
     return (
-        element.has_attr("hidden")
+        "hidden" in element.attrib
         or element.get("aria-hidden") == "true"
-        or (isinstance(style, str) and bool(HIDDEN_STYLE.search(style)))
+        or bool(style and HIDDEN_STYLE.search(style))
     )
 
 
+_DROPPED = set(DROPPED_TAGS)
 _FURNITURE_RE = re.compile(
     "|".join(map(re.escape, FURNITURE_WORDS))
     + r"|(?:^|[-_])(?:" + "|".join(FURNITURE_TOKENS) + r")(?:$|[-_])"
@@ -629,122 +817,149 @@ _FURNITURE_RE = re.compile(
 _CONTENT_RE = re.compile("|".join(CONTENT_WORDS))
 
 
-def _landmarks(elements: list[Tag]) -> tuple[list[Tag], list[Tag], list[Tag]]:
+def _landmarks(
+    elements: list[HtmlElement],
+) -> tuple[list[HtmlElement], list[HtmlElement], list[HtmlElement]]:
     """Return the elements marked as the article: articleBody items, <article>s, <main>s."""
     bodies = [element for element in elements if element.get("itemprop") == "articleBody"]
-    articles = [element for element in elements if element.name == "article"]
-    mains = [element for element in elements if element.name == "main"]
+    articles = [element for element in elements if element.tag == "article"]
+    mains = [element for element in elements if element.tag == "main"]
     return bodies, articles, mains
 
 
-def _landmark_lineage(elements: list[Tag], stats: Stats) -> set[int]:
-    """Return the ids of the article landmarks and of every element around them."""
+def _landmark_lineage(elements: list[HtmlElement], stats: Stats) -> set[HtmlElement]:
+    """Return the article landmarks and every element around them."""
     bodies, articles, mains = _landmarks(elements)
     landmarks = bodies + mains
     if articles:
-        landmarks.append(max(articles, key=lambda article: stats[id(article)].text))
-    lineage: set[int] = set()
+        landmarks.append(max(articles, key=lambda article: stats[article].text))
+    lineage: set[HtmlElement] = set()
     for landmark in landmarks:
-        for element in [landmark, *landmark.parents]:
-            if id(element) in lineage:
+        for element in [landmark, *landmark.iterancestors()]:
+            if element in lineage:
                 break
-            lineage.add(id(element))
+            lineage.add(element)
     return lineage
 
 
-def _text_stats(root: Tag, elements: list[Tag]) -> Stats:
-    """Count, for ``root`` and its ``elements``, characters of text, link text and prose."""
+def _text_stats(
+    root: HtmlElement,
+    elements: list[HtmlElement],
+    removed: set[HtmlElement] | frozenset = frozenset(),
+    known: Stats | None = None,
+) -> Stats:
+    """Count, for ``root`` and its ``elements``, characters of text, link text and prose.
+
+    ``elements`` are those left after ``removed``, whose text does not count. ``known``
+    holds the counts from before anything was removed: only the elements around removed
+    ones are counted again.
+    """
+    changed: set[HtmlElement] = set()
+    for element in removed if known is not None else ():
+        for ancestor in element.iterancestors():
+            if ancestor in changed:
+                break
+            changed.add(ancestor)
     stats: Stats = {}
     # Reversed document order visits children before parents, with no recursion.
     for element in reversed([root, *elements]):
+        if known is not None and element not in changed:
+            stats[element] = known[element]
+            continue
+        tag = element.tag
+        if tag in INERT_TAGS:
+            stats[element] = _NO_TEXT
+            continue
         text = links = paragraphs = commas = 0
-        for child in element.contents:
-            if type(child) is NavigableString:
-                size = len(child.strip())
-                text += size
-                commas += len(COMMAS.findall(child))
-                # Loose text between blocks (<br>-separated posts) is prose too.
-                paragraphs += size if size >= MIN_SCORED_CHARS else 0
-            elif isinstance(child, Tag):
-                counts = stats.get(id(child), _NO_TEXT)
+        holds_blocks = False
+        strings = [element.text] if element.text else []
+        for child in element:
+            if child.tail:
+                strings.append(child.tail)  # the text after a child is its parent's
+            counts = stats.get(child)
+            if counts is not None:
                 text += counts.text
                 links += counts.links
                 paragraphs += counts.paragraphs
                 commas += counts.commas
-        if element.name == "a":
+            if child.tag in _HOLDING_BLOCK_TAGS and child not in removed:
+                holds_blocks = True
+        for string in strings:
+            size = len(string.strip())
+            text += size
+            commas += len(COMMAS.findall(string))
+            # Loose text between blocks (<br>-separated posts) is prose too.
+            paragraphs += size if size >= MIN_SCORED_CHARS else 0
+        if tag == "a":
             links = text
-        if _is_text_block(element):
+        text_block = tag in SCORED_TAGS and not holds_blocks
+        if text_block:
             paragraphs = text - links if _is_prose(text, links) else 0
-        stats[id(element)] = TextCounts(text, links, paragraphs, commas)
+        stats[element] = TextCounts(text, links, paragraphs, commas, text_block)
     return stats
-
-
-def _is_text_block(element: Tag) -> bool:
-    """Tell whether an element holds paragraph text itself, not other blocks that do."""
-    return element.name in SCORED_TAGS and not any(
-        isinstance(child, Tag) and child.name in _HOLDING_BLOCK_TAGS
-        for child in element.contents
-    )
 
 
 def _is_prose(text: int, links: int) -> bool:
     return text >= MIN_SCORED_CHARS and links <= text * MAX_PARAGRAPH_LINK_DENSITY
 
 
-def _find_article(root: Tag, elements: list[Tag], stats: Stats) -> list[Tag]:
+def _find_article(
+    root: HtmlElement, elements: list[HtmlElement], stats: Stats, removed: set[HtmlElement]
+) -> list[HtmlElement]:
     """Return the element(s) holding the article body, most explicit markup first."""
     for candidates in _landmarks(elements):
         if candidates:
             best = max(candidates, key=lambda element: _prose_chars(element, stats))
             if _prose_chars(best, stats) >= MIN_CONTAINER_CHARS:
                 return [best]
-    return _densest_block(root, elements, stats)
+    return _densest_block(root, elements, stats, removed)
 
 
-def _prose_chars(element: Tag, stats: Stats) -> int:
-    counts = stats.get(id(element), _NO_TEXT)
+def _prose_chars(element: HtmlElement, stats: Stats) -> int:
+    counts = stats.get(element, _NO_TEXT)
     return counts.text - counts.links
 
 
-def _link_density(element: Tag, stats: Stats) -> float:
-    counts = stats.get(id(element), _NO_TEXT)
+def _link_density(element: HtmlElement, stats: Stats) -> float:
+    counts = stats.get(element, _NO_TEXT)
     return counts.links / counts.text if counts.text else 0.0
 
 
-def _densest_block(root: Tag, elements: list[Tag], stats: Stats) -> list[Tag]:
+def _densest_block(
+    root: HtmlElement, elements: list[HtmlElement], stats: Stats, removed: set[HtmlElement]
+) -> list[HtmlElement]:
     """Score blocks by the paragraph text they directly hold (the readability method)."""
-    scores: dict[int, float] = {}
-    ancestors: dict[int, Tag] = {}
+    scores: dict[HtmlElement, float] = {}
     for block in elements:
-        if block.name not in SCORED_TAGS:
+        if block.tag not in SCORED_TAGS:
             continue
-        counts = stats.get(id(block), _NO_TEXT)
-        if not _is_prose(counts.text, counts.links) or not _is_text_block(block):
+        counts = stats.get(block, _NO_TEXT)
+        if not counts.text_block or not _is_prose(counts.text, counts.links):
             continue  # blocks around text blocks are scored through them
         if _is_media_text(block):
             continue
-        # Counted in the one pass over the tree: get_text() per block is quadratic.
+        # Counted in the one pass over the tree: the text per block would be quadratic.
         score = 1 + counts.commas + min(counts.text / 100, 3)
-        for level, ancestor in enumerate(block.parents):
-            if level > 2 or id(ancestor) not in stats:
+        for level, ancestor in enumerate(block.iterancestors()):
+            if level > 2 or ancestor not in stats:
                 break  # only the block's own surroundings, and only inside the page body
-            scores[id(ancestor)] = scores.get(id(ancestor), 0) + score / (1, 2, 6)[level]
-            ancestors[id(ancestor)] = ancestor
+            scores[ancestor] = scores.get(ancestor, 0) + score / (1, 2, 6)[level]
     if not scores:
         return [root]
     final = {
-        key: score * (1 - _link_density(ancestors[key], stats)) for key, score in scores.items()
+        element: score * (1 - _link_density(element, stats))
+        for element, score in scores.items()
     }
-    best = _widen(ancestors[max(final, key=final.__getitem__)], root, stats)
-    return _with_siblings(best, final, stats)
+    best = _widen(max(final, key=final.__getitem__), root, stats)
+    return _with_siblings(best, final, stats, removed)
 
 
-def _widen(best: Tag, root: Tag, stats: Stats) -> Tag:
+def _widen(best: HtmlElement, root: HtmlElement, stats: Stats) -> HtmlElement:
     """Climb to the ancestors that add more paragraphs of prose and little else."""
-    for parent in best.parents:
-        if parent is root or id(parent) not in stats:
+    for parent in best.iterancestors():
+        if parent is root or parent not in stats:
             break
-        inner, outer = stats[id(best)], stats[id(parent)]
+        inner, outer = stats[best], stats[parent]
         added_paragraphs = outer.paragraphs - inner.paragraphs
         added_text = outer.text - inner.text
         if added_paragraphs >= inner.paragraphs * WIDEN_MIN_GAIN and (
@@ -756,48 +971,65 @@ def _widen(best: Tag, root: Tag, stats: Stats) -> Tag:
     return best
 
 
-def _is_media_text(block: Tag) -> bool:
+def _is_media_text(block: HtmlElement) -> bool:
     # Photo captions are paragraphs too, but they must not pull the article towards a photo.
-    for element in (block, block.parent):
-        names = " ".join(element.get("class") or []) if element else ""
-        if element and (element.name in ("figure", "figcaption") or MEDIA_CLASS.search(names)):
+    for element in (block, block.getparent()):
+        if element is None:
+            continue
+        if element.tag in ("figure", "figcaption") or MEDIA_CLASS.search(
+            " ".join(_classes(element))
+        ):
             return True
     return False
 
 
-def _with_siblings(best: Tag, scores: dict[int, float], stats: Stats) -> list[Tag]:
+def _with_siblings(
+    best: HtmlElement, scores: dict[HtmlElement, float], stats: Stats, removed: set[HtmlElement]
+) -> list[HtmlElement]:
     # Articles split into several sibling blocks (text, embed, more text) stay whole.
-    if best.parent is None:
+    parent = best.getparent()
+    if parent is None:
         return [best]
     threshold = max(10, max(scores.values()) * 0.2)
     chosen = []
-    for sibling in best.parent.find_all(True, recursive=False):
-        if sibling is best or scores.get(id(sibling), 0) >= threshold:
+    for sibling in _child_tags(parent):
+        if sibling in removed:
+            continue
+        if sibling is best or scores.get(sibling, 0) >= threshold:
             chosen.append(sibling)
-        elif sibling.name == "p" and _prose_chars(sibling, stats) > 80:
+        elif sibling.tag == "p" and _prose_chars(sibling, stats) > 80:
             if _link_density(sibling, stats) < 0.25:
                 chosen.append(sibling)
     return chosen
 
 
-def _take_caption(containers: list[Tag], root: Tag) -> str | None:
-    """Return the first photo caption and remove every caption from the article body."""
-    captions = [element for scope in containers for element in scope.find_all(_is_caption)]
-    caption = next(filter(None, (_clean(element.get_text(" ")) for element in captions)), None)
-    # Inner captions first: a caption may sit inside another one.
-    for element in reversed(captions):
-        element.decompose()
+def _take_caption(
+    containers: list[HtmlElement], elements: list[HtmlElement], removed: set[HtmlElement]
+) -> tuple[str | None, set[HtmlElement]]:
+    """Return the first photo caption and the captions to leave out of the article body.
+
+    ``elements`` are the page body's elements left after the ``removed`` furniture.
+    """
+    left = set(elements)
+    captions = [
+        element
+        for scope in containers
+        for element in scope.iterdescendants()
+        if element in left and _is_caption(element)
+    ]
+    texts = (_clean(_text(element, " ", removed)) for element in captions)
+    caption = next(filter(None, texts), None)
     if caption is None:
-        texts = (_clean(element.get_text(" ")) for element in root.find_all(_is_caption))
+        everywhere = (element for element in elements if _is_caption(element))
+        texts = (_clean(_text(element, " ", removed)) for element in everywhere)
         caption = next(filter(None, texts), None)
-    return caption
+    return caption, set(captions)
 
 
-def _is_caption(element: Tag) -> bool:
-    if element.name == "figcaption" or element.get("itemprop") == "caption":
+def _is_caption(element: HtmlElement) -> bool:
+    if element.tag == "figcaption" or element.get("itemprop") == "caption":
         return True
-    names = " ".join(element.get("class") or [])
-    return bool(CAPTION_CLASS.search(names)) and element.name != "figure"
+    return bool(CAPTION_CLASS.search(" ".join(_classes(element)))) and element.tag != "figure"
 
 
 class _Paragraphs:
@@ -820,36 +1052,46 @@ class _Paragraphs:
         self.parts, self.link_chars = [], 0
 
 
-def _block_texts(containers: list[Tag]) -> list[str]:
-    """Split the containers' text into paragraphs at block boundaries."""
+def _block_texts(containers: list[HtmlElement], removed: set[HtmlElement]) -> list[str]:
+    """Split the containers' text into paragraphs at block boundaries, less ``removed``."""
     collected = _Paragraphs()
     link_depth = 0
     # (node, closing) pairs on an explicit stack: pages nest deeper than Python recurses.
-    stack: list[tuple[object, bool]] = [(node, False) for node in reversed(containers)]
+    # A node is an element or a string; the text after an element is its parent's.
+    stack: list[tuple[HtmlElement | str, bool]] = [(node, False) for node in reversed(containers)]
     while stack:
         node, closing = stack.pop()
+        if isinstance(node, str):
+            collected.add(node, link_depth > 0)
+            continue
         if closing:
-            link_depth -= node.name == "a"
-            if node.name in BLOCK_TAGS:
+            link_depth -= node.tag == "a"
+            if node.tag in BLOCK_TAGS:
                 collected.end()
             continue
-        if type(node) is NavigableString:
-            collected.add(str(node), link_depth > 0)
-        elif isinstance(node, Tag) and node.name != "h1":
-            # The headline is not body text.
-            if node.name in BLOCK_TAGS:
-                collected.end()
-            link_depth += node.name == "a"
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(node.contents))
+        # The headline is not body text; code, comments and removed elements are none.
+        if node.tag == "h1" or node.tag in INERT_TAGS or node in removed:
+            continue
+        if not _is_element(node):
+            continue
+        if node.tag in BLOCK_TAGS:
+            collected.end()
+        link_depth += node.tag == "a"
+        stack.append((node, True))
+        for child in reversed(node):
+            if child.tail:
+                stack.append((child.tail, False))
+            stack.append((child, False))
+        if node.text:
+            stack.append((node.text, False))
     collected.end()
     return collected.paragraphs
 
 
 def _split_article_body(body: str) -> list[str]:
     if re.search(r"<(?:p|br|div)\b", body, re.IGNORECASE):
-        soup = _parse(body)
-        return _block_texts([soup.body or soup])
+        document, _ = parse_page(body)
+        return _block_texts([_body(document)], set()) if document is not None else []
     text = html_entities.unescape(body)
     # Some sites separate paragraphs with one newline, others with a blank line.
     if re.search(r"\n\s*\n", text):
@@ -866,10 +1108,13 @@ def _drop_headline(paragraphs: list[str], headline: str | None) -> list[str]:
 # --- choosing the body ----------------------------------------------------------------------
 
 
-def library_body(html: str) -> list[str]:
-    """Return trafilatura's article body for the page, one paragraph a line item."""
+def library_body(page: str | HtmlElement) -> list[str]:
+    """Return trafilatura's article body for a page or its tree, one paragraph a line item.
+
+    trafilatura works on a copy of a tree it is given: the caller's tree stays as it was.
+    """
     try:
-        text = trafilatura.extract(html or "", **TRAFILATURA_OPTIONS)
+        text = trafilatura.extract(page if page is not None else "", **TRAFILATURA_OPTIONS)
     except (ValueError, TypeError, LookupError, RecursionError, etree.LxmlError):
         return []  # the page is too broken for it; our own reading still stands
     lines = (LIST_BULLET.sub("", line) for line in (text or "").splitlines())
@@ -878,16 +1123,20 @@ def library_body(html: str) -> list[str]:
 
 def compare_bodies(ours: list[str], library: list[str], publisher: list[str]) -> Bodies:
     """Measure how far our body, trafilatura's and the publisher's agree."""
-    ours_shingles, library_shingles = _shingles(ours), _shingles(library)
+    # Each text is split into words once: the whole text's words are its paragraphs' words.
+    ours_tokens = [_tokens(text) for text in ours]
     library_words = _tokens(" ".join(library))
-    runs: dict[int, set[tuple[str, ...]]] = {}
+    ours_shingles = _count_shingles([word for tokens in ours_tokens for word in tokens])
+    library_shingles = _count_shingles(library_words)
+    # The words between spaces: a run of words is in the text when " run " is in this.
+    library_text = f" {' '.join(library_words)} "
     bodies = Bodies(
         ours,
         library,
         publisher,
         ours_in_library=_share_held(ours_shingles, library_shingles),
         library_in_ours=_share_held(library_shingles, ours_shingles),
-        supported=[_holds(library_shingles, library_words, runs, text) for text in ours],
+        supported=[_holds(library_shingles, library_text, words) for words in ours_tokens],
     )
     if publisher:
         publisher_shingles = _shingles(publisher)
@@ -936,7 +1185,10 @@ def _tokens(text: str) -> list[str]:
 
 
 def _shingles(paragraphs: list[str]) -> Counter[tuple[str, ...]]:
-    words = _tokens(" ".join(paragraphs))
+    return _count_shingles(_tokens(" ".join(paragraphs)))
+
+
+def _count_shingles(words: list[str]) -> Counter[tuple[str, ...]]:
     if len(words) < SHINGLE_SIZE:
         return Counter([tuple(words)] if words else [])
     return Counter(zip(*(words[i:] for i in range(SHINGLE_SIZE)), strict=False))
@@ -949,7 +1201,16 @@ def _size(paragraphs: list[str]) -> int:
 def _share_held(part: Counter, whole: Counter) -> float:
     """Return the share of ``part``'s shingles that ``whole`` holds too."""
     total = sum(part.values())
-    return sum((part & whole).values()) / total if total else 0.0
+    if not total:
+        return 0.0
+    held = 0
+    # A loop of dict lookups: Counter's "&" builds a third Counter and looks up through
+    # __missing__, three times slower here.
+    found = whole.get
+    for shingle, count in part.items():
+        if other := found(shingle):
+            held += count if count < other else other
+    return held / total
 
 
 def _match(a: Counter, b: Counter) -> float:
@@ -958,18 +1219,15 @@ def _match(a: Counter, b: Counter) -> float:
     return 2 * first * second / (first + second) if first + second else 0.0
 
 
-def _holds(
-    shingles: Counter, words: list[str], runs: dict[int, set[tuple[str, ...]]], paragraph: str
-) -> bool:
-    """Tell whether a text (its shingles, its words) holds most of one paragraph.
+def _holds(shingles: Counter, spaced_words: str, paragraph: list[str]) -> bool:
+    """Tell whether a text holds most of one paragraph, given as its words.
 
-    ``runs`` caches the text's runs of n words, by n, for the short paragraphs.
+    The text is given as its shingles and as its words joined by spaces, with a space at
+    either end.
     """
-    tokens = tuple(_tokens(paragraph))
-    if len(tokens) < SHORT_PARAGRAPH_TOKENS:
+    if not paragraph:
+        return False
+    if len(paragraph) < SHORT_PARAGRAPH_TOKENS:
         # Too short for shingles to say: the words must appear together as they are.
-        size = len(tokens)
-        if size not in runs:
-            runs[size] = set(zip(*(words[i:] for i in range(size)), strict=False))
-        return tokens in runs[size]
-    return _share_held(_shingles([paragraph]), shingles) >= PARAGRAPH_HELD
+        return f" {' '.join(paragraph)} " in spaced_words
+    return _share_held(_count_shingles(paragraph), shingles) >= PARAGRAPH_HELD

@@ -80,3 +80,54 @@ def test_halves_report_tunes_on_one_half_and_scores_the_other():
     assert all(row.f1 == 1.0 for row in combined)
     table = format_halves(rows, tuned)
     assert table.splitlines()[0].startswith("| half | system | F1 |")
+
+
+def test_measure_speed_times_each_system_on_each_page():
+    from bench.extraction import COMBINED, LIBRARY, OURS, format_speed, measure_speed
+
+    text = "The council voted on Tuesday to rebuild the old harbour bridge in stone. " * 5
+    html = {
+        name: f"<html><body><article><h1>{name}</h1><p>{text}</p></article></body></html>"
+        for name in ("one", "two")
+    }
+
+    timings = measure_speed(html, repeat=2)
+
+    assert set(timings) == {COMBINED, OURS, LIBRARY}
+    for timing in timings.values():
+        assert set(timing.cpu) == set(timing.wall) == {"one", "two"}
+        cpu, wall = timing.seconds(["one", "two"])
+        assert cpu >= 0 and wall > 0
+    lines = format_speed(timings, 2).splitlines()
+    assert "pages/s per core" in lines[1] and "pages/s wall" in lines[1]
+    assert [line.split("  ")[1].strip() for line in lines[2:]] == [COMBINED, OURS, LIBRARY]
+
+
+def test_halves_report_gives_our_body_alone_its_speed():
+    from bench.extraction import PageRun, halves_report
+    from searchapp.extraction import compare_bodies
+
+    article = ["The council voted on Tuesday to rebuild the old harbour bridge in stone."]
+    urls, runs = {}, []
+    for number in range(6):
+        urls[str(number)] = f"https://site{number}.example/a"
+        runs.append(PageRun(str(number), article[0], compare_bodies(article, article, []),
+                            article, 0.04, 0.02, 0.01))
+
+    rows, _ = halves_report(runs, urls, None)
+
+    speeds = {row.system.split(",")[0]: row.pages_per_cpu_second for row in rows}
+    assert speeds == {"trafilatura alone": pytest.approx(50), "our body alone": pytest.approx(100),
+                      "combination": pytest.approx(25)}
+
+
+def test_measure_parsers_times_beautifulsoup_against_lxml():
+    from bench.extraction import measure_parsers
+
+    html = {"one": "<html><body><p>" + "word " * 200 + "</p></body></html>"}
+
+    times = measure_parsers(html, repeat=1)
+
+    assert len(times) == 2
+    assert any("BeautifulSoup" in name for name in times)
+    assert all(milliseconds >= 0 for milliseconds in times.values())

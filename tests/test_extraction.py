@@ -709,3 +709,198 @@ def test_extract_page_cuts_unclosed_scripts_without_rescanning_the_page(opening)
     result = extract_page("<p>Before the scripts, a line of text.</p>" + opening * 20000)
 
     assert result.paragraphs in ([], ["Before the scripts, a line of text."])
+
+
+# --- one parse for both extractors, and pages that are hard to parse ----------------------
+
+
+def test_library_body_reads_our_tree_as_it_reads_the_page_and_leaves_it_intact():
+    import lxml.html
+
+    from searchapp.extraction import library_body, parse_page
+
+    html = page(f"<h1>Old swing bridge to close</h1>{story()}")
+    ours, for_library = parse_page(html)
+    before = lxml.html.tostring(ours)
+
+    assert ours is for_library
+    assert library_body(for_library) == library_body(html)
+    assert all(paragraph in " ".join(library_body(html)) for paragraph in STORY)
+    assert lxml.html.tostring(ours) == before
+
+
+def test_extract_page_keeps_scripts_styles_and_comments_out_of_the_text():
+    extra = (
+        "<p>Before the code <script>var secret = 'tracking pixel';</script>and after it.</p>"
+        "<style>.story { color: red }</style><!-- an editor's note -->"
+    )
+    heading = "<h1>Council backs <script>var hidden = 1;</script>new harbour bridge</h1>"
+
+    result = extract_page(page(article(extra=extra, heading=heading)))
+
+    assert result.headline == "Council backs new harbour bridge"
+    assert result.paragraphs == [*BODY, "Before the code and after it."]
+
+
+def test_extract_page_joins_the_words_of_inline_markup_in_the_headline():
+    heading = "<h1>Council <em>backs</em> new <a href='/b'>harbour bridge</a></h1>"
+
+    assert extract_page(page(article(heading=heading))).headline == (
+        "Council backs new harbour bridge"
+    )
+
+
+def test_extract_page_leaves_ruby_readings_out_of_the_text():
+    text = "市議会は火曜日、港の古い橋を建て替えることを決定し、十年以上続いた議論に終止符を打った"
+    ruby = "<ruby>港<rt>みなと</rt></ruby>"
+    body = f"<article><h1>Titel</h1><p>{ruby}{text}</p><p>{text}</p></article>"
+
+    assert extract_page(page(body)).paragraphs == [f"港{text}", text]
+
+
+def test_extract_page_reads_json_ld_placed_in_the_body():
+    data = {"@type": "NewsArticle", "headline": "Council backs bridge",
+            "datePublished": "2024-03-05"}
+
+    result = extract_page(page(json_ld(data) + article()))
+
+    assert (result.headline, result.date) == ("Council backs bridge", datetime.date(2024, 3, 5))
+    assert result.paragraphs == BODY
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("5. März 2024", datetime.date(2024, 3, 5)),
+        ("5 mars 2024", datetime.date(2024, 3, 5)),
+        ("5 de marzo de 2024", datetime.date(2024, 3, 5)),
+        ("5 de março de 2024", datetime.date(2024, 3, 5)),
+        ("5 marzo 2024", datetime.date(2024, 3, 5)),
+        ("14. Dezember 2023", datetime.date(2023, 12, 14)),
+        ("1er août 2022", datetime.date(2022, 8, 1)),
+    ],
+)
+def test_extract_page_reads_non_english_month_names_in_metadata(value, expected):
+    head = f'<meta name="date" content="{value}">'
+
+    assert extract_page(page(article(), head)).date == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Veröffentlicht am 5. März 2024",
+        "Publié le 5 mars 2024",
+        "Publicado el 5 de marzo de 2024",
+        "Publicado em 5 de março de 2024",
+        "Pubblicato il 5 marzo 2024",
+    ],
+)
+def test_extract_page_reads_non_english_date_in_a_time_element(line):
+    heading = f"<h1>Council backs new harbour bridge</h1><time>{line}</time>"
+
+    assert extract_page(page(article(heading=heading))).date == datetime.date(2024, 3, 5)
+
+
+def test_extract_page_reads_an_article_after_markup_nested_deeper_than_libxml2_builds():
+    # libxml2 stops building at 256 levels and drops the rest of the page.
+    depth = 300
+    head = ('<meta property="og:title" content="Council backs new harbour bridge">'
+            '<meta property="article:published_time" content="2024-03-05">')
+    html = page("<div>" * depth + "<span>deep</span>" + "</div>" * depth + article(), head)
+
+    result = extract_page(html)
+
+    assert result.headline == "Council backs new harbour bridge"
+    assert result.date == datetime.date(2024, 3, 5)
+    assert result.paragraphs == BODY
+
+
+def test_extract_page_reads_a_deep_page_whose_names_lxml_refuses():
+    depth = 2000
+    html = (
+        '<html xmlns:og="http://ogp.me/ns#"><head><meta property="og:title" '
+        'content="Deep page"></head><body>' + '<div data-x:y="1">' * depth
+        + f'<fb:like></fb:like><p 1bad="x">{BODY[0]}</p>' + "</div>" * depth + "</body></html>"
+    )
+
+    result = extract_page(html)
+
+    assert result.headline == "Deep page"
+    assert result.paragraphs == [BODY[0]]
+
+
+def test_extract_page_walks_deeply_nested_inline_markup_in_linear_work(monkeypatch):
+    from lxml import etree
+
+    from searchapp import extraction
+
+    events = [0]
+
+    class CountingEtree:
+        def __getattr__(self, name):
+            return getattr(etree, name)
+
+        @staticmethod
+        def iterwalk(*args, **kwargs):
+            for event in etree.iterwalk(*args, **kwargs):
+                events[0] += 1
+                yield event
+
+    monkeypatch.setattr(extraction, "etree", CountingEtree())
+    depth = 200
+    html = ("<html><body><h1>Deep Inline Nesting</h1>" + "<div><span>" * depth
+            + f"<p>{BODY[0]}</p>" + "</span></div>" * depth + "</body></html>")
+
+    assert extract_page(html).paragraphs == [BODY[0]]
+    # Each of the 400 elements is walked a few times, not once for each of its ancestors.
+    assert events[0] < 50 * 2 * depth
+
+
+def test_extract_page_reads_a_huge_page_whole():
+    paragraphs = [f"Paragraph {number} of a very long report on the harbour bridge works, "
+                  "with enough words to count as prose." for number in range(3000)]
+    body = "".join(f"<p>{text}</p>" for text in paragraphs)
+
+    result = extract_page(page(f"<article><h1>Long report</h1>{body}</article>"))
+
+    assert result.headline == "Long report"
+    assert result.paragraphs == paragraphs
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # An XML declaration with an encoding, which lxml refuses in a str.
+        '<?xml version="1.0" encoding="iso-8859-1"?>' + page(article()),
+        # A charset the text no longer is in (it was decoded already).
+        page(article(), '<meta charset="shift_jis">'),
+        page(article(), '<meta http-equiv="Content-Type" content="text/html; charset=koi8-r">'),
+        # Lone surrogates, as os.fsdecode or a broken JSON escape leave them.
+        page(article(extra="<p>Caf\udce9 owners \ud83d said yes.</p>")),
+        # Non-characters and control characters.
+        page(article(extra="<p>Caf\ufffe owners\x07 said\x1b yes.\uffff</p>")),
+        # Mojibake: UTF-8 read as Latin-1.
+        page(article(extra="<p>CafÃ© owners said â€œyesâ€\x9d.</p>")),
+    ],
+)
+def test_extract_page_survives_broken_encodings(html):
+    result = extract_page(html)
+
+    assert result.paragraphs[: len(BODY)] == BODY
+    for text in [result.headline or "", *result.paragraphs]:
+        text.encode("utf-8")  # no lone surrogate left: every field can be stored and served
+        assert "\ufffe" not in text and "\x07" not in text
+
+
+def test_extract_page_drops_widgets_and_furniture_nested_in_removed_blocks():
+    extra = (
+        '<div class="share-tools"><div><p>Share this story with your friends and family today'
+        '</p><figure><figcaption>A caption inside the share bar, never the photo caption'
+        "</figcaption></figure></div></div>"
+    )
+
+    result = extract_page(page(article(extra=extra)))
+
+    assert result.paragraphs == BODY
+    assert result.caption is None
