@@ -43,7 +43,6 @@ BOMS = [
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 ]
-HTML_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)""", re.IGNORECASE)
 HTML_SNIFF_RE = re.compile(r"^\s*(?:<!doctype html|<html|<head|<body)", re.IGNORECASE)
 
 # Plain-text header lines such as "Date: 2024-03-01" (only in the first lines of a file).
@@ -386,9 +385,11 @@ def decode_bytes(data: bytes, html: bool = False) -> str:
 
 
 def _decode_legacy(data: bytes, html: bool) -> str:
-    if html and (match := HTML_CHARSET_RE.search(data[:4096])):
+    from searchapp.extraction import declared_encoding  # loads trafilatura: only for pages
+
+    if html and (declared := declared_encoding(data)):
         try:
-            return data.decode(match.group(1).decode("ascii"), errors="replace")
+            return data.decode(declared, errors="replace")
         except (LookupError, UnicodeDecodeError):
             pass
     # cp1252 is what "latin-1" text almost always is; its five unassigned bytes are

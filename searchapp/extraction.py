@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import lxml.html
 import trafilatura
+from bs4.dammit import EncodingDetector
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -35,6 +36,8 @@ from searchapp.cleaning import clean_paragraphs, normalize_space, split_paragrap
 from searchapp.dates import find_dates, parse_date
 
 # schema.org types whose JSON-LD describes the article itself (any other "...Article" too).
+# Where a page's declaration of its encoding is looked for.
+DECLARED_ENCODING_BYTES = 4096
 ARTICLE_TYPES = {
     "BlogPosting", "LiveBlogPosting", "SocialMediaPosting", "DiscussionForumPosting", "Report",
 }
@@ -251,6 +254,16 @@ class Bodies:
     ours_publisher: float = 0.0
     library_publisher: float = 0.0
 
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """Return the encoding a saved page declares for itself, or None.
+
+    BeautifulSoup's detector reads each form a page may declare it in (an XML
+    declaration, ``<meta charset>``, ``<meta http-equiv="Content-Type">``) from the
+    first ``DECLARED_ENCODING_BYTES``; the name may still be one Python does not know.
+    """
+    return EncodingDetector.find_declared_encoding(data[:DECLARED_ENCODING_BYTES], is_html=True)
 
 def extract_page(html: str) -> Page:
     """Extract headline, date, author, URL, caption and body paragraphs from a news page."""

@@ -141,6 +141,22 @@ def test_decode_bytes_reads_common_encodings(data, text):
 
 
 @pytest.mark.parametrize(
+    "declaration",
+    [
+        '<meta charset="windows-1251">',
+        "<meta http-equiv='Content-Type' content='text/html; charset=windows-1251'>",
+        '<?xml version="1.0" encoding="windows-1251"?>',
+    ],
+)
+def test_decode_bytes_reads_the_encoding_a_page_declares(declaration):
+    page = f"{declaration}<title>Новости Еревана</title><p>Текст статьи.</p>"
+    text = decode_bytes(page.encode("windows-1251"), html=True)
+    assert "Новости Еревана" in text and "Текст статьи." in text
+    # An encoding Python does not know falls back to cp1252, keeping every byte.
+    assert decode_bytes(b'<meta charset="klingon"><p>caf\xe9</p>', html=True).endswith("café</p>")
+
+
+@pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
         ("empty.txt", b"", "empty file"),
