@@ -321,7 +321,7 @@ def openapi_document() -> dict:
                         "partial": {"type": "integer", "description":
                                     "Sorted by relevance, when fewer than 30 articles (or 2% "
                                     "of the archive) match: how many articles with fewer of "
-                                    "the words are listed after the matches. `total` does not "
+                                    "the words are ranked with the matches. `total` does not "
                                     "count them; their results have `partial` true."},
                         "page": {"type": "integer"},
                         "per_page": {"type": "integer"},
@@ -398,8 +398,8 @@ def openapi_document() -> dict:
                                                 "This search listing them (null if none)."},
                                     }},
                         "partial": {"type": "boolean", "description":
-                                    "True for an article listed after the matches, with "
-                                    "fewer of the words (see `partial` above)."},
+                                    "True for an article with fewer of the words than the "
+                                    "matches (see `partial` above)."},
                     },
                 },
                 "Article": {

@@ -353,13 +353,12 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
     if results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
     for number, hit in enumerate(results.hits, start=1):
-        if hit.partial and (number == 1 or not results.hits[number - 2].partial):
-            click.echo(f"\nWith some of the words ({results.partial:,} more, not counted "
-                       "above):")
         snippet = hit.snippet.replace("<mark>", "\x1b[1;33m" if color else "*")
         snippet = html.unescape(snippet.replace("</mark>", "\x1b[0m" if color else "*"))
         date_text = hit.date.isoformat() if hit.date else "undated"
-        click.echo(f"\n{number}. {click.style(hit.headline, bold=color)}  [{date_text}]  {hit.id}")
+        some = "  (some of the words)" if hit.partial else ""
+        click.echo(f"\n{number}. {click.style(hit.headline, bold=color)}  [{date_text}]  "
+                   f"{hit.id}{some}")
         click.echo("   " + " ".join(snippet.split()))
     sys.exit(found)
 

@@ -121,9 +121,6 @@ MAX_CORRECTED_WORDS = 8
 # as many articles, and at least MIN_SUGGESTED_RESULTS; a word in as many articles as that
 # is taken as meant.
 SUGGEST_RATIO = 10
-# Added to the scores of a ranked list's matches to put them above the articles listed
-# after them with fewer of the words (BM25 scores stay far below it).
-PARTIAL_BELOW = 1e9
 MIN_SUGGESTED_RESULTS = 20
 
 
@@ -308,9 +305,11 @@ class WhooshArchive(Archive):
             if similar_to is not None:
                 matches, fewer = _copies_of(searcher, matches, similar_to), None
             results.total = sum(len(scores) for _, scores in matches)
-            listed = matches
+            listed, matched = matches, None
             if fewer is not None:
-                listed = _matches_first(matches, fewer)
+                # Ranked as BM25 ranks them, with the matches marked (``Hit.partial``).
+                listed = fewer
+                matched = {leaf.offset + d for leaf, scores in matches for d in scores}
                 results.partial = sum(len(scores) for _, scores in listed) - results.total
             best, results.collapsed = _collapsed_page(
                 listed, page, per_page, sort, results.total + results.partial,
@@ -318,7 +317,7 @@ class WhooshArchive(Archive):
             marks = ((query_marks(query, searcher), query_marks(query, searcher, "headline"))
                      if snippets else None)
             results.hits = [_hit(searcher, docnum, score, marks, snippets, copies,
-                                 fewer is not None)
+                                 partial=matched is not None and docnum not in matched)
                             for docnum, score, copies in best]
             results.timeline = _timeline(matches, self._archive_days(searcher), date_from,
                                          date_to)
@@ -504,23 +503,27 @@ class WhooshArchive(Archive):
 
         Returns the matches, which the count, the timeline and the date sorts are made
         of, and, for a ranked list that they alone would leave short, the articles with
-        any of the words to list after them (None otherwise). Without ``every_word``
-        (the reader typed OR), any one word will do.
+        any of the words, to be ranked with them (None otherwise). Without
+        ``every_word`` (the reader typed OR), any one word will do.
         """
         words = optional_words(query)
         required = asked = required_words(words) if every_word else min(words, 1)
+        first_found = None
         while True:
             wanted = requiring(query, required) if words > 1 else query
             matches = self._matches(run, wanted, date_from, date_to)
             found = sum(len(scores) for _, scores in matches)
+            first_found = found if first_found is None else first_found
             if found or required <= 1 or run.out_of_time():
                 break
             required -= 1
         results.query_words, results.required_words = words, required
         results.relaxed = required < asked
         enough = enough_ranked_matches(run.searcher.doc_count())
-        if results.sort != "relevance" or required <= 1 or found >= enough or \
-                run.out_of_time():
+        # Ranked, the articles with fewer words are left out when enough have all the
+        # words asked for (none of a tiny archive is enough), else ranked with them.
+        if results.sort != "relevance" or required <= 1 or run.out_of_time() or \
+                first_found >= enough:
             return matches, None
         return matches, self._matches(run, requiring(query, 1), date_from, date_to)
 
@@ -638,21 +641,6 @@ def _period_end(start: date, unit: str) -> date:
     return start
 
 
-def _matches_first(matches: list[tuple[Leaf, ranking.Scores]],
-                   fewer: list[tuple[Leaf, ranking.Scores]]) -> list[tuple[Leaf, ranking.Scores]]:
-    """Rank the matches above the articles with fewer of the words, each in score order.
-
-    A match's score is raised by ``PARTIAL_BELOW``, which ``_hit`` takes off again.
-    """
-    listed = []
-    for (leaf, strict), (_, loose) in zip(matches, fewer, strict=True):
-        scores = dict(loose)
-        for docnum, score in strict.items():
-            scores[docnum] = score + PARTIAL_BELOW
-        listed.append((leaf, scores))
-    return listed
-
-
 def _collapsed_page(matches: list[tuple[Leaf, ranking.Scores]], page: int, per_page: int,
                     sort: str, total: int, fold: bool = True):
     """Return one page of results as (article, score, its copies), and how many were folded.
@@ -743,7 +731,7 @@ def _date(value) -> date | None:
 
 
 def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
-         snippets: bool, copies: list[int], listed_partially: bool = False) -> Hit:
+         snippets: bool, copies: list[int], partial: bool = False) -> Hit:
     stored = searcher.stored_fields(docnum)
     headline = stored.get("headline", "")
     similar = [searcher.stored_fields(copy)["id"] for copy in copies]
@@ -755,8 +743,6 @@ def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
         # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
         marked = " ".join(snippet(body, body_marks).split()) or html.escape(lead(body),
                                                                             quote=False)
-    partial = score < PARTIAL_BELOW / 2 and listed_partially
-    score = score - PARTIAL_BELOW if score >= PARTIAL_BELOW / 2 else score
     # Built whole, so that Hit makes every text of it safe to output in one place.
     return Hit(stored["id"], headline, _date(stored.get("date")), marked, score,
                headline_html=marked_headline, similar=similar, partial=partial)

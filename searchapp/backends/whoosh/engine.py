@@ -36,9 +36,6 @@ UNDATED_KEY = 2**64 - 1
 SEARCHABLE_FIELDS = sorted(set(FIELD_WEIGHTS) | set(FIELD_ALIASES.values()))
 # The article length each of the index's one-byte length codes stands for.
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
-# A query of up to this many required-most-of words keeps each word's scores for the
-# run (one table a word); a longer one is folded word by word to bound its memory.
-MAX_REMEMBERED_PARTS = 16
 
 
 def _idf(searcher, text: str) -> float:
@@ -88,19 +85,21 @@ class Run:
         self.expired = False
         self.postings = 0
         self._idf: dict[str, float] = {}
-        self._scores: dict[tuple[int, int], ranking.Scores] = {}
+        self._counted: dict[tuple, tuple[ranking.Scores, dict]] = {}
 
     def out_of_time(self) -> bool:
         if not self.expired and time.monotonic() > self.deadline:
             self.expired = True
         return self.expired
 
-    def remember(self, query: wq.Query, leaf: Leaf, score) -> ranking.Scores:
-        """Return ``score(query, leaf, self)``, computed once for this run."""
-        key = (id(query), leaf.offset)
-        if key not in self._scores:
-            self._scores[key] = score(query, leaf, self)
-        return self._scores[key]
+    def counted(self, parts: list[wq.Query], leaf: Leaf) -> tuple[ranking.Scores, dict]:
+        """Return the sum of ``parts``' scores and how many of them match, per article of
+        ``leaf``: worked out once for this run, folding in one part at a time."""
+        key = (tuple(map(id, parts)), leaf.offset)
+        if key not in self._counted:
+            self._counted[key] = ranking.count_matches(
+                score_segment(part, leaf, self) for part in parts)
+        return self._counted[key]
 
     def idf(self, text: str) -> float:
         if text not in self._idf:
@@ -126,14 +125,11 @@ def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
     whose exclusions were not all read).
     """
     if isinstance(query, wq.Or) and query.minmatch:
-        # The words a reader's query requires most of (``Archive``). A short query's
-        # scores are kept, so that asking again for fewer of its words reads no postings
-        # twice; a long one's are folded in one at a time, never held all at once.
-        if len(query.subqueries) <= MAX_REMEMBERED_PARTS:
-            parts = [run.remember(q, leaf, score_segment) for q in query.subqueries]
-        else:
-            parts = (score_segment(q, leaf, run) for q in query.subqueries)
-        return ranking.union(parts, query.boost, query.minmatch)
+        # The words a reader's query requires most of (``Archive``). Each article's sum
+        # of scores and count of words are kept for the run, so that asking again for
+        # fewer of the words reads no postings twice and costs one pass over the sums.
+        totals, counts = run.counted(query.subqueries, leaf)
+        return ranking.counted_at_least(totals, counts, query.minmatch, query.boost)
     if isinstance(query, (wq.Or, wq.And)):
         # Folded in one part at a time: a query's 128 words never hold 128 tables at once.
         parts = (score_segment(q, leaf, run) for q in query.subqueries)

@@ -6,10 +6,12 @@ Elasticsearch's ``minimum_should_match`` does. Those articles are the results: t
 the timeline, the date sorts and the feed are made of them. Only when none has that many
 does the search ask for one word fewer, step by step, and the results say so
 (``SearchResults.relaxed``). A ranked list that the matches leave short (fewer than
-``enough_ranked_matches``) goes on below them with the articles that have fewer of the
-words, best first, as Meilisearch's "last" matching strategy does; they are not counted
-(``SearchResults.partial``). Words the reader marked as required (``+word``, ``AND``), or
-an ``OR``, keep the other words optional.
+``enough_ranked_matches``) also takes in the articles with fewer of the words, ranked
+with the matches as BM25 ranks them (an article with more of the words scores higher)
+and marked as such (``Hit.partial``); they are not counted (``SearchResults.partial``).
+Like a web search engine's "Missing: word" results, they keep what a reader is likely to
+want in the list: relevant articles often lack one of the words. Words the reader marked
+as required (``+word``, ``AND``), or an ``OR``, keep the other words optional.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ALL_WORDS_UP_TO = 8
 # down, never fewer than ALL_WORDS_UP_TO).
 LONG_QUERY_SHARE = 0.75
 # Ranked by relevance, fewer matches than this (or than this percentage of the archive,
-# when that is fewer) are followed by the articles with any of the words. With
+# when that is fewer) take in the articles with any of the words. With
 # ALL_WORDS_UP_TO and LONG_QUERY_SHARE, measured on the five test collections so that no
 # ranking figure falls (BENCHMARKS.md): their judged articles often lack one of a short
 # query's words (CACM's "parallel algorithms" has 22 articles with both, and relevant

@@ -102,6 +102,11 @@ def union(parts: Iterable[Scores], boost: float = 1.0, minimum: int = 1) -> Scor
 
 def at_least(parts: Iterable[Scores], minimum: int) -> Scores:
     """Return the articles that match ``minimum`` parts or more, scored by their parts' sum."""
+    return counted_at_least(*count_matches(parts), minimum)
+
+
+def count_matches(parts: Iterable[Scores]) -> tuple[Scores, dict[int, int]]:
+    """Return each article's sum of the parts' scores, and how many parts it matches."""
     counts: dict[int, int] = {}
     totals: Scores = {}
     for part in parts:
@@ -109,7 +114,15 @@ def at_least(parts: Iterable[Scores], minimum: int) -> Scores:
         for docnum, score in part.items():
             counts[docnum] = count(docnum, 0) + 1
             totals[docnum] = total(docnum, 0.0) + score
-    return {docnum: score for docnum, score in totals.items() if counts[docnum] >= minimum}
+    return totals, counts
+
+
+def counted_at_least(totals: Scores, counts: dict[int, int], minimum: int,
+                     boost: float = 1.0) -> Scores:
+    """Return the articles of ``count_matches`` that match ``minimum`` parts or more."""
+    if minimum <= 1:
+        return _boosted(totals, boost)
+    return _boosted({d: score for d, score in totals.items() if counts[d] >= minimum}, boost)
 
 
 def intersection(parts: Iterable[Scores], boost: float = 1.0) -> Scores:
