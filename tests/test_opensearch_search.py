@@ -298,3 +298,18 @@ def test_stems_agree_with_the_cluster(opensearch_url, opensearch_index_name):
         tokens = client.indices.analyze(index=opensearch_index_name,
                                         body={"analyzer": "article", "text": word})["tokens"]
         assert analysis.analyse(word) == (tokens[0]["token"] if tokens else None), word
+
+
+def test_short_ranked_list_goes_on_with_partial_matches(tmp_path, opensearch_url,
+                                                        opensearch_index_name):
+    fillers = [_record(f"filler-{n}", f"Weather report {n}",
+                       f"Rain and wind are expected on day {n} across the northern plains.",
+                       "1989-01-01") for n in range(150)]
+    whoosh, cluster = _load_articles(tmp_path, STORIES + fillers, opensearch_url,
+                                     opensearch_index_name)
+    expected, found = whoosh.search("coffee cocoa"), cluster.search("coffee cocoa")
+    assert (found.total, found.partial) == (expected.total, expected.partial) == (1, 3)
+    assert [(h.id, h.partial) for h in found.hits] == [(h.id, h.partial) for h in expected.hits]
+    assert found.hits[0].id == "coffee-2" and found.hits[-1].partial
+    by_date = cluster.search("coffee cocoa", sort="newest")
+    assert _ids(by_date) == ["coffee-2"] and by_date.partial == 0
