@@ -313,3 +313,9 @@ def test_short_ranked_list_goes_on_with_partial_matches(tmp_path, opensearch_url
     assert found.hits[0].id == "coffee-2" and found.hits[-1].partial
     by_date = cluster.search("coffee cocoa", sort="newest")
     assert _ids(by_date) == ["coffee-2"] and by_date.partial == 0
+
+
+def test_article_ids_nobody_could_have(both):
+    _, cluster = both
+    for article_id in ("\ud800", "x" * 5000, "a\x00b", "../../etc/passwd", "*"):
+        assert cluster.article(article_id) is None

@@ -216,6 +216,7 @@ class OpenSearchArchive(Archive):
         parsed = parse_query(text)
         if typing:
             _read_last_word_as_prefix(parsed, text)
+        self._archive_totals()  # an archive without articles cannot be searched yet
         asked = (date_from, date_to)
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
@@ -537,6 +538,10 @@ class OpenSearchArchive(Archive):
     def article(self, article_id: str, related: bool = True) -> ArticleRecord | None:
         """Return the stored article with ``article_id`` and articles like it, or None."""
         if not isinstance(article_id, str) or not article_id or len(article_id) > 1000:
+            return None
+        try:
+            article_id.encode("utf-8")
+        except UnicodeError:  # no article has such an id
             return None
         found = self._msearch([{"size": 1, "query": {"term": {"id": article_id}}}])[0]
         hits = found["hits"]["hits"]
