@@ -16,6 +16,7 @@ import html
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -666,7 +667,8 @@ class OpenSearchArchive(Archive):
         if not text:
             return
         try:
-            self.client.index(index=self.alias + MISSES_SUFFIX,
+            # An id of its own: a retried request writes the same miss again, not a second.
+            self.client.index(index=self.alias + MISSES_SUFFIX, id=uuid.uuid4().hex,
                               body={"query": text, "at": _now()},
                               params={"request_timeout": HEALTH_REQUEST_SECONDS})
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:
