@@ -99,6 +99,9 @@ MAX_CORRECTION_EDITS = 2
 CORRECTION_CANDIDATES = 20
 SUGGEST_RATIO = 10
 MIN_SUGGESTED_RESULTS = 20
+# Connections kept open to each node: one per thread that searches at once (waitress
+# serves 8 by default; more threads open more, and close them after).
+CONNECTIONS_PER_NODE = 16
 # The zero-result report lives in an index of its own beside the archive's.
 MISSES_SUFFIX = "-misses"
 HIT_FIELDS = ["id", "headline", "date"]
@@ -127,7 +130,7 @@ class OpenSearchArchive(Archive):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = connect(self.address)
+                    self._client = connect(self.address, pool_size=CONNECTIONS_PER_NODE)
         return self._client
 
     @property
