@@ -345,3 +345,20 @@ def test_one_archive_serves_many_threads(both):
     with ThreadPoolExecutor(max_workers=8) as pool:
         found = list(pool.map(lambda query: (query, _ids(cluster.search(query))), queries))
     assert all(ids == expected[query] for query, ids in found)
+
+
+def test_pages_without_folding_are_those_of_whoosh(tmp_path, opensearch_url,
+                                                   opensearch_index_name):
+    fillers = [_record(f"filler-{n}", f"Weather report {n}",
+                       f"Rain and wind are expected on day {n} across the plains; coffee "
+                       f"{'and cocoa ' * (n % 3)}growers worry.", f"1989-01-{n % 28 + 1:02}")
+               for n in range(120)]
+    whoosh, cluster = _load_articles(tmp_path, STORIES + fillers, opensearch_url,
+                                     opensearch_index_name)
+    for query in ("coffee cocoa", "coffee brazil", "weather"):
+        for page in (1, 2, 3):
+            expected = whoosh.search(query, page=page, per_page=5, fold=False, snippets=False)
+            found = cluster.search(query, page=page, per_page=5, fold=False, snippets=False)
+            assert (found.total, found.partial) == (expected.total, expected.partial)
+            assert [h.partial for h in found.hits] == [h.partial for h in expected.hits]
+            assert found.timeline == expected.timeline
