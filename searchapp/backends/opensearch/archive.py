@@ -443,18 +443,17 @@ class OpenSearchArchive(Archive):
         if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
                 and results.required_words >= results.query_words):
             return None  # every word is in that many articles: none is a typo
-        words = []
-        for clause in parsed.clauses:
-            word = clause.text.lower()
-            if (clause.kind == "word" and clause.occur != MUST_NOT
-                    and MIN_CORRECTION_CHARS <= len(word) <= MAX_CORRECTION_CHARS
-                    and word.isalpha() and analyse(word) and word not in words):
-                words.append(word)
+        words = [clause.text.lower() for clause in parsed.clauses
+                 if clause.kind == "word" and clause.occur != MUST_NOT
+                 and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
+                 and clause.text.isalpha() and analyse(clause.text.lower())]
         if not words:
             return None
-        frequencies, near = self._near_words(words[:MAX_CORRECTED_WORDS * 2])
+        distinct = list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
+        frequencies, near = self._near_words(distinct)
         corrected = text
         looked_up = 0
+        # Clause by clause, as on Whoosh: a word typed twice is looked up twice.
         for word in words:
             frequency = frequencies.get(word, 0)
             if frequency >= MIN_SUGGESTED_RESULTS:
@@ -679,9 +678,11 @@ class OpenSearchArchive(Archive):
             return
         try:
             # An id of its own: a retried request writes the same miss again, not a second.
+            # Refreshed at once: `searchapp report` right after a search counts it.
             self.client.index(index=self.alias + MISSES_SUFFIX, id=uuid.uuid4().hex,
                               body={"query": text, "at": _now()},
-                              params={"request_timeout": HEALTH_REQUEST_SECONDS})
+                              params={"request_timeout": HEALTH_REQUEST_SECONDS,
+                                      "refresh": "true"})
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:
             raise OSError(f"cannot record the search on {self.address}: "
                           f"{_reason(error)}") from None
