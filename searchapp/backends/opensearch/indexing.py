@@ -58,9 +58,6 @@ DEFAULT_REPLICAS = 1
 # gone) is a dead run's, and the next run deletes it.
 HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 600
-# How long a rebuild waits for the new index's replicas before moving the alias anyway.
-GREEN_WAIT_SECONDS = 60
-GREEN_WAIT = f"{GREEN_WAIT_SECONDS}s"
 # Files whose articles' ids are looked up in one search.
 BATCH_LOOKUP = 1000
 # A file-records index without its archive index is a dead run's once this old.
@@ -307,8 +304,9 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
         for index in (name, files.files_index(name)):
             client.indices.put_settings(index=index, body={"index": {
                 "number_of_replicas": replicas, "refresh_interval": None}})
+        # Searchable once refreshed; the replicas are copied from it in the background
+        # (the cluster is yellow meanwhile), which under load takes longer than the build.
         client.indices.refresh(index=[name, files.files_index(name)])
-        _wait_for_replicas(client, name, replicas)
         moves: list[dict] = [{"add": {"index": name, "alias": alias}}]
         if concrete:
             moves.insert(0, {"remove_index": {"index": old}})
@@ -327,16 +325,6 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
     client.indices.put_mapping(index=name, body={"_meta": _meta(alias, "live")})
     if old and not concrete:
         client.indices.delete(index=[old, files.files_index(old)], ignore_unavailable=True)
-
-
-def _wait_for_replicas(client, name: str, replicas: int) -> None:
-    """Wait (a while) until the new index's replicas are in place, where they can be."""
-    nodes = client.cluster.health()["number_of_data_nodes"]
-    if replicas and nodes > replicas:
-        # "timeout" is the cluster's wait; the client's own must be given apart, or it
-        # takes that one as its own.
-        client.cluster.health(index=name, wait_for_status="green", timeout=GREEN_WAIT,
-                              request_timeout=GREEN_WAIT_SECONDS + 30)
 
 
 def _require_writable(client, physical: str) -> None:
