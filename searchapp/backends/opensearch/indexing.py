@@ -39,6 +39,7 @@ from searchapp.articles import Skip, SourceFile
 from searchapp.backends import IndexerError, IndexReport, IndexStats, Progress
 from searchapp.backends.opensearch import bulk, files
 from searchapp.backends.opensearch.bulk import (
+    REQUEST_TIMEOUT,
     Action,
     Batch,
     cluster_error,
@@ -58,6 +59,9 @@ DEFAULT_REPLICAS = 1
 # gone) is a dead run's, and the next run deletes it.
 HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 600
+# Creating, refreshing, moving and deleting indices may wait this long for the cluster (the
+# client's own time-out is a search's).
+WAIT = {"request_timeout": REQUEST_TIMEOUT}
 # Files whose articles' ids are looked up in one search.
 BATCH_LOOKUP = 1000
 # A file-records index without its archive index is a dead run's once this old.
@@ -182,14 +186,14 @@ def _meta(alias: str, state: str) -> dict:
 def _create(client, alias: str, name: str, state: str, replicas: int, shards: int,
             settings: dict | None = None, aliases: dict | None = None) -> None:
     """Create a physical index and its file records' index (that one first)."""
-    client.indices.create(index=files.files_index(name),
+    client.indices.create(**WAIT, index=files.files_index(name),
                           body=files.files_index_body(replicas))
     body = index_body(shards, replicas)
     body["settings"]["index"].update(settings or {})
     body["mappings"] = {**body["mappings"], "_meta": _meta(alias, state)}
     if aliases:
         body["aliases"] = aliases
-    client.indices.create(index=name, body=body)
+    client.indices.create(**WAIT, index=name, body=body)
 
 
 def _create_first(client, alias: str) -> str:
@@ -203,7 +207,8 @@ def _create_first(client, alias: str) -> str:
     _create(client, alias, name, "live", replicas, shards, aliases={alias: {}})
     winner = sorted(client.indices.get_alias(name=alias))[0]
     if winner != name:
-        client.indices.delete(index=[name, files.files_index(name)], ignore_unavailable=True)
+        client.indices.delete(**WAIT, index=[name, files.files_index(name)],
+                              ignore_unavailable=True)
     return winner
 
 
@@ -212,7 +217,8 @@ def _remove_orphans(client, alias: str, current: str | None) -> None:
     rebuild had moved the alias away from, file records without their index."""
     pattern = re.compile(re.escape(alias) + r"-\d{8}t\d{6}-[0-9a-f]{6}")
     try:
-        found = client.indices.get(index=f"{alias}-*", expand_wildcards="open,closed")
+        found = client.indices.get(**WAIT, index=f"{alias}-*",
+                                   expand_wildcards="open,closed")
     except NotFoundError:
         return
     doomed = []
@@ -229,7 +235,7 @@ def _remove_orphans(client, alias: str, current: str | None) -> None:
         if pattern.fullmatch(name) and meta.get("alias") == alias and _is_dead(meta):
             doomed += [name, files.files_index(name)]
     if doomed:
-        client.indices.delete(index=doomed, ignore_unavailable=True)
+        client.indices.delete(**WAIT, index=doomed, ignore_unavailable=True)
 
 
 def _is_dead(meta: dict) -> bool:
@@ -276,7 +282,7 @@ def _update(client, physical: str, walk, report: IndexReport, progress, workers)
     records = files.files_index(physical)
     _require_writable(client, physical)
     # Make what a killed run wrote visible to the searches below.
-    client.indices.refresh(index=[physical, records])
+    client.indices.refresh(**WAIT, index=[physical, records])
     indexed = files.read_records(client, records, walk.roots)
     changed, gone = plan_changes(walk, indexed, report)
     if not (changed or gone):
@@ -302,29 +308,30 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
         writer.finish(walk.roots)
         report.written = True
         for index in (name, files.files_index(name)):
-            client.indices.put_settings(index=index, body={"index": {
+            client.indices.put_settings(**WAIT, index=index, body={"index": {
                 "number_of_replicas": replicas, "refresh_interval": None}})
         # Searchable once refreshed; the replicas are copied from it in the background
         # (the cluster is yellow meanwhile), which under load takes longer than the build.
-        client.indices.refresh(index=[name, files.files_index(name)])
+        client.indices.refresh(**WAIT, index=[name, files.files_index(name)])
         moves: list[dict] = [{"add": {"index": name, "alias": alias}}]
         if concrete:
             moves.insert(0, {"remove_index": {"index": old}})
         elif old:
             moves.insert(0, {"remove": {"index": old, "alias": alias}})
-        client.indices.update_aliases(body={"actions": moves})
+        client.indices.update_aliases(**WAIT, body={"actions": moves})
     except BaseException:
         try:
-            client.indices.delete(index=[name, files.files_index(name)],
+            client.indices.delete(**WAIT, index=[name, files.files_index(name)],
                                   ignore_unavailable=True)
         except TransportError:
             pass  # the next run deletes it (its builder is gone)
         raise
     # Marked finished only once behind the alias: an index not behind it that is marked
     # so is one the alias has left, which any run may delete.
-    client.indices.put_mapping(index=name, body={"_meta": _meta(alias, "live")})
+    client.indices.put_mapping(**WAIT, index=name, body={"_meta": _meta(alias, "live")})
     if old and not concrete:
-        client.indices.delete(index=[old, files.files_index(old)], ignore_unavailable=True)
+        client.indices.delete(**WAIT, index=[old, files.files_index(old)],
+                              ignore_unavailable=True)
 
 
 def _require_writable(client, physical: str) -> None:
@@ -405,7 +412,7 @@ class Writer:
             self._add(Action("index", self.records, run_id, _json(body)))
             self._drain()
         if not self.rebuild:
-            self.client.indices.refresh(index=[self.physical, self.records])
+            self.client.indices.refresh(**WAIT, index=[self.physical, self.records])
 
     # One file.
 
@@ -543,7 +550,7 @@ class Writer:
         """Note in a rebuild's index, now and then, that its builder is alive."""
         if self.rebuild and time.monotonic() - self.heartbeat > HEARTBEAT_SECONDS:
             self.heartbeat = time.monotonic()
-            self.client.indices.put_mapping(index=self.physical,
+            self.client.indices.put_mapping(**WAIT, index=self.physical,
                                             body={"_meta": _meta(self.rebuild, "building")})
 
 
