@@ -526,3 +526,15 @@ def test_body_words_count_the_words_the_embedded_index_counts(body):
     article = Article(id="a", headline="H", body=body, source="/x.txt")
     fields = json.loads(document(article, SourceFile(Path("/x.txt"), Path("/"))))
     assert fields["body_words"] == len(list(ANALYZER(body)))
+
+
+def test_an_index_searchapp_did_not_make_is_replaced_only_by_a_rebuild(client, alias,
+                                                                       archive_dir):
+    client.index(index=alias, id="stray", body={"note": "made by hand"}, refresh=True)
+    assert not archive_exists(client, alias) and cluster_stats(client, alias) is None
+    with pytest.raises(IndexerError, match="not an alias.*--rebuild"):
+        update_cluster(client, alias, [archive_dir])
+    report = update_cluster(client, alias, [archive_dir], rebuild=True)
+    assert report.added == 6
+    assert archive_exists(client, alias) and len(physical(client, alias)) == 1
+    assert "stray" not in stored(client, alias)

@@ -112,9 +112,9 @@ def cluster_stats(client, alias: str, largest: int = 0,
     :raises IndexerError: when the cluster cannot be reached or refuses.
     """
     try:
-        current, _ = _current(client, alias)
-        if current is None:
-            return None
+        current, concrete = _current(client, alias)
+        if current is None or concrete:
+            return None  # no archive yet, or an index searchapp did not make
         body: dict = {"size": largest, "track_total_hits": True, "_source": ["id", "headline"]}
         if largest:
             body["sort"] = [{"body_words": {"order": "desc", "missing": "_last"}},
@@ -168,7 +168,8 @@ def _current(client, alias: str) -> tuple[str | None, bool]:
     try:
         names = sorted(client.indices.get_alias(name=alias))
     except NotFoundError:
-        return None, bool(client.indices.exists(index=alias))
+        concrete = bool(client.indices.exists(index=alias))
+        return (alias if concrete else None), concrete
     if alias in names:
         return alias, True
     return (names[0] if names else None), False
@@ -260,8 +261,11 @@ def _process_alive(pid) -> bool:
 
 
 def _last_change(client, physical: str) -> datetime | None:
-    answer = client.search(index=files.files_index(physical), body={
-        "size": 0, "aggs": {"last": {"max": {"field": "indexed"}}}})
+    try:
+        answer = client.search(index=files.files_index(physical), body={
+            "size": 0, "aggs": {"last": {"max": {"field": "indexed"}}}})
+    except NotFoundError:
+        return None  # an index searchapp did not make: no record of its changes
     value = answer["aggregations"]["last"].get("value")
     return datetime.fromtimestamp(value / 1000).astimezone() if value else None
 
