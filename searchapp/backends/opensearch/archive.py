@@ -293,34 +293,39 @@ class OpenSearchArchive(Archive):
         """
         words = built.optional_words
         required = asked = required_words(words) if not parsed.any_word else min(words, 1)
+        first_total = None
         while True:
             body = self._search_body(built, results, required, size, aggs, start)
             found = self._msearch([body])[0]
             total = found["hits"]["total"]["value"]
+            first_total = total if first_total is None else first_total
             if total or required <= 1 or found.get("timed_out"):
                 break
             required -= 1
         results.query_words, results.required_words = words, required
         results.relaxed = required < asked
         results.complete = results.complete and not found.get("timed_out")
+        # Ranked, the articles with fewer words are left out when enough have all the
+        # words asked for (none of a tiny archive is enough), else ranked with them.
         fewer = (results.sort == "relevance" and required > 1 and results.complete
-                 and total < enough_ranked_matches(self._archive_totals()["articles"]))
+                 and first_total < enough_ranked_matches(self._archive_totals()["articles"]))
         return found, fewer
 
     def _listed(self, built: BuiltQuery, results: SearchResults, found: dict, fewer: bool,
                 size: int) -> list[dict]:
-        """Return the first ``size`` results to list: the matches, then, when ``fewer``,
-        the articles with any of the words (marked ``partial``), each in score order."""
+        """Return the first ``size`` results to list: the matches, or, when ``fewer``,
+        the articles with any of the words in BM25's order, those that are not matches
+        marked ``partial``."""
         hits = found["hits"]["hits"]
         if not fewer:
             return hits
-        matched = {hit["_id"] for hit in hits}  # all of them: fewer than a ranked list needs
-        more = self._msearch([self._search_body(built, results, 1, size + len(matched),
-                                                False)])[0]
+        if len(hits) < results.total:  # all of them: fewer than a ranked list needs
+            hits = self._msearch([self._search_body(
+                built, results, results.required_words, results.total, False)])[0]["hits"]["hits"]
+        matched = {hit["_id"] for hit in hits}
+        more = self._msearch([self._search_body(built, results, 1, size, False)])[0]
         results.partial = more["hits"]["total"]["value"] - results.total
-        rest = [dict(hit, partial=True) for hit in more["hits"]["hits"]
-                if hit["_id"] not in matched]
-        return (hits + rest)[:size]
+        return [dict(hit, partial=hit["_id"] not in matched) for hit in more["hits"]["hits"]]
 
     def _search_body(self, built: BuiltQuery, results: SearchResults, required: int,
                      size: int, aggs: bool, start: int = 0) -> dict:

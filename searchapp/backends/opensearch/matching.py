@@ -1,11 +1,12 @@
 """How many of a query's words each result must have: every word counts, as on Whoosh.
 
 A query of a few words finds the articles that have all its words (and phrases); a long
-one, those that have most of them (``minimum_should_match``). When too few articles have
-that many, the search asks for fewer and the results say so (``SearchResults.relaxed``):
-ranked by relevance, articles with any of the words join in below the best; by date, the
-count steps down one word at a time while nothing is found. The figures are those the
-embedded engine was tuned with (``backends/whoosh/matching.py``, BENCHMARKS.md).
+one, those that have most of them (``minimum_should_match``); only when none has that
+many does the search ask for one word fewer at a time, and the results say so
+(``SearchResults.relaxed``). A ranked list that the matches leave short also takes in the
+articles with any of the words, in BM25's order, marked ``Hit.partial`` and not counted.
+The figures are those the embedded engine was tuned with (``backends/whoosh/matching.py``,
+BENCHMARKS.md).
 """
 
 from __future__ import annotations
