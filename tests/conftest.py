@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,21 +219,55 @@ def new_index_dir(make_archive, monkeypatch) -> Path:
     return built.index_dir
 
 
-@pytest.fixture(scope="module")
-def shared_opensearch_archive(request: pytest.FixtureRequest,
-                              tmp_path_factory: pytest.TempPathFactory
-                              ) -> Iterator[BuiltArchive]:
-    """The small test archive on the cluster, indexed once for a module's read-only tests."""
-    from tests.opensearch_cluster import request_json
+class ModuleArchives:
+    """Archives built once per test module and engine, for tests that only read them."""
 
-    url = request.getfixturevalue("opensearch_url")
-    module = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.lower())[-30:].strip("-")
-    name = f"searchapp-test-shared-{module}-{uuid.uuid4().hex[:8]}"
-    root = tmp_path_factory.mktemp("shared-archive")
-    built = BuiltArchive("opensearch", root / "index", url, name)
-    assert not built.update([write_test_archive(root / "articles")]).skipped
-    yield built
-    request_json("DELETE", f"{url}/{name}*?expand_wildcards=all")
+    def __init__(self, factory: pytest.TempPathFactory, module: str) -> None:
+        self.factory = factory
+        self.module = re.sub(r"[^a-z0-9]+", "-", module.lower())[-30:].strip("-")
+        self.built: dict[tuple[str, str], BuiltArchive] = {}
+
+    def get(self, key: str, write: Callable[[Path], Path], engine: str,
+            opensearch_url: str | None) -> BuiltArchive:
+        """Return archive ``key`` on ``engine``, indexing ``write(folder)`` the first time."""
+        if (key, engine) not in self.built:
+            root = self.factory.mktemp(f"{key}-{engine}")
+            name = None
+            if engine == "opensearch":
+                name = f"searchapp-test-{key}-{self.module}-{uuid.uuid4().hex[:8]}"
+            built = BuiltArchive(engine, root / "index", opensearch_url, name)
+            assert not built.update([write(root / "articles")]).skipped
+            self.built[key, engine] = built
+        return self.built[key, engine]
+
+    def delete(self) -> None:
+        from tests.opensearch_cluster import request_json
+
+        for built in self.built.values():
+            if built.opensearch_url:
+                request_json("DELETE", f"{built.opensearch_url}/{built.opensearch_index}*"
+                             "?expand_wildcards=all")
+
+
+@pytest.fixture(scope="module")
+def module_archives(request: pytest.FixtureRequest,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleArchives]:
+    archives = ModuleArchives(tmp_path_factory, request.module.__name__)
+    yield archives
+    archives.delete()
+
+
+@pytest.fixture
+def shared_archive(engine: str, module_archives: ModuleArchives,
+                   request: pytest.FixtureRequest):
+    """``shared_archive(key, write)``: an archive of ``write(folder)``'s files on this test's
+    engine, built once per module: for tests that do not change it."""
+    url = request.getfixturevalue("opensearch_url") if engine == "opensearch" else None
+
+    def get(key: str, write: Callable[[Path], Path]) -> BuiltArchive:
+        return module_archives.get(key, write, engine, url)
+
+    return get
 
 
 @pytest.fixture
@@ -241,11 +275,12 @@ def app(engine: str, request: pytest.FixtureRequest):
     """The app over the small test archive.
 
     On OpenSearch a test that asks for neither ``index_dir`` nor ``archive_dir`` only reads,
-    so it shares one index per module (building one costs a second on the cluster).
+    so it shares one index per module (building one costs a second or so on the cluster);
+    on Whoosh every test has its own, as always.
     """
     names = set(request.fixturenames)
     if engine == "opensearch" and not names & {"index_dir", "archive_dir", "built_archive"}:
-        built = request.getfixturevalue("shared_opensearch_archive")
+        built = request.getfixturevalue("shared_archive")("small", write_test_archive)
     else:
         built = request.getfixturevalue("built_archive")
     return create_app({**built.config, "TESTING": True})
