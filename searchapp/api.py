@@ -56,6 +56,7 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
         "suggestion": results.suggestion,
         "corrected": results.corrected,
         "collapsed": results.collapsed,
+        "partial": results.partial,
         "query_words": results.query_words,
         "required_words": results.required_words,
         "matched_all": results.matched_all,
@@ -77,6 +78,7 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
                 "snippet": hit.snippet,
                 "url": url_for("web.article", article_id=hit.id),
                 "similar": _similar_json(results, hit),
+                "partial": hit.partial,
             }
             for hit in results.hits
         ],
@@ -306,8 +308,8 @@ def openapi_document() -> dict:
                     "type": "object",
                     "required": ["query", "total", "page", "per_page", "pages", "took_ms",
                                  "timed_out", "suggestion", "corrected", "collapsed",
-                                 "query_words", "required_words", "matched_all", "relaxed",
-                                 "next", "prev", "timeline", "results"],
+                                 "partial", "query_words", "required_words", "matched_all",
+                                 "relaxed", "next", "prev", "timeline", "results"],
                     "properties": {
                         "query": {"type": "string"},
                         "total": {"type": "integer", "description":
@@ -315,7 +317,12 @@ def openapi_document() -> dict:
                         "collapsed": {"type": "integer", "description":
                                       "Matching articles folded into another result as its "
                                       "copies (among the first results compared); pages "
-                                      "count total minus collapsed."},
+                                      "count total plus partial minus collapsed."},
+                        "partial": {"type": "integer", "description":
+                                    "Sorted by relevance, when fewer than 30 articles (or 2% "
+                                    "of the archive) match: how many articles with fewer of "
+                                    "the words are listed after the matches. `total` does not "
+                                    "count them; their results have `partial` true."},
                         "page": {"type": "integer"},
                         "per_page": {"type": "integer"},
                         "pages": {"type": "integer"},
@@ -339,10 +346,9 @@ def openapi_document() -> dict:
                         "matched_all": {"type": "boolean", "description":
                                         "True when every result has every one of them."},
                         "relaxed": {"type": "boolean", "description":
-                                    "True when too few articles had the words q asks for "
-                                    "and the results include articles with fewer of them "
-                                    "(by relevance: when fewer than 30, or 2% of the "
-                                    "archive, have them; by date: only when none has)."},
+                                    "True when no article had the words q asks for, and the "
+                                    "results are the articles with most of them "
+                                    "(`required_words` of `query_words`)."},
                         "next": {**nullable_string,
                                  "description": "The address of the next page, if any."},
                         "prev": {**nullable_string,
@@ -373,7 +379,7 @@ def openapi_document() -> dict:
                 "Hit": {
                     "type": "object",
                     "required": ["id", "headline", "headline_html", "date", "snippet", "url",
-                                 "similar"],
+                                 "similar", "partial"],
                     "properties": {
                         "id": {"type": "string"},
                         "headline": {"type": "string"},
@@ -391,6 +397,9 @@ def openapi_document() -> dict:
                                         "url": {**nullable_string, "description":
                                                 "This search listing them (null if none)."},
                                     }},
+                        "partial": {"type": "boolean", "description":
+                                    "True for an article listed after the matches, with "
+                                    "fewer of the words (see `partial` above)."},
                     },
                 },
                 "Article": {

@@ -346,13 +346,16 @@ def search_command(query: str, limit: int, as_json: bool, index_dir: Path | None
         click.echo(f"No article has all the words; showing those with {results.required_words} "
                    f"of the {results.query_words}.")
     elif results.relaxed and results.total:
-        click.echo("Few or no articles have all the words; showing those with any of them, "
+        click.echo("No article has all the words; showing those with any of them, "
                    "the best matches first.")
     if not results.complete:
         click.echo("The search took too long and was stopped: these are the best found so far.")
     if results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
     for number, hit in enumerate(results.hits, start=1):
+        if hit.partial and (number == 1 or not results.hits[number - 2].partial):
+            click.echo(f"\nWith some of the words ({results.partial:,} more, not counted "
+                       "above):")
         snippet = hit.snippet.replace("<mark>", "\x1b[1;33m" if color else "*")
         snippet = html.unescape(snippet.replace("</mark>", "\x1b[0m" if color else "*"))
         date_text = hit.date.isoformat() if hit.date else "undated"

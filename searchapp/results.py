@@ -35,6 +35,9 @@ class Hit:
     headline_html: str = ""
     # The ids of copies of this article (wire copies, reruns) folded into this result.
     similar: list[str] = field(default_factory=list)
+    # True for an article listed after the matches, with fewer of the query's words
+    # (``SearchResults.partial``).
+    partial: bool = False
 
     def __post_init__(self) -> None:
         _make_safe(self, "headline", "snippet", "headline_html")
@@ -92,6 +95,9 @@ class SearchResults:
     collapsed: int = 0
     # The article whose copies these results are (no folding then), when asked for.
     similar_to: str | None = None
+    # Articles with fewer of the words, listed after the matches when these are few (a
+    # ranked list only); ``total`` does not count them.
+    partial: int = 0
 
     @property
     def matched_all(self) -> bool:
@@ -100,7 +106,7 @@ class SearchResults:
 
     @property
     def pages(self) -> int:
-        shown = self.total - self.collapsed
+        shown = self.total + self.partial - self.collapsed
         return min(math.ceil(shown / self.per_page), MAX_RESULT_WINDOW // self.per_page)
 
 

@@ -5,7 +5,7 @@ from test_web import HOSTILE_QUERIES
 from searchapp import create_app
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
-               "corrected", "collapsed", "query_words", "required_words", "matched_all",
+               "corrected", "collapsed", "partial", "query_words", "required_words", "matched_all",
                "relaxed", "next", "prev", "timeline", "results"]
 
 
@@ -24,6 +24,7 @@ def test_search_returns_the_documented_shape(client):
         "snippet": seed["snippet"],
         "url": f"/articles/{SEED.stem}",
         "similar": {"count": 0, "ids": [], "url": None},
+        "partial": False,
     }
     assert "<mark>Jermuk</mark>" in seed["snippet"]
 
@@ -137,7 +138,7 @@ def test_openapi_describes_exactly_the_api(client, app):
     hit_schema = spec["components"]["schemas"]["SearchResults"]
     assert hit_schema["required"] == RESULT_KEYS
     assert spec["components"]["schemas"]["Hit"]["required"] == [
-        "id", "headline", "headline_html", "date", "snippet", "url", "similar"]
+        "id", "headline", "headline_html", "date", "snippet", "url", "similar", "partial"]
     article = client.get(f"/api/articles/{SEED.stem}").get_json()
     assert set(spec["components"]["schemas"]["Article"]["properties"]) == set(article)
     api_rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}

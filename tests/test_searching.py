@@ -86,19 +86,41 @@ def test_long_queries_need_most_of_their_words_not_all(apricot_notes):
     assert not results.relaxed and (results.query_words, results.required_words) == (12, 9)
 
 
-def test_a_ranked_list_with_few_matches_takes_in_articles_with_some_words(tmp_path):
+def test_a_ranked_list_with_few_matches_lists_articles_with_some_words_after_them(tmp_path):
     articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
                 for n in range(150)}
     articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
+    articles["also.txt"] = "Apricot Rain\n\nA rain of apricots fell from the trees."
     update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
     archive = Archive(tmp_path / "ix")
-    # One article of 151 has both words (fewer than 2%): ranked, those with one follow it.
+    # Two articles of 152 have both words (fewer than 2%): they are the results, counted
+    # and on the timeline; ranked, those with one word follow them, not counted.
     ranked = archive.search("apricot rain", per_page=50)
-    assert ids(ranked)[0] == "both" and ranked.total == 151
-    assert ranked.relaxed and ranked.required_words == 1
-    # By date the list cannot put them below, so it keeps to the article with both.
+    assert sorted(ids(ranked)[:2]) == ["also", "both"]
+    assert [hit.partial for hit in ranked.hits[:3]] == [False, False, True]
+    assert all(hit.partial and hit.id.startswith("rain") for hit in ranked.hits[2:])
+    assert ranked.total == 2 and ranked.partial == 150 and ranked.pages == 4
+    assert not ranked.relaxed and ranked.required_words == 2
+    assert all(hit.score < 100 for hit in ranked.hits)  # the scores BM25 gave
+    last = archive.search("apricot rain", page=4, per_page=50)
+    assert len(last.hits) == 2 and all(hit.partial for hit in last.hits)
+    # By date the list cannot put them below, so it keeps to the articles with both.
     newest = archive.search("apricot rain", sort="newest")
-    assert ids(newest) == ["both"] and not newest.relaxed
+    assert sorted(ids(newest)) == ["also", "both"] and newest.partial == 0
+
+
+def test_when_no_article_has_every_word_the_results_have_most_of_them(tmp_path):
+    articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
+                for n in range(100)}
+    articles["two.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    archive = Archive(tmp_path / "ix")
+    for sort in ("relevance", "newest"):
+        results = archive.search("apricot rain walnut", sort=sort)
+        assert ids(results)[0] == "two" and results.total == 1, sort
+        assert results.relaxed and (results.query_words, results.required_words) == (3, 2)
+    # Ranked, the one article with two of the three words is followed by those with one.
+    assert archive.search("apricot rain walnut").partial == 100
 
 
 def test_headline_only_match_shows_the_lead(archive):

@@ -256,6 +256,31 @@ def test_page_says_when_no_article_has_every_word(client):
     assert soup(client.get("/?q=jermuk+spa")).select_one(".notice.relaxed") is None
 
 
+def test_page_lists_articles_with_some_words_after_the_few_that_have_all(tmp_path):
+    articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
+                for n in range(150)}
+    articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
+    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
+    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "TESTING": True}).test_client()
+    page = soup(client.get("/?q=apricot+rain"))
+    # The count is the one article with both words; the others follow under a heading.
+    assert page.select_one(".results-summary").get_text(" ", strip=True).startswith("1 result ")
+    lists = page.select("ol.results")
+    assert [len(ol.select("li.result")) for ol in lists] == [1, 9]
+    assert lists[0].select_one("h2").get_text() == "Rain and Apricots"
+    assert lists[1]["start"] == "2" and "partial" in lists[1]["class"]
+    heading = page.select_one(".partial-heading").get_text(" ", strip=True)
+    assert heading == "With some of the words · 150 more articles, not counted above"
+    assert page.select_one(".notice.relaxed") is None
+    body = client.get("/api/search?q=apricot+rain").get_json()
+    assert (body["total"], body["partial"], body["pages"]) == (1, 150, 16)
+    assert [hit["partial"] for hit in body["results"][:2]] == [False, True]
+    # A list by date, and the feed, keep to the article with both words.
+    assert [a.get_text() for a in soup(client.get("/?q=apricot+rain&sort=newest"))
+            .select("ol.results h2 a")] == ["Rain and Apricots"]
+    assert _feed_ids(client, "/feed?q=apricot+rain") == ["both"]
+
+
 def test_live_search_shows_the_page_for_the_word_being_typed(client):
     page = soup(client.get("/?q=jer&live=1&sort=newest"))
     assert page.title.get_text() == "jer – Archive search"

@@ -121,6 +121,9 @@ MAX_CORRECTED_WORDS = 8
 # as many articles, and at least MIN_SUGGESTED_RESULTS; a word in as many articles as that
 # is taken as meant.
 SUGGEST_RATIO = 10
+# Added to the scores of a ranked list's matches to put them above the articles listed
+# after them with fewer of the words (BM25 scores stay far below it).
+PARTIAL_BELOW = 1e9
 MIN_SUGGESTED_RESULTS = 20
 
 
@@ -300,16 +303,22 @@ class WhooshArchive(Archive):
             query = wq.Every()
         if query is not None:
             run = Run(searcher, deadline)
-            matches = self._match_words(run, query, date_from, date_to, results,
-                                        every_word=not parsed.any_word)
+            matches, fewer = self._match_words(run, query, date_from, date_to, results,
+                                               every_word=not parsed.any_word)
             if similar_to is not None:
-                matches = _copies_of(searcher, matches, similar_to)
+                matches, fewer = _copies_of(searcher, matches, similar_to), None
             results.total = sum(len(scores) for _, scores in matches)
+            listed = matches
+            if fewer is not None:
+                listed = _matches_first(matches, fewer)
+                results.partial = sum(len(scores) for _, scores in listed) - results.total
             best, results.collapsed = _collapsed_page(
-                matches, page, per_page, sort, results.total, fold=fold and similar_to is None)
+                listed, page, per_page, sort, results.total + results.partial,
+                fold=fold and similar_to is None)
             marks = ((query_marks(query, searcher), query_marks(query, searcher, "headline"))
                      if snippets else None)
-            results.hits = [_hit(searcher, docnum, score, marks, snippets, copies)
+            results.hits = [_hit(searcher, docnum, score, marks, snippets, copies,
+                                 fewer is not None)
                             for docnum, score, copies in best]
             results.timeline = _timeline(matches, self._archive_days(searcher), date_from,
                                          date_to)
@@ -477,8 +486,8 @@ class WhooshArchive(Archive):
         limit = SEARCH_SECONDS if self.time_limit is None else self.time_limit
         run = Run(searcher, time.monotonic() + limit)
         found = SearchResults(corrected, 0, results.page, results.per_page, 0.0, results.sort)
-        matches = self._match_words(run, query, results.date_from, results.date_to, found,
-                                    every_word=not parsed.any_word)
+        matches, _ = self._match_words(run, query, results.date_from, results.date_to, found,
+                                       every_word=not parsed.any_word)
         total = sum(len(scores) for _, scores in matches)
         if run.expired or not total:
             return None
@@ -489,30 +498,31 @@ class WhooshArchive(Archive):
 
     def _match_words(self, run: Run, query: wq.Query, date_from: date | None,
                      date_to: date | None, results: SearchResults, *,
-                     every_word: bool = True) -> list[tuple[Leaf, ranking.Scores]]:
-        """Score the articles that have the words ``query`` requires, or, when too few
-        have, those with fewer of them (see ``matching``); note in ``results`` which.
+                     every_word: bool = True) -> tuple[list, list | None]:
+        """Score the articles that have the words ``query`` requires, or, when none has,
+        those with most of them (see ``matching``); note in ``results`` which.
 
-        Without ``every_word`` (the reader typed OR), any one word will do.
+        Returns the matches, which the count, the timeline and the date sorts are made
+        of, and, for a ranked list that they alone would leave short, the articles with
+        any of the words to list after them (None otherwise). Without ``every_word``
+        (the reader typed OR), any one word will do.
         """
         words = optional_words(query)
         required = asked = required_words(words) if every_word else min(words, 1)
-        enough = enough_ranked_matches(run.searcher.doc_count())
         while True:
             wanted = requiring(query, required) if words > 1 else query
             matches = self._matches(run, wanted, date_from, date_to)
             found = sum(len(scores) for _, scores in matches)
-            if required <= 1 or run.out_of_time():
+            if found or required <= 1 or run.out_of_time():
                 break
-            if results.sort == "relevance" and found < enough:
-                required = 1
-            elif not found:
-                required -= 1
-            else:
-                break
+            required -= 1
         results.query_words, results.required_words = words, required
         results.relaxed = required < asked
-        return matches
+        enough = enough_ranked_matches(run.searcher.doc_count())
+        if results.sort != "relevance" or required <= 1 or found >= enough or \
+                run.out_of_time():
+            return matches, None
+        return matches, self._matches(run, requiring(query, 1), date_from, date_to)
 
     def _matches(self, run: Run, query: wq.Query, date_from: date | None,
                  date_to: date | None) -> list[tuple[Leaf, ranking.Scores]]:
@@ -628,6 +638,21 @@ def _period_end(start: date, unit: str) -> date:
     return start
 
 
+def _matches_first(matches: list[tuple[Leaf, ranking.Scores]],
+                   fewer: list[tuple[Leaf, ranking.Scores]]) -> list[tuple[Leaf, ranking.Scores]]:
+    """Rank the matches above the articles with fewer of the words, each in score order.
+
+    A match's score is raised by ``PARTIAL_BELOW``, which ``_hit`` takes off again.
+    """
+    listed = []
+    for (leaf, strict), (_, loose) in zip(matches, fewer, strict=True):
+        scores = dict(loose)
+        for docnum, score in strict.items():
+            scores[docnum] = score + PARTIAL_BELOW
+        listed.append((leaf, scores))
+    return listed
+
+
 def _collapsed_page(matches: list[tuple[Leaf, ranking.Scores]], page: int, per_page: int,
                     sort: str, total: int, fold: bool = True):
     """Return one page of results as (article, score, its copies), and how many were folded.
@@ -718,7 +743,7 @@ def _date(value) -> date | None:
 
 
 def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
-         snippets: bool, copies: list[int]) -> Hit:
+         snippets: bool, copies: list[int], listed_partially: bool = False) -> Hit:
     stored = searcher.stored_fields(docnum)
     headline = stored.get("headline", "")
     similar = [searcher.stored_fields(copy)["id"] for copy in copies]
@@ -730,9 +755,11 @@ def _hit(searcher, docnum: int, score: float, marks: tuple[Marks, Marks] | None,
         # Snippets hold only text and <mark> tags, so collapsing whitespace is safe.
         marked = " ".join(snippet(body, body_marks).split()) or html.escape(lead(body),
                                                                             quote=False)
+    partial = score < PARTIAL_BELOW / 2 and listed_partially
+    score = score - PARTIAL_BELOW if score >= PARTIAL_BELOW / 2 else score
     # Built whole, so that Hit makes every text of it safe to output in one place.
     return Hit(stored["id"], headline, _date(stored.get("date")), marked, score,
-               headline_html=marked_headline, similar=similar)
+               headline_html=marked_headline, similar=similar, partial=partial)
 
 
 

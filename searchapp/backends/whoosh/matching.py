@@ -2,12 +2,14 @@
 
 A query of a few words finds the articles that have all its words (and phrases); a long
 one, such as a question or a pasted paragraph, those that have most of them, as
-Elasticsearch's ``minimum_should_match`` does. When too few articles have that many, the
-search asks for fewer, and the results say so (``SearchResults.relaxed``): in a ranked
-list, articles with any of the words join in below the best (BM25 ranks an article with
-more of the words higher); in a list by date, which cannot put them below, the count
-steps down one word at a time and only while nothing is found. Words the reader marked
-as required (``+word``, ``AND``), or an ``OR``, keep the other words optional.
+Elasticsearch's ``minimum_should_match`` does. Those articles are the results: the count,
+the timeline, the date sorts and the feed are made of them. Only when none has that many
+does the search ask for one word fewer, step by step, and the results say so
+(``SearchResults.relaxed``). A ranked list that the matches leave short (fewer than
+``enough_ranked_matches``) goes on below them with the articles that have fewer of the
+words, best first, as Meilisearch's "last" matching strategy does; they are not counted
+(``SearchResults.partial``). Words the reader marked as required (``+word``, ``AND``), or
+an ``OR``, keep the other words optional.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ ALL_WORDS_UP_TO = 8
 # down, never fewer than ALL_WORDS_UP_TO).
 LONG_QUERY_SHARE = 0.75
 # Ranked by relevance, fewer matches than this (or than this percentage of the archive,
-# when that is fewer) take in the articles with any of the words. With ALL_WORDS_UP_TO and
-# LONG_QUERY_SHARE, measured on the five test collections so that no ranking figure falls
-# (BENCHMARKS.md): their judged articles often lack one of a short query's words (CACM's
-# "parallel algorithms" has 22 articles with both, and relevant ones with only one).
+# when that is fewer) are followed by the articles with any of the words. With
+# ALL_WORDS_UP_TO and LONG_QUERY_SHARE, measured on the five test collections so that no
+# ranking figure falls (BENCHMARKS.md): their judged articles often lack one of a short
+# query's words (CACM's "parallel algorithms" has 22 articles with both, and relevant
+# ones with only one).
 MIN_RANKED_MATCHES = 30
 MIN_RANKED_PERCENT = 2
 
