@@ -228,15 +228,21 @@ class ModuleArchives:
         self.built: dict[tuple[str, str], BuiltArchive] = {}
 
     def get(self, key: str, write: Callable[[Path], Path], engine: str,
-            opensearch_url: str | None) -> BuiltArchive:
-        """Return archive ``key`` on ``engine``, indexing ``write(folder)`` the first time."""
+            opensearch_url: str | None,
+            rewrite: Callable[[Path], object] | None = None) -> BuiltArchive:
+        """Return archive ``key`` on ``engine``, indexing ``write(folder)`` the first time
+        (and then, when given, ``rewrite(folder)``'s changes in a second run)."""
         if (key, engine) not in self.built:
             root = self.factory.mktemp(f"{key}-{engine}")
             name = None
             if engine == "opensearch":
                 name = f"searchapp-test-{key}-{self.module}-{uuid.uuid4().hex[:8]}"
             built = BuiltArchive(engine, root / "index", opensearch_url, name)
-            assert not built.update([write(root / "articles")]).skipped
+            folder = write(root / "articles")
+            assert not built.update([folder]).skipped
+            if rewrite:
+                rewrite(folder)
+                assert not built.update([folder]).skipped
             self.built[key, engine] = built
         return self.built[key, engine]
 
@@ -264,15 +270,16 @@ def shared_archive(engine: str, module_archives: ModuleArchives,
     engine, built once per module: for tests that do not change it."""
     url = request.getfixturevalue("opensearch_url") if engine == "opensearch" else None
 
-    def get(key: str, write: Callable[[Path], Path]) -> BuiltArchive:
-        return module_archives.get(key, write, engine, url)
+    def get(key: str, write: Callable[[Path], Path],
+            rewrite: Callable[[Path], object] | None = None) -> BuiltArchive:
+        return module_archives.get(key, write, engine, url, rewrite)
 
     return get
 
 
 @pytest.fixture
-def app(engine: str, request: pytest.FixtureRequest):
-    """The app over the small test archive.
+def small_archive(engine: str, request: pytest.FixtureRequest) -> BuiltArchive:
+    """The small test archive on this test's engine.
 
     On OpenSearch a test that asks for neither ``index_dir`` nor ``archive_dir`` only reads,
     so it shares one index per module (building one costs a second or so on the cluster);
@@ -280,10 +287,14 @@ def app(engine: str, request: pytest.FixtureRequest):
     """
     names = set(request.fixturenames)
     if engine == "opensearch" and not names & {"index_dir", "archive_dir", "built_archive"}:
-        built = request.getfixturevalue("shared_archive")("small", write_test_archive)
-    else:
-        built = request.getfixturevalue("built_archive")
-    return create_app({**built.config, "TESTING": True})
+        return request.getfixturevalue("shared_archive")("small", write_test_archive)
+    return request.getfixturevalue("built_archive")
+
+
+@pytest.fixture
+def app(small_archive: BuiltArchive):
+    """The app over the small test archive."""
+    return create_app({**small_archive.config, "TESTING": True})
 
 
 @pytest.fixture

@@ -256,12 +256,11 @@ def test_page_says_when_no_article_has_every_word(client):
     assert soup(client.get("/?q=jermuk+spa")).select_one(".notice.relaxed") is None
 
 
-def test_page_lists_articles_with_some_words_after_the_few_that_have_all(tmp_path):
+def test_page_lists_articles_with_some_words_after_the_few_that_have_all(tmp_path, make_archive):
     articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
                 for n in range(150)}
     articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "TESTING": True}).test_client()
+    client = make_archive([write_articles(tmp_path / "a", articles)]).client(TESTING=True)
     page = soup(client.get("/?q=apricot+rain"))
     # The count is the one article with both words; the others follow under a heading.
     assert page.select_one(".results-summary").get_text(" ", strip=True).startswith("1 result ")
