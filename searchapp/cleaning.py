@@ -38,6 +38,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EMPTY_BRACKETS_RE = re.compile(r"\(\s*\)|\[\s*\]")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
+_BRACKET_RE = re.compile(r"[()\[\]]")
 
 
 def normalize_space(text: str) -> str:
@@ -57,21 +58,23 @@ def drop_dangling_brackets(paragraph: str) -> str:
     "YEREVAN ( — Fighting" becomes "YEREVAN — Fighting"; balanced pairs are kept.
     """
     paragraph = _EMPTY_BRACKETS_RE.sub("", paragraph)
-    keep = list(paragraph)
     open_stack: list[int] = []
     pairs = {")": "(", "]": "["}
-    for i, char in enumerate(paragraph):
+    # Only the brackets are visited: a loop over every character cost a third of the
+    # time to read an export.
+    for match in _BRACKET_RE.finditer(paragraph):
+        i, char = match.start(), match.group()
         if char in "([":
             open_stack.append(i)
-        elif char in ")]":
-            if open_stack and paragraph[open_stack[-1]] == pairs[char]:
-                open_stack.pop()
+        elif open_stack and paragraph[open_stack[-1]] == pairs[char]:
+            open_stack.pop()
+    keep = list(paragraph) if open_stack else []
     for i in open_stack:
         # An opener followed by a space or dash never opens a real aside.
         following = paragraph[i + 1 : i + 3]
         if not following.strip() or following.lstrip()[:1] in "—–-":
             keep[i] = ""
-    text = "".join(keep)
+    text = "".join(keep) if open_stack else paragraph
     return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text)).strip()
 
 
