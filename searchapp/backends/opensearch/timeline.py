@@ -1,0 +1,122 @@
+"""The timeline of matches from the cluster's date histograms, as the embedded index draws it.
+
+Matches are counted per year, per month when they span under two years, per day within a
+month (or a date filter of a few weeks); each period also says how many articles the
+archive holds in it. The cluster counts (``date_histogram``); the periods are laid out
+here, empty ones included, exactly as ``backends/whoosh/archive._timeline`` lays them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from searchapp.results import Period
+
+TIMELINE_MONTHS_UNDER_YEARS = 2
+TIMELINE_DAYS_UNDER = 62
+DAY_FORMAT = "yyyy-MM-dd"
+
+
+@dataclass
+class Plan:
+    """Which unit the timeline counts in, and the days it spans."""
+
+    unit: str
+    first: date
+    last: date
+
+
+def _histogram(unit: str) -> dict:
+    return {"date_histogram": {"field": "date", "calendar_interval": unit,
+                               "min_doc_count": 1, "format": DAY_FORMAT}}
+
+
+def match_aggregations(date_from: date | None, date_to: date | None) -> dict:
+    """Return the aggregations a search asks for, to draw its timeline by year or month."""
+    return {"first": {"min": {"field": "date", "format": DAY_FORMAT}},
+            "last": {"max": {"field": "date", "format": DAY_FORMAT}},
+            "year": _histogram("year"), "month": _histogram("month")}
+
+
+def total_aggregations() -> dict:
+    """Return the aggregations that count the archive's articles per year and month."""
+    return {"year": _histogram("year"), "month": _histogram("month")}
+
+
+def day_aggregations() -> dict:
+    return {"day": _histogram("day")}
+
+
+def read_buckets(aggregations: dict, unit: str) -> Counter:
+    """Return a histogram's counts by the first day of each period."""
+    counts: Counter = Counter()
+    for bucket in aggregations.get(unit, {}).get("buckets", []):
+        day = _parse(bucket.get("key_as_string"))
+        if day is not None:
+            counts[day] += bucket.get("doc_count", 0)
+    return counts
+
+
+def read_totals(answer: dict) -> dict:
+    """Return the archive's article count and its counts per year and month."""
+    aggregations = answer.get("aggregations", {})
+    return {"articles": answer["hits"]["total"]["value"],
+            "year": read_buckets(aggregations, "year"),
+            "month": read_buckets(aggregations, "month")}
+
+
+def plan(aggregations: dict, date_from: date | None, date_to: date | None) -> Plan | None:
+    """Choose the unit from the first and last dated match, or None when none is dated."""
+    first = _parse(aggregations.get("first", {}).get("value_as_string"))
+    last = _parse(aggregations.get("last", {}).get("value_as_string"))
+    if first is None or last is None:
+        return None
+    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
+        first, last = date_from, date_to  # a chosen month shows all its days
+    months = (last.year - first.year) * 12 + last.month - first.month
+    if months == 0 or (last - first).days < TIMELINE_DAYS_UNDER and date_from and date_to:
+        unit = "day"
+    elif months < 12 * TIMELINE_MONTHS_UNDER_YEARS:
+        unit = "month"
+    else:
+        unit = "year"
+    return Plan(unit, first, last)
+
+
+def periods(plan: Plan, counts: Counter, totals: Counter) -> list[Period]:
+    """Lay out every period from the first match's to the last's, empty ones included."""
+    found = []
+    start = _period_start(plan.first, plan.unit)
+    while start <= plan.last:
+        end = _period_end(start, plan.unit)
+        label = {"year": f"{start.year}", "month": f"{start.year}-{start.month:02}"}.get(
+            plan.unit, start.isoformat())
+        found.append(Period(label, start, end, counts[start], totals[start]))
+        start = end + timedelta(days=1)
+    return found
+
+
+def _parse(value) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _period_start(day: date, unit: str) -> date:
+    if unit == "year":
+        return date(day.year, 1, 1)
+    return date(day.year, day.month, 1) if unit == "month" else day
+
+
+def _period_end(start: date, unit: str) -> date:
+    if unit == "year":
+        return date(start.year, 12, 31)
+    if unit == "month":
+        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+    return start

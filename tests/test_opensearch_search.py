@@ -1,0 +1,293 @@
+"""Searching the archive on a real OpenSearch cluster gives what the embedded index gives.
+
+Each test indexes the same articles twice: into a Whoosh index with the project's indexer,
+and into a fresh index of the cluster with the mapping of ``backends.opensearch.mapping``
+(the articles read back from the Whoosh index, so both hold exactly the same text). Then
+both archives answer the same searches.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from opensearchpy import OpenSearch, helpers
+
+from searchapp import duplicates
+from searchapp.backends import IndexDamaged, IndexUnavailable
+from searchapp.backends.opensearch import analysis
+from searchapp.backends.opensearch.archive import OpenSearchArchive
+from searchapp.backends.opensearch.mapping import index_body
+from searchapp.backends.whoosh import WhooshArchive
+from searchapp.backends.whoosh.indexing import open_index, update_index
+from tests.conftest import write_articles
+from tests.opensearch_cluster import free_http_port
+
+
+def _record(article_id, headline, body, day=None, **more):
+    return {"id": article_id, "headline": headline, "body": body,
+            **({"date": day} if day else {}), **more}
+
+
+WIRE = ("The central bank raised its main interest rate by half a point on Tuesday, "
+        "saying that inflation had stayed above its target for a year and that wages "
+        "were rising faster than output in most sectors of the economy this spring")
+STORIES = [
+    _record("coffee-1", "Coffee prices rise in Brazil",
+            "Brazilian coffee exporters said prices rose after frost damaged the crop. "
+            "Coffee growers expect a smaller harvest.", "1987-03-02"),
+    _record("coffee-2", "Cocoa and coffee markets quiet",
+            "Cocoa traders were quiet; coffee moved little on the day.", "1987-03-20"),
+    _record("sugar-1", "Sugar output falls",
+            "Sugar production fell in Cuba. Coffee is not mentioned much here except once.",
+            "1987-04-11"),
+    _record("rate-1", "Central bank raises rates", WIRE + ".", "1987-05-05"),
+    _record("rate-2", "Bank raises rates again", WIRE + " again.", "1987-05-05"),
+    _record("rate-3", "Rates steady elsewhere",
+            "Elsewhere the central bank of a neighbouring country kept its rate steady, "
+            "citing weak exports and a strong currency that hurt the farmers.", "1987-05-06"),
+    _record("jermuk", "Jermuk Spa Town Reopens",
+            "The spa town of Jermuk reopened its mineral springs to visitors in the "
+            "Armenian highlands.", "1988-06-01", caption="Visitors at the springs",
+            author="Anna Petrosyan"),
+    _record("script", "A <script>alert(1)</script> headline",
+            "Body with <b>tags</b> & ampersands about inflation and coffee.", "1990-01-01"),
+    _record("undated", "Apricot jam recipe",
+            "Apricots from the Ararat valley make the best jam; this recipe cooks them "
+            "slowly with sugar and lemon."),
+    _record("volcker", "Volcker speaks on inflation",
+            "Paul Volcker, the Federal Reserve chairman, said inflation was under control.",
+            "1987-06-01"),
+    _record("volcker-2", "Volcker testifies",
+            "Volcker told Congress the dollar had fallen far enough.", "1987-06-02"),
+]
+
+
+def _load_articles(tmp_path: Path, records: list[dict], url: str, index_name: str,
+                   extra: dict | None = None) -> tuple[WhooshArchive, OpenSearchArchive]:
+    """Index ``records`` (and ``extra`` files) in Whoosh and in the cluster alike."""
+    folder = tmp_path / "articles"
+    files = {"stories.jsonl": "\n".join(json.dumps(r) for r in records)}
+    write_articles(folder, {**files, **(extra or {})})
+    index_dir = tmp_path / "index"
+    report = update_index([folder], index_dir)
+    assert not report.skipped
+    client = OpenSearch([url], timeout=60)
+    physical = f"{index_name}-1"
+    client.indices.create(index=physical, body=index_body(2, 1))
+    client.indices.put_alias(index=physical, name=index_name)
+    with open_index(index_dir).searcher() as searcher:
+        stored = list(searcher.documents())
+    helpers.bulk(client, (_document(physical, fields) for fields in stored), refresh=True)
+    return WhooshArchive(index_dir), OpenSearchArchive(url, index_name)
+
+
+def _document(index: str, fields: dict) -> dict:
+    """One stored Whoosh article as a bulk action for the cluster's mapping."""
+    source = {name: fields[name] for name in
+              ("id", "headline", "body", "caption", "author", "url", "credit", "source")
+              if fields.get(name)}
+    if isinstance(fields.get("date"), datetime):
+        source["date"] = fields["date"].date().isoformat()
+    body, headline = fields.get("body", ""), fields.get("headline", "")
+    source["signature"] = base64.b64encode(duplicates.signature(body, headline)).decode()
+    source["body_words"] = len(body.split())
+    return {"_index": index, "_id": fields["id"], "_source": source}
+
+
+@pytest.fixture
+def both(tmp_path, opensearch_url, opensearch_index_name):
+    """The test stories on Whoosh and on the cluster: (whoosh, opensearch)."""
+    return _load_articles(tmp_path, STORIES, opensearch_url, opensearch_index_name)
+
+
+def _ids(results) -> list[str]:
+    return [hit.id for hit in results.hits]
+
+
+# The query language.
+
+@pytest.mark.parametrize("query", [
+    "coffee", "coffee prices", '"coffee prices"', "coffee -cocoa", "coffee NOT cocoa",
+    "+coffee sugar", "coffee AND sugar", "coffee OR cocoa", "headline:coffee",
+    "body:coffee", "caption:springs", "author:petrosyan", "coff*", "infla*",
+    "coffee date:1987-03", "date:1987-05-05..1987-05-06 bank", "what is coffee", "the",
+    "bank's rates", "central-bank", "-coffee", "Jermuk spa", "JERMUK", "volcker",
+    "nonsense:coffee", "apricot jam recipe sugar lemon valley best slowly cook",
+])
+def test_search_finds_what_whoosh_finds(both, query):
+    whoosh, cluster = both
+    expected, found = whoosh.search(query), cluster.search(query)
+    assert sorted(_ids(found)) == sorted(_ids(expected))
+    assert found.total == expected.total
+    assert (found.query_words, found.required_words, found.relaxed) == (
+        expected.query_words, expected.required_words, expected.relaxed)
+
+
+@pytest.mark.parametrize("query", ["coffee", "central bank rate", "inflation", "coffee prices"])
+def test_search_ranks_as_whoosh_ranks(both, query):
+    whoosh, cluster = both
+    assert _ids(cluster.search(query, fold=False)) == _ids(whoosh.search(query, fold=False))
+
+
+@pytest.mark.parametrize("query", ["coffee prices", '"mineral springs"', "inflation coffee",
+                                   "infla*", "script", "jermuk"])
+def test_snippets_and_headlines_are_marked_as_on_whoosh(both, query):
+    whoosh, cluster = both
+    expected = {hit.id: (hit.snippet, hit.headline_html) for hit in whoosh.search(query).hits}
+    found = {hit.id: (hit.snippet, hit.headline_html) for hit in cluster.search(query).hits}
+    assert found == expected
+    assert "<script>" not in "".join(s + h for s, h in found.values())
+
+
+def test_mark_marks_the_article_page_as_on_whoosh(both):
+    whoosh, cluster = both
+    parts = ["Coffee growers expect <b>a smaller</b> harvest.", "Nothing here."]
+    assert cluster.mark("coffee harvest", parts) == whoosh.mark("coffee harvest", parts)
+    assert cluster.mark("", parts) == whoosh.mark("", parts)
+
+
+def test_all_words_required_then_relaxed(both):
+    _, cluster = both
+    results = cluster.search("coffee sugar")
+    assert set(_ids(results)) == {"sugar-1"} or results.relaxed
+    relaxed = cluster.search("coffee zebra", sort="newest")
+    assert relaxed.relaxed and relaxed.required_words == 1
+    assert "coffee-1" in _ids(relaxed)
+
+
+def test_sorts_by_date_with_undated_last(both):
+    whoosh, cluster = both
+    for sort in ("newest", "oldest"):
+        expected = whoosh.search("sugar", sort=sort)
+        assert _ids(cluster.search("sugar", sort=sort)) == _ids(expected)
+    feed = cluster.search("", sort="newest", everything=True, per_page=50)
+    assert feed.total == len(STORIES)
+    assert _ids(feed)[0] == "script" and _ids(feed)[-1] == "undated"
+
+
+def test_timeline_counts_matches_and_archive_per_period(both):
+    whoosh, cluster = both
+    for query, kwargs in [("coffee", {}), ("bank", {}), ("inflation", {}),
+                          ("rates", {"date_from": date(1987, 5, 1),
+                                     "date_to": date(1987, 5, 31)})]:
+        expected = whoosh.search(query, **kwargs).timeline
+        assert cluster.search(query, **kwargs).timeline == expected
+
+
+def test_copies_are_folded_into_the_best_result(both):
+    whoosh, cluster = both
+    expected, found = whoosh.search("central bank rate"), cluster.search("central bank rate")
+    assert found.collapsed == expected.collapsed == 1
+    assert [(h.id, h.similar) for h in found.hits] == [(h.id, h.similar) for h in expected.hits]
+    copies = cluster.search("central bank rate", similar_to="rate-1")
+    assert sorted(_ids(copies)) == ["rate-1", "rate-2"]
+
+
+def test_corrections_offer_the_common_spelling(both):
+    whoosh, cluster = both
+    results = cluster.search("volckerr")
+    assert results.corrected == whoosh.search("volckerr").corrected == "volcker"
+    assert set(_ids(results)) == {"volcker", "volcker-2"}
+    assert cluster.search("coffee").suggestion is None
+
+
+def test_completions_most_common_first(both):
+    _, cluster = both
+    assert cluster.complete("cof")[0] == "coffee"
+    assert cluster.complete("the coff") == ["the coffee"]
+    assert cluster.complete("x") == [] and cluster.complete("zzzq") == []
+
+
+def test_typing_reads_the_last_word_as_a_prefix(both):
+    whoosh, cluster = both
+    found = cluster.search("brazil coff", typing=True)
+    assert _ids(found) == _ids(whoosh.search("brazil coff", typing=True)) == ["coffee-1"]
+
+
+def test_article_with_related_articles(both):
+    _, cluster = both
+    record = cluster.article("coffee-1")
+    assert record.headline == "Coffee prices rise in Brazil"
+    assert record.date == date(1987, 3, 2)
+    assert record.related and "coffee-1" not in [r.id for r in record.related]
+    assert "coffee-2" in [r.id for r in record.related]
+    assert cluster.article("no-such-article") is None
+    jermuk = cluster.article("jermuk", related=False)
+    assert (jermuk.caption, jermuk.author) == ("Visitors at the springs", "Anna Petrosyan")
+
+
+def test_count_and_paging(both):
+    _, cluster = both
+    assert cluster.count() == len(STORIES)
+    first, second = cluster.search("the bank coffee inflation OR sugar", per_page=2), \
+        cluster.search("the bank coffee inflation OR sugar", per_page=2, page=2)
+    assert not set(_ids(first)) & set(_ids(second))
+    with pytest.raises(ValueError):
+        cluster.search("coffee", page=10_000, per_page=50)
+
+
+@pytest.mark.parametrize("query", [
+    "x" * 2000, "\ud800coffee", 'headline:"unclosed', "date:..", "a:b:c:d", "*", "**coffee",
+    "((()))[]{}~^\\/", "coffee^10", "body:", "field:value OR NOT AND", "\x00\x1f",
+    "' OR 1=1 --", "é" * 500, "coffee " * 300, "-", "+", '"', "caption:* author:?",
+])
+def test_hostile_queries_never_fail_the_cluster(both, query):
+    _, cluster = both
+    try:
+        cluster.search(query)
+        cluster.search(query, typing=True, sort="newest")
+    except Exception as error:  # only a reader's error is allowed, with its message
+        assert type(error).__name__ == "QueryError", error
+
+
+def test_missing_index_says_how_to_build_it(opensearch_url, opensearch_index_name):
+    archive = OpenSearchArchive(opensearch_url, opensearch_index_name)
+    with pytest.raises(IndexUnavailable) as raised:
+        archive.search("coffee")
+    assert not isinstance(raised.value, IndexDamaged)
+    assert "searchapp index" in str(raised.value)
+    assert archive.top_misses() == []
+
+
+def test_unreachable_cluster_is_damaged_and_the_api_answers_503(tmp_path):
+    url = f"http://127.0.0.1:{free_http_port(1)}"
+    archive = OpenSearchArchive(url, "searchapp")
+    with pytest.raises(IndexDamaged, match="unavailable"):
+        archive.search("coffee")
+    assert archive.damage() and "cannot be reached" in archive.damage()
+    health = archive.health()
+    assert (health.status, health.details) == ("damaged", {"cluster": "unreachable"})
+    with pytest.raises(OSError):
+        archive.record_miss("coffee")
+    from searchapp import create_app
+
+    app = create_app({"TESTING": True, "OPENSEARCH_URL": url, "INDEX_DIR": str(tmp_path)})
+    response = app.test_client().get("/api/search?q=coffee")
+    assert response.status_code == 503
+    assert "unavailable" in response.get_json()["error"]["message"].lower() or \
+        "unavailable" in json.dumps(response.get_json()).lower()
+    page = app.test_client().get("/search?q=coffee")
+    assert page.status_code == 503 and "unavailable" in page.get_data(as_text=True)
+
+
+def test_zero_result_searches_are_counted(both):
+    _, cluster = both
+    for query in ("Zebra", "zebra ", "okapi"):
+        cluster.record_miss(query)
+    cluster.client.indices.refresh(index=cluster.alias + "-misses")
+    assert cluster.top_misses() == [("zebra", 2), ("okapi", 1)]
+
+
+def test_stems_agree_with_the_cluster(opensearch_url, opensearch_index_name):
+    client = OpenSearch([opensearch_url])
+    client.indices.create(index=opensearch_index_name, body=index_body(1, 0))
+    words = ("coffee prices running generously skies café naïve élysée u.s 3.5 inflation "
+             "the of an a news dying lying volcker exporters").split()
+    for word in words:
+        tokens = client.indices.analyze(index=opensearch_index_name,
+                                        body={"analyzer": "article", "text": word})["tokens"]
+        assert analysis.analyse(word) == (tokens[0]["token"] if tokens else None), word
