@@ -245,60 +245,77 @@ class OpenSearchArchive(Archive):
         page, per_page = results.page, results.per_page
         wanted = page * per_page
         if results.similar_to is not None:
-            size, start = COLLAPSE_MAX_WINDOW, 0
+            size = COLLAPSE_MAX_WINDOW
         elif fold:
-            size, start = max(COLLAPSE_MIN_WINDOW, wanted * COLLAPSE_WINDOW_FACTOR), 0
+            size = min(COLLAPSE_MAX_WINDOW,
+                       max(COLLAPSE_MIN_WINDOW, wanted * COLLAPSE_WINDOW_FACTOR))
         else:
-            size, start = per_page, wanted - per_page
-        found = self._match(built, parsed, results, size=size, start=start, aggs=True)
-        hits = found["hits"]["hits"]
+            size = wanted
+        found, fewer = self._match(built, parsed, results, size=size, aggs=True)
         results.total = found["hits"]["total"]["value"]
-        ranked = [(hit["_id"], hit.get("_score") or 0.0) for hit in hits]
+        listed = self._listed(built, results, found, fewer, size)
         if results.similar_to is not None:
-            ranked = _copies_of(hits, results.similar_to)
-            results.total = len(ranked)
-            page_hits = [(doc, score, []) for doc, score in ranked[wanted - per_page:wanted]]
+            ranked = _copies_of(found["hits"]["hits"], results.similar_to)
+            results.total, results.partial = len(ranked), 0
+            page_hits = [(doc, score, [], False)
+                         for doc, score in ranked[wanted - per_page:wanted]]
         elif fold:
             page_hits, results.collapsed = self._collapsed_page(
-                built, parsed, results, hits, wanted, per_page)
+                built, results, listed, fewer is not None, wanted, per_page)
         else:
-            page_hits = [(doc, score, []) for doc, score in ranked]
+            page_hits = [(hit["_id"], hit.get("_score") or 0.0, [], hit.get("partial", False))
+                         for hit in listed[wanted - per_page:wanted]]
         results.timeline = self._timeline(built, results, found.get("aggregations", {}))
         results.hits = self._hits(built, page_hits, snippets)
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
-               size: int, start: int = 0, aggs: bool = False) -> dict:
-        """Search for the articles with enough of the query's words (``matching``), asking
-        for fewer when too few have them; note in ``results`` which, and whether the time
-        limit cut the search short. Returns the cluster's answer for the words asked."""
+               size: int, aggs: bool = False) -> tuple[dict, bool]:
+        """Search for the articles with the query's words (``matching``), one word fewer at
+        a time only when none has them; note in ``results`` which, and whether the time
+        limit cut the search short.
+
+        Returns the cluster's answer, which the count, the timeline and the date sorts are
+        made of, and whether a ranked list that these alone would leave short goes on
+        with the articles that have any of the words.
+        """
         words = built.optional_words
         required = asked = required_words(words) if not parsed.any_word else min(words, 1)
-        totals = self._archive_totals()
-        enough = enough_ranked_matches(totals["articles"])
         while True:
-            body = self._search_body(built, results, required, size, start, aggs)
+            body = self._search_body(built, results, required, size, aggs)
             found = self._msearch([body])[0]
             total = found["hits"]["total"]["value"]
-            if required <= 1 or found.get("timed_out"):
+            if total or required <= 1 or found.get("timed_out"):
                 break
-            if results.sort == "relevance" and total < enough:
-                required = 1
-            elif not total:
-                required -= 1
-            else:
-                break
+            required -= 1
         results.query_words, results.required_words = words, required
         results.relaxed = required < asked
         results.complete = results.complete and not found.get("timed_out")
-        return found
+        fewer = (results.sort == "relevance" and required > 1 and results.complete
+                 and total < enough_ranked_matches(self._archive_totals()["articles"]))
+        return found, fewer
+
+    def _listed(self, built: BuiltQuery, results: SearchResults, found: dict, fewer: bool,
+                size: int) -> list[dict]:
+        """Return the first ``size`` results to list: the matches, then, when ``fewer``,
+        the articles with any of the words (marked ``partial``), each in score order."""
+        hits = found["hits"]["hits"]
+        if not fewer:
+            return hits
+        matched = {hit["_id"] for hit in hits}  # all of them: fewer than a ranked list needs
+        more = self._msearch([self._search_body(built, results, 1, size + len(matched),
+                                                False)])[0]
+        results.partial = more["hits"]["total"]["value"] - results.total
+        rest = [dict(hit, partial=True) for hit in more["hits"]["hits"]
+                if hit["_id"] not in matched]
+        return (hits + rest)[:size]
 
     def _search_body(self, built: BuiltQuery, results: SearchResults, required: int,
-                     size: int, start: int, aggs: bool) -> dict:
-        query = built.query(required, results.date_from, results.date_to)
+                     size: int, aggs: bool) -> dict:
         body = {
-            "query": query, "from": start, "size": size, "track_total_hits": True,
+            "query": built.query(required, results.date_from, results.date_to),
+            "size": size, "track_total_hits": True,
             "timeout": f"{int(self._limit() * 1000)}ms",
-            "_source": False, "docvalue_fields": ["signature", "date"],
+            "_source": False, "docvalue_fields": ["signature", "date", "id"],
         }
         if results.sort != "relevance":
             order = "asc" if results.sort == "oldest" else "desc"
@@ -309,32 +326,36 @@ class OpenSearchArchive(Archive):
             body["aggs"] = timeline.match_aggregations(results.date_from, results.date_to)
         return body
 
-    def _collapsed_page(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults,
-                        hits: list[dict], wanted: int, per_page: int):
-        """Return one page as (article, score, its copies), and how many were folded.
+    def _collapsed_page(self, built: BuiltQuery, results: SearchResults, listed: list[dict],
+                        fewer: bool, wanted: int, per_page: int):
+        """Return one page as (article, score, its copies, partial), and how many were
+        folded.
 
         Copies are looked for among the first results (``COLLAPSE_WINDOW_FACTOR`` times
         those up to the page, more when that does not fill the page), as on Whoosh.
         """
-        total = results.total
-        count = len(hits)
+        total = results.total + results.partial
+        count = len(listed)
         while True:
-            groups = duplicates.group_copies(_signed(hits))
+            groups = duplicates.group_copies(_signed(listed))
             if len(groups) >= wanted or count >= min(total, COLLAPSE_MAX_WINDOW):
                 break
             count = min(total, count * 4, COLLAPSE_MAX_WINDOW)
-            hits = self._match(built, parsed, results, size=count)["hits"]["hits"]
-        scores = {hit["_id"]: hit.get("_score") or 0.0 for hit in hits}
+            found = self._msearch([self._search_body(built, results, results.required_words,
+                                                     count, False)])[0]
+            listed = self._listed(built, results, found, fewer, count)
+        by_id = {hit["_id"]: hit for hit in listed}
         collapsed = sum(len(group.copies) for group in groups)
-        return ([(g.first, scores[g.first], g.copies) for g in groups[wanted - per_page:wanted]],
-                collapsed)
+        return ([(g.first, by_id[g.first].get("_score") or 0.0, g.copies,
+                  by_id[g.first].get("partial", False))
+                 for g in groups[wanted - per_page:wanted]], collapsed)
 
-    def _hits(self, built: BuiltQuery, page_hits: list[tuple[str, float, list[str]]],
+    def _hits(self, built: BuiltQuery, page_hits: list[tuple[str, float, list[str], bool]],
               snippets: bool) -> list[Hit]:
         """Fetch the page's stored articles and cut their snippets."""
         if not page_hits:
             return []
-        wanted = {doc for doc, _, _ in page_hits} | {c for _, _, cs in page_hits for c in cs}
+        wanted = {doc for doc, *_ in page_hits} | {c for _, _, cs, _ in page_hits for c in cs}
         fields = HIT_FIELDS + (["body"] if snippets else [])
         answer = self._call("mget", index=self.alias, body={"ids": sorted(wanted)},
                             params={"_source_includes": ",".join(fields)})
@@ -342,12 +363,12 @@ class OpenSearchArchive(Archive):
                   if doc.get("found")}
         marks = (self._marks(built), self._marks(built, headline=True)) if snippets else None
         hits = []
-        for doc, score, copies in page_hits:
+        for doc, score, copies, partial in page_hits:
             source = stored.get(doc)
             if source is None:  # removed since it was found
                 continue
             similar = [stored.get(copy, {}).get("id", copy) for copy in copies]
-            hits.append(_hit(source, score, marks, snippets, similar))
+            hits.append(_hit(source, score, marks, snippets, similar, partial))
         return hits
 
     def _marks(self, built: BuiltQuery | None, headline: bool = False) -> Marks:
@@ -447,7 +468,7 @@ class OpenSearchArchive(Archive):
             return None
         found = SearchResults(corrected, 0, 1, 1, 0.0, results.sort, results.date_from,
                               results.date_to)
-        answer = self._match(built, parsed_again, found, size=0)
+        answer, _ = self._match(built, parsed_again, found, size=0)
         total = answer["hits"]["total"]["value"]
         if not found.complete or not total:
             return None
@@ -713,12 +734,16 @@ def _day_number(hit: dict) -> int | None:
 
 def _copies_of(hits: list[dict], article_id: str) -> list[tuple[str, float]]:
     """Keep the matches that are ``article_id`` or a copy of it, in their order."""
-    target = next((hit for hit in hits if hit["_id"] == article_id), None)
+    target = next((hit for hit in hits if _article_id(hit) == article_id), None)
     if target is None:
         return []
     sig, day = _signature(target), _day_number(target)
     return [(hit["_id"], hit.get("_score") or 0.0) for hit in hits
             if hit is target or duplicates.is_copy(sig, _signature(hit), day, _day_number(hit))]
+
+
+def _article_id(hit: dict) -> str:
+    return (hit.get("fields", {}).get("id") or [hit["_id"]])[0]
 
 
 def _day(value) -> date | None:
@@ -738,7 +763,7 @@ def _now() -> str:
 
 
 def _hit(stored: dict, score: float, marks: tuple[Marks, Marks] | None, snippets: bool,
-         similar: list[str]) -> Hit:
+         similar: list[str], partial: bool = False) -> Hit:
     headline = stored.get("headline") or ""
     marked_headline = marked = ""
     if snippets:
@@ -749,7 +774,7 @@ def _hit(stored: dict, score: float, marks: tuple[Marks, Marks] | None, snippets
         marked = " ".join(snippet(body, body_marks).split()) or html.escape(lead(body),
                                                                             quote=False)
     return Hit(str(stored.get("id", "")), headline, _day(stored.get("date")), marked, score,
-               headline_html=marked_headline, similar=similar)
+               headline_html=marked_headline, similar=similar, partial=partial)
 
 
 def _is_missing_index(error: Exception) -> bool:

@@ -37,10 +37,8 @@ from opensearchpy.exceptions import NotFoundError, TransportError
 
 from searchapp.articles import Skip, SourceFile
 from searchapp.backends import IndexerError, IndexReport, IndexStats, Progress
-from searchapp.backends.opensearch import files
+from searchapp.backends.opensearch import bulk, files
 from searchapp.backends.opensearch.bulk import (
-    BATCH_BYTES,
-    BATCH_DOCS,
     Action,
     Batch,
     cluster_error,
@@ -61,7 +59,8 @@ DEFAULT_REPLICAS = 1
 HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 600
 # How long a rebuild waits for the new index's replicas before moving the alias anyway.
-GREEN_WAIT = "60s"
+GREEN_WAIT_SECONDS = 60
+GREEN_WAIT = f"{GREEN_WAIT_SECONDS}s"
 # Files whose articles' ids are looked up in one search.
 BATCH_LOOKUP = 1000
 # A file-records index without its archive index is a dead run's once this old.
@@ -334,7 +333,10 @@ def _wait_for_replicas(client, name: str, replicas: int) -> None:
     """Wait (a while) until the new index's replicas are in place, where they can be."""
     nodes = client.cluster.health()["number_of_data_nodes"]
     if replicas and nodes > replicas:
-        client.cluster.health(index=name, wait_for_status="green", timeout=GREEN_WAIT)
+        # "timeout" is the cluster's wait; the client's own must be given apart, or it
+        # takes that one as its own.
+        client.cluster.health(index=name, wait_for_status="green", timeout=GREEN_WAIT,
+                              request_timeout=GREEN_WAIT_SECONDS + 30)
 
 
 def _require_writable(client, physical: str) -> None:
@@ -438,7 +440,7 @@ class Writer:
                 continue
             held.append(action)
             held_bytes += len(action.source)
-            if len(held) >= BATCH_DOCS or held_bytes >= BATCH_BYTES:
+            if len(held) >= bulk.BATCH_DOCS or held_bytes >= bulk.BATCH_BYTES:
                 streaming = True
                 for action in held:
                     self._queue(job, action)
@@ -573,7 +575,7 @@ class FileJob:
 
 def _would_overflow(batch: Batch, actions: list[Action]) -> bool:
     size = sum(len(a.id) + len(a.source or b"") + 40 + len(a.index) for a in actions)
-    return len(batch) + len(actions) > BATCH_DOCS or batch.size + size > BATCH_BYTES
+    return len(batch) + len(actions) > bulk.BATCH_DOCS or batch.size + size > bulk.BATCH_BYTES
 
 
 def _bytes_read(source: SourceFile) -> int:
