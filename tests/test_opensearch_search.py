@@ -313,3 +313,35 @@ def test_short_ranked_list_goes_on_with_partial_matches(tmp_path, opensearch_url
     assert found.hits[0].id == "coffee-2" and found.hits[-1].partial
     by_date = cluster.search("coffee cocoa", sort="newest")
     assert _ids(by_date) == ["coffee-2"] and by_date.partial == 0
+
+
+def test_article_ids_nobody_could_have(both):
+    _, cluster = both
+    for article_id in ("\ud800", "x" * 5000, "a\x00b", "../../etc/passwd", "*"):
+        assert cluster.article(article_id) is None
+
+
+def test_update_then_search_stats_and_health(tmp_path, opensearch_url, opensearch_index_name):
+    from tests.conftest import ARTICLES
+
+    folder = write_articles(tmp_path / "seeded", ARTICLES)
+    archive = OpenSearchArchive(opensearch_url, opensearch_index_name)
+    assert not archive.exists()
+    assert archive.health().status == "no index"
+    report = archive.update([folder])
+    assert report.added == 5 and archive.exists()
+    assert _ids(archive.search("jermuk springs")) == ["feed-1"]
+    assert archive.stats().articles == archive.count() == 5
+    health = archive.health()
+    assert health.ok and health.details["cluster"] in ("green", "yellow")
+
+
+def test_one_archive_serves_many_threads(both):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, cluster = both
+    queries = ["coffee", "central bank", "volcker", "infla*", "jam"] * 8
+    expected = {query: _ids(cluster.search(query)) for query in set(queries)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = list(pool.map(lambda query: (query, _ids(cluster.search(query))), queries))
+    assert all(ids == expected[query] for query, ids in found)

@@ -16,6 +16,7 @@ import html
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -98,6 +99,9 @@ MAX_CORRECTION_EDITS = 2
 CORRECTION_CANDIDATES = 20
 SUGGEST_RATIO = 10
 MIN_SUGGESTED_RESULTS = 20
+# Connections kept open to each node: one per thread that searches at once (waitress
+# serves 8 by default; more threads open more, and close them after).
+CONNECTIONS_PER_NODE = 16
 # The zero-result report lives in an index of its own beside the archive's.
 MISSES_SUFFIX = "-misses"
 HIT_FIELDS = ["id", "headline", "date"]
@@ -126,7 +130,7 @@ class OpenSearchArchive(Archive):
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = connect(self.address)
+                    self._client = connect(self.address, pool_size=CONNECTIONS_PER_NODE)
         return self._client
 
     @property
@@ -216,6 +220,7 @@ class OpenSearchArchive(Archive):
         parsed = parse_query(text)
         if typing:
             _read_last_word_as_prefix(parsed, text)
+        self._archive_totals()  # an archive without articles cannot be searched yet
         asked = (date_from, date_to)
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
@@ -538,6 +543,10 @@ class OpenSearchArchive(Archive):
         """Return the stored article with ``article_id`` and articles like it, or None."""
         if not isinstance(article_id, str) or not article_id or len(article_id) > 1000:
             return None
+        try:
+            article_id.encode("utf-8")
+        except UnicodeError:  # no article has such an id
+            return None
         found = self._msearch([{"size": 1, "query": {"term": {"id": article_id}}}])[0]
         hits = found["hits"]["hits"]
         if not hits:
@@ -661,7 +670,8 @@ class OpenSearchArchive(Archive):
         if not text:
             return
         try:
-            self.client.index(index=self.alias + MISSES_SUFFIX,
+            # An id of its own: a retried request writes the same miss again, not a second.
+            self.client.index(index=self.alias + MISSES_SUFFIX, id=uuid.uuid4().hex,
                               body={"query": text, "at": _now()},
                               params={"request_timeout": HEALTH_REQUEST_SECONDS})
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:

@@ -90,9 +90,14 @@ def check_index_name(name: str | None) -> str:
     return name
 
 
-def connect(address: ClusterAddress, timeout: float = SEARCH_TIMEOUT_SECONDS) -> OpenSearch:
-    """Return a client for the cluster; nothing is sent until it is used."""
-    options: dict = {"timeout": timeout, "max_retries": 2, "retry_on_timeout": True}
+def connect(address: ClusterAddress, timeout: float = SEARCH_TIMEOUT_SECONDS,
+            pool_size: int = 10) -> OpenSearch:
+    """Return a client for the cluster; nothing is sent until it is used.
+
+    :param pool_size: connections kept open to each node (as many as threads that search).
+    """
+    options: dict = {"timeout": timeout, "max_retries": 2, "retry_on_timeout": True,
+                     "pool_maxsize": pool_size}
     if address.user:
         options["http_auth"] = (address.user, address.password or "")
     if any(h["use_ssl"] for h in address.hosts):
