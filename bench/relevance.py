@@ -137,9 +137,8 @@ def build_index(folder: Path, workdir: Path, engine: str = "whoosh",
 def drop_index(archive: Archive) -> None:
     """Delete a collection's index from the cluster (a Whoosh one goes with the temp dir)."""
     if archive.engine == "opensearch":
-        client, alias = archive.client, archive.alias
-        for index in client.indices.get_alias(name=alias):
-            client.indices.delete(index=f"{index}*", expand_wildcards="all")
+        # The physical index, its file records and its zero-result log all start so.
+        archive.client.indices.delete(index=f"{archive.alias}-*", expand_wildcards="all")
 
 
 def rank(archive: Archive, text: str, depth: int = DEPTH) -> list[str]:
