@@ -247,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             for engine in engines:
                 figures.append(evaluate(name, data / name, Path(workdir), engine,
                                         args.opensearch_url))
-                print(f"  {name} on {engine}: done", file=sys.stderr)
+                done = figures[-1]
+                print(f"  {name} on {engine}: nDCG@10 {done.ndcg10:.3f}, MAP {done.map:.3f}",
+                      file=sys.stderr)
     where = f" (OpenSearch at {args.opensearch_url})" if "opensearch" in engines else ""
     print(f"relevance benchmark: {data}, {' and '.join(engines)}{where}")
     print(report(figures))
