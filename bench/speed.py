@@ -554,6 +554,14 @@ def cluster_figures(url: str, index: str) -> dict:
             "heap_max_mb": round(sum(n["jvm"]["mem"]["heap_max_in_bytes"] for n in nodes) / mb)}
 
 
+def cluster_delete(url: str, pattern: str) -> None:
+    """Delete the indexes matching ``pattern`` (none matching is fine)."""
+    request = Request(url.split(",")[0].strip().rstrip("/") +
+                      f"/{pattern}?expand_wildcards=all&allow_no_indices=true", method="DELETE")
+    with urlopen(request, timeout=120) as answer:
+        answer.read()
+
+
 def cluster_has(url: str, index: str) -> bool:
     """Tell whether the cluster has an index or alias ``index``."""
     try:
@@ -671,14 +679,19 @@ class Bench:
         return index_dir, figures
 
     def build_cluster_index(self, name: str, paths: list[Path]) -> tuple[Path, dict]:
-        """Build ``bench-<name>`` on the cluster with `searchapp index --rebuild` (or reuse
-        it with --reuse); return its placeholder folder and the build's figures."""
+        """Build ``bench-<name>`` on the cluster afresh with `searchapp index` (or reuse it
+        with --reuse); return its placeholder folder and the build's figures.
+
+        The earlier index is deleted first, so this is an archive's first indexing run
+        (replicas written as it goes), as a user moving to a cluster does.
+        """
         index_dir, marker = self.index_dir(name), self.work / f"opensearch-{name}.json"
         if self.reusable(name):
             return index_dir, {**json.loads(marker.read_text()), "reused": True}
         env = self.engine_env(name)
+        cluster_delete(self.args.opensearch_url, f"{env[INDEX_VAR]}-*")
         run = checked_index(paths, index_dir, self.work, self.args.index_workers,
-                            rebuild=True, engine_env=env)
+                            engine_env=env)
         marker.unlink(missing_ok=True)
         articles = reported_count(run.summary, "added")
         figures = {"articles": articles, "seconds": run.seconds,
