@@ -511,3 +511,30 @@ def test_a_killed_rebuild_leaves_the_old_archive_and_the_next_run_removes_its_le
     assert report.unchanged == 100
     assert not client.indices.exists(index=building[0])
     assert not client.indices.exists(index=files.files_index(building[0]))
+
+
+@pytest.mark.parametrize("body", [
+    "The U.S. and a 3.5 percent rise in the x of Élysée is to be it.",
+    "Talks resumed. Officials said the border talks would continue next month.",
+    "",
+])
+def test_body_words_count_the_words_the_embedded_index_counts(body):
+    from searchapp.articles import Article, SourceFile
+    from searchapp.backends.opensearch.reading import document
+    from searchapp.backends.whoosh.indexing import ANALYZER
+
+    article = Article(id="a", headline="H", body=body, source="/x.txt")
+    fields = json.loads(document(article, SourceFile(Path("/x.txt"), Path("/"))))
+    assert fields["body_words"] == len(list(ANALYZER(body)))
+
+
+def test_an_index_searchapp_did_not_make_is_replaced_only_by_a_rebuild(client, alias,
+                                                                       archive_dir):
+    client.index(index=alias, id="stray", body={"note": "made by hand"}, refresh=True)
+    assert not archive_exists(client, alias) and cluster_stats(client, alias) is None
+    with pytest.raises(IndexerError, match="not an alias.*--rebuild"):
+        update_cluster(client, alias, [archive_dir])
+    report = update_cluster(client, alias, [archive_dir], rebuild=True)
+    assert report.added == 6
+    assert archive_exists(client, alias) and len(physical(client, alias)) == 1
+    assert "stray" not in stored(client, alias)

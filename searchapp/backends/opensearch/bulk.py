@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opensearchpy.exceptions import (
     AuthenticationException,
@@ -46,11 +46,16 @@ class Action:
     id: str
     source: bytes | None = None
     tag: object = None
+    _lines: bytes | None = field(default=None, repr=False, compare=False)
 
     def lines(self) -> bytes:
-        meta = json.dumps({self.op: {"_index": self.index, "_id": self.id}},
-                          ensure_ascii=False).encode("utf-8")
-        return meta + b"\n" + (self.source + b"\n" if self.source is not None else b"")
+        """Return the action as bulk API lines (encoded once, sent again on a retry)."""
+        if self._lines is None:
+            meta = json.dumps({self.op: {"_index": self.index, "_id": self.id}},
+                              ensure_ascii=False).encode("utf-8")
+            self._lines = meta + b"\n" + (self.source + b"\n" if self.source is not None
+                                          else b"")
+        return self._lines
 
 
 @dataclass

@@ -90,7 +90,7 @@ def read_records(client, index: str, roots: list[Path]) -> dict[str, str]:
 
 
 def scan_sorted(client, index: str, query: dict, field: str, source: list[str],
-                page: int = PAGE_SIZE) -> Iterator[dict]:
+                page: int = PAGE_SIZE, timeout: float = 120) -> Iterator[dict]:
     """Yield every hit of ``query``, page by page in the order of a keyword ``field``."""
     after = None
     while True:
@@ -98,7 +98,7 @@ def scan_sorted(client, index: str, query: dict, field: str, source: list[str],
                 "track_total_hits": False}
         if after is not None:
             body["search_after"] = after
-        hits = client.search(index=index, body=body)["hits"]["hits"]
+        hits = client.search(index=index, body=body, request_timeout=timeout)["hits"]["hits"]
         yield from hits
         if len(hits) < page:
             return

@@ -39,6 +39,7 @@ from searchapp.articles import Skip, SourceFile
 from searchapp.backends import IndexerError, IndexReport, IndexStats, Progress
 from searchapp.backends.opensearch import bulk, files
 from searchapp.backends.opensearch.bulk import (
+    REQUEST_TIMEOUT,
     Action,
     Batch,
     cluster_error,
@@ -58,9 +59,9 @@ DEFAULT_REPLICAS = 1
 # gone) is a dead run's, and the next run deletes it.
 HEARTBEAT_SECONDS = 30
 STALE_SECONDS = 600
-# How long a rebuild waits for the new index's replicas before moving the alias anyway.
-GREEN_WAIT_SECONDS = 60
-GREEN_WAIT = f"{GREEN_WAIT_SECONDS}s"
+# Creating, refreshing, moving and deleting indices may wait this long for the cluster (the
+# client's own time-out is a search's).
+WAIT = {"request_timeout": REQUEST_TIMEOUT}
 # Files whose articles' ids are looked up in one search.
 BATCH_LOOKUP = 1000
 # A file-records index without its archive index is a dead run's once this old.
@@ -111,9 +112,9 @@ def cluster_stats(client, alias: str, largest: int = 0,
     :raises IndexerError: when the cluster cannot be reached or refuses.
     """
     try:
-        current, _ = _current(client, alias)
-        if current is None:
-            return None
+        current, concrete = _current(client, alias)
+        if current is None or concrete:
+            return None  # no archive yet, or an index searchapp did not make
         body: dict = {"size": largest, "track_total_hits": True, "_source": ["id", "headline"]}
         if largest:
             body["sort"] = [{"body_words": {"order": "desc", "missing": "_last"}},
@@ -167,7 +168,8 @@ def _current(client, alias: str) -> tuple[str | None, bool]:
     try:
         names = sorted(client.indices.get_alias(name=alias))
     except NotFoundError:
-        return None, bool(client.indices.exists(index=alias))
+        concrete = bool(client.indices.exists(index=alias))
+        return (alias if concrete else None), concrete
     if alias in names:
         return alias, True
     return (names[0] if names else None), False
@@ -185,14 +187,14 @@ def _meta(alias: str, state: str) -> dict:
 def _create(client, alias: str, name: str, state: str, replicas: int, shards: int,
             settings: dict | None = None, aliases: dict | None = None) -> None:
     """Create a physical index and its file records' index (that one first)."""
-    client.indices.create(index=files.files_index(name),
+    client.indices.create(**WAIT, index=files.files_index(name),
                           body=files.files_index_body(replicas))
     body = index_body(shards, replicas)
     body["settings"]["index"].update(settings or {})
     body["mappings"] = {**body["mappings"], "_meta": _meta(alias, state)}
     if aliases:
         body["aliases"] = aliases
-    client.indices.create(index=name, body=body)
+    client.indices.create(**WAIT, index=name, body=body)
 
 
 def _create_first(client, alias: str) -> str:
@@ -206,7 +208,8 @@ def _create_first(client, alias: str) -> str:
     _create(client, alias, name, "live", replicas, shards, aliases={alias: {}})
     winner = sorted(client.indices.get_alias(name=alias))[0]
     if winner != name:
-        client.indices.delete(index=[name, files.files_index(name)], ignore_unavailable=True)
+        client.indices.delete(**WAIT, index=[name, files.files_index(name)],
+                              ignore_unavailable=True)
     return winner
 
 
@@ -215,7 +218,8 @@ def _remove_orphans(client, alias: str, current: str | None) -> None:
     rebuild had moved the alias away from, file records without their index."""
     pattern = re.compile(re.escape(alias) + r"-\d{8}t\d{6}-[0-9a-f]{6}")
     try:
-        found = client.indices.get(index=f"{alias}-*", expand_wildcards="open,closed")
+        found = client.indices.get(**WAIT, index=f"{alias}-*",
+                                   expand_wildcards="open,closed")
     except NotFoundError:
         return
     doomed = []
@@ -232,7 +236,7 @@ def _remove_orphans(client, alias: str, current: str | None) -> None:
         if pattern.fullmatch(name) and meta.get("alias") == alias and _is_dead(meta):
             doomed += [name, files.files_index(name)]
     if doomed:
-        client.indices.delete(index=doomed, ignore_unavailable=True)
+        client.indices.delete(**WAIT, index=doomed, ignore_unavailable=True)
 
 
 def _is_dead(meta: dict) -> bool:
@@ -257,8 +261,11 @@ def _process_alive(pid) -> bool:
 
 
 def _last_change(client, physical: str) -> datetime | None:
-    answer = client.search(index=files.files_index(physical), body={
-        "size": 0, "aggs": {"last": {"max": {"field": "indexed"}}}})
+    try:
+        answer = client.search(index=files.files_index(physical), body={
+            "size": 0, "aggs": {"last": {"max": {"field": "indexed"}}}})
+    except NotFoundError:
+        return None  # an index searchapp did not make: no record of its changes
     value = answer["aggregations"]["last"].get("value")
     return datetime.fromtimestamp(value / 1000).astimezone() if value else None
 
@@ -279,7 +286,7 @@ def _update(client, physical: str, walk, report: IndexReport, progress, workers)
     records = files.files_index(physical)
     _require_writable(client, physical)
     # Make what a killed run wrote visible to the searches below.
-    client.indices.refresh(index=[physical, records])
+    client.indices.refresh(**WAIT, index=[physical, records])
     indexed = files.read_records(client, records, walk.roots)
     changed, gone = plan_changes(walk, indexed, report)
     if not (changed or gone):
@@ -305,38 +312,30 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
         writer.finish(walk.roots)
         report.written = True
         for index in (name, files.files_index(name)):
-            client.indices.put_settings(index=index, body={"index": {
+            client.indices.put_settings(**WAIT, index=index, body={"index": {
                 "number_of_replicas": replicas, "refresh_interval": None}})
-        client.indices.refresh(index=[name, files.files_index(name)])
-        _wait_for_replicas(client, name, replicas)
+        # Searchable once refreshed; the replicas are copied from it in the background
+        # (the cluster is yellow meanwhile), which under load takes longer than the build.
+        client.indices.refresh(**WAIT, index=[name, files.files_index(name)])
         moves: list[dict] = [{"add": {"index": name, "alias": alias}}]
         if concrete:
             moves.insert(0, {"remove_index": {"index": old}})
         elif old:
             moves.insert(0, {"remove": {"index": old, "alias": alias}})
-        client.indices.update_aliases(body={"actions": moves})
+        client.indices.update_aliases(**WAIT, body={"actions": moves})
     except BaseException:
         try:
-            client.indices.delete(index=[name, files.files_index(name)],
+            client.indices.delete(**WAIT, index=[name, files.files_index(name)],
                                   ignore_unavailable=True)
         except TransportError:
             pass  # the next run deletes it (its builder is gone)
         raise
     # Marked finished only once behind the alias: an index not behind it that is marked
     # so is one the alias has left, which any run may delete.
-    client.indices.put_mapping(index=name, body={"_meta": _meta(alias, "live")})
+    client.indices.put_mapping(**WAIT, index=name, body={"_meta": _meta(alias, "live")})
     if old and not concrete:
-        client.indices.delete(index=[old, files.files_index(old)], ignore_unavailable=True)
-
-
-def _wait_for_replicas(client, name: str, replicas: int) -> None:
-    """Wait (a while) until the new index's replicas are in place, where they can be."""
-    nodes = client.cluster.health()["number_of_data_nodes"]
-    if replicas and nodes > replicas:
-        # "timeout" is the cluster's wait; the client's own must be given apart, or it
-        # takes that one as its own.
-        client.cluster.health(index=name, wait_for_status="green", timeout=GREEN_WAIT,
-                              request_timeout=GREEN_WAIT_SECONDS + 30)
+        client.indices.delete(**WAIT, index=[old, files.files_index(old)],
+                              ignore_unavailable=True)
 
 
 def _require_writable(client, physical: str) -> None:
@@ -417,7 +416,7 @@ class Writer:
             self._add(Action("index", self.records, run_id, _json(body)))
             self._drain()
         if not self.rebuild:
-            self.client.indices.refresh(index=[self.physical, self.records])
+            self.client.indices.refresh(**WAIT, index=[self.physical, self.records])
 
     # One file.
 
@@ -555,7 +554,7 @@ class Writer:
         """Note in a rebuild's index, now and then, that its builder is alive."""
         if self.rebuild and time.monotonic() - self.heartbeat > HEARTBEAT_SECONDS:
             self.heartbeat = time.monotonic()
-            self.client.indices.put_mapping(index=self.physical,
+            self.client.indices.put_mapping(**WAIT, index=self.physical,
                                             body={"_meta": _meta(self.rebuild, "building")})
 
 

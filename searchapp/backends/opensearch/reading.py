@@ -35,7 +35,7 @@ GROUP_BYTES = 512 * 1024
 AHEAD = 2
 # The words the index counts in a body (the analyser's, without stemming).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
-STOPS = frozenset(STOP_WORDS)
+STOPS = frozenset(word for word in STOP_WORDS if len(word) > 1)  # one-letter words go anyway
 
 
 @dataclass
@@ -84,8 +84,9 @@ def read_part(source: SourceFile, share: tuple[int, int]
 def document(article: Article, source: SourceFile) -> bytes:
     """Return an article as the JSON source of its document (mapping.MAPPINGS)."""
     signature = duplicates.signature(article.body, article.headline)
-    words = sum(1 for word in WORD_RE.findall(article.body.lower())
-                if len(word) > 1 and word not in STOPS)
+    words = WORD_RE.findall(article.body.lower())
+    # Counted with C-level maps: a loop in Python cost a tenth of the reading time.
+    length = len(words) - sum(map(STOPS.__contains__, words)) - words_of_one_letter(words)
     fields = {
         "id": article.id,
         "headline": article.headline,
@@ -93,7 +94,7 @@ def document(article: Article, source: SourceFile) -> bytes:
         "source": article.source,
         "source_signature": source.signature,
         "signature": base64.b64encode(signature).decode("ascii"),
-        "body_words": words,
+        "body_words": length,
     }
     if article.date:
         fields["date"] = article.date.isoformat()
@@ -101,6 +102,10 @@ def document(article: Article, source: SourceFile) -> bytes:
         if value := getattr(article, name):
             fields[name] = value
     return json.dumps(fields, ensure_ascii=False, check_circular=False).encode("utf-8")
+
+
+def words_of_one_letter(words: list[str]) -> int:
+    return sum(map((1).__eq__, map(len, words)))
 
 
 def _line(origin: str) -> int:
