@@ -197,6 +197,8 @@ def test_corrections_offer_the_common_spelling(both):
     assert results.corrected == whoosh.search("volckerr").corrected == "volcker"
     assert set(_ids(results)) == {"volcker", "volcker-2"}
     assert cluster.search("coffee").suggestion is None
+    too_long = cluster.search("Volckr " * 285)  # each correction adds a letter
+    assert (too_long.total, too_long.suggestion, too_long.corrected) == (0, None, None)
 
 
 def test_completions_most_common_first(both):
@@ -285,7 +287,6 @@ def test_zero_result_searches_are_counted(both):
     _, cluster = both
     for query in ("Zebra", "zebra ", "okapi"):
         cluster.record_miss(query)
-    cluster.client.indices.refresh(index=cluster.alias + "-misses")
     assert cluster.top_misses() == [("zebra", 2), ("okapi", 1)]
 
 
@@ -345,3 +346,20 @@ def test_one_archive_serves_many_threads(both):
     with ThreadPoolExecutor(max_workers=8) as pool:
         found = list(pool.map(lambda query: (query, _ids(cluster.search(query))), queries))
     assert all(ids == expected[query] for query, ids in found)
+
+
+def test_pages_without_folding_are_those_of_whoosh(tmp_path, opensearch_url,
+                                                   opensearch_index_name):
+    fillers = [_record(f"filler-{n}", f"Weather report {n}",
+                       f"Rain and wind are expected on day {n} across the plains; coffee "
+                       f"{'and cocoa ' * (n % 3)}growers worry.", f"1989-01-{n % 28 + 1:02}")
+               for n in range(120)]
+    whoosh, cluster = _load_articles(tmp_path, STORIES + fillers, opensearch_url,
+                                     opensearch_index_name)
+    for query in ("coffee cocoa", "coffee brazil", "weather"):
+        for page in (1, 2, 3):
+            expected = whoosh.search(query, page=page, per_page=5, fold=False, snippets=False)
+            found = cluster.search(query, page=page, per_page=5, fold=False, snippets=False)
+            assert (found.total, found.partial) == (expected.total, expected.partial)
+            assert [h.partial for h in found.hits] == [h.partial for h in expected.hits]
+            assert found.timeline == expected.timeline

@@ -254,10 +254,17 @@ class OpenSearchArchive(Archive):
         elif fold:
             size = min(COLLAPSE_MAX_WINDOW,
                        max(COLLAPSE_MIN_WINDOW, wanted * COLLAPSE_WINDOW_FACTOR))
-        else:
-            size = wanted
-        found, fewer = self._match(built, parsed, results, size=size, aggs=True)
+        else:  # just the page, unless partial matches are listed after the matches
+            size = per_page
+        start = 0 if fold or results.similar_to is not None else wanted - per_page
+        found, fewer = self._match(built, parsed, results, size=size, start=start, aggs=True)
         results.total = found["hits"]["total"]["value"]
+        aggregations = found.get("aggregations", {})
+        if fewer and start:
+            # Few matches: all of them, then the partial ones, up to the page.
+            found = self._msearch([self._search_body(built, results, results.required_words,
+                                                     results.total, False)])[0]
+            size, start = wanted, 0
         listed = self._listed(built, results, found, fewer, size)
         if results.similar_to is not None:
             ranked = _copies_of(found["hits"]["hits"], results.similar_to)
@@ -266,15 +273,16 @@ class OpenSearchArchive(Archive):
                          for doc, score in ranked[wanted - per_page:wanted]]
         elif fold:
             page_hits, results.collapsed = self._collapsed_page(
-                built, results, listed, fewer is not None, wanted, per_page)
+                built, results, listed, fewer, wanted, per_page)
         else:
+            shown = listed if start else listed[wanted - per_page:wanted]
             page_hits = [(hit["_id"], hit.get("_score") or 0.0, [], hit.get("partial", False))
-                         for hit in listed[wanted - per_page:wanted]]
-        results.timeline = self._timeline(built, results, found.get("aggregations", {}))
+                         for hit in shown]
+        results.timeline = self._timeline(built, results, aggregations)
         results.hits = self._hits(built, page_hits, snippets)
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
-               size: int, aggs: bool = False) -> tuple[dict, bool]:
+               size: int, start: int = 0, aggs: bool = False) -> tuple[dict, bool]:
         """Search for the articles with the query's words (``matching``), one word fewer at
         a time only when none has them; note in ``results`` which, and whether the time
         limit cut the search short.
@@ -286,7 +294,7 @@ class OpenSearchArchive(Archive):
         words = built.optional_words
         required = asked = required_words(words) if not parsed.any_word else min(words, 1)
         while True:
-            body = self._search_body(built, results, required, size, aggs)
+            body = self._search_body(built, results, required, size, aggs, start)
             found = self._msearch([body])[0]
             total = found["hits"]["total"]["value"]
             if total or required <= 1 or found.get("timed_out"):
@@ -315,10 +323,10 @@ class OpenSearchArchive(Archive):
         return (hits + rest)[:size]
 
     def _search_body(self, built: BuiltQuery, results: SearchResults, required: int,
-                     size: int, aggs: bool) -> dict:
+                     size: int, aggs: bool, start: int = 0) -> dict:
         body = {
             "query": built.query(required, results.date_from, results.date_to),
-            "size": size, "track_total_hits": True,
+            "from": start, "size": size, "track_total_hits": True,
             "timeout": f"{int(self._limit() * 1000)}ms",
             "_source": False, "docvalue_fields": ["signature", "date", "id"],
         }
@@ -435,18 +443,17 @@ class OpenSearchArchive(Archive):
         if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
                 and results.required_words >= results.query_words):
             return None  # every word is in that many articles: none is a typo
-        words = []
-        for clause in parsed.clauses:
-            word = clause.text.lower()
-            if (clause.kind == "word" and clause.occur != MUST_NOT
-                    and MIN_CORRECTION_CHARS <= len(word) <= MAX_CORRECTION_CHARS
-                    and word.isalpha() and analyse(word) and word not in words):
-                words.append(word)
+        words = [clause.text.lower() for clause in parsed.clauses
+                 if clause.kind == "word" and clause.occur != MUST_NOT
+                 and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
+                 and clause.text.isalpha() and analyse(clause.text.lower())]
         if not words:
             return None
-        frequencies, near = self._near_words(words[:MAX_CORRECTED_WORDS * 2])
+        distinct = list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
+        frequencies, near = self._near_words(distinct)
         corrected = text
         looked_up = 0
+        # Clause by clause, as on Whoosh: a word typed twice is looked up twice.
         for word in words:
             frequency = frequencies.get(word, 0)
             if frequency >= MIN_SUGGESTED_RESULTS:
@@ -671,9 +678,11 @@ class OpenSearchArchive(Archive):
             return
         try:
             # An id of its own: a retried request writes the same miss again, not a second.
+            # Refreshed at once: `searchapp report` right after a search counts it.
             self.client.index(index=self.alias + MISSES_SUFFIX, id=uuid.uuid4().hex,
                               body={"query": text, "at": _now()},
-                              params={"request_timeout": HEALTH_REQUEST_SECONDS})
+                              params={"request_timeout": HEALTH_REQUEST_SECONDS,
+                                      "refresh": "true"})
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:
             raise OSError(f"cannot record the search on {self.address}: "
                           f"{_reason(error)}") from None
