@@ -7,10 +7,16 @@ gain = relevance grade), MAP over a run of depth 1000, P@10 and Recall@100, aver
 the judged queries (one with no results scores 0). ``qps`` is the rate of first-page
 searches as a reader's (ten hits with snippets), one query at a time.
 
+``--engine opensearch`` indexes into a cluster instead (``--opensearch-url``, default
+$SEARCHAPP_OPENSEARCH_URL; one index per collection, deleted afterwards); ``--engine both``
+measures the same collections on both engines and prints them side by side, with each
+OpenSearch figure's difference from Whoosh's.
+
 Example::
 
     .venv/bin/python -m bench.relevance                  # ../shared/data/relevance
     .venv/bin/python -m bench.relevance --collections cacm,cisi --json figures.json
+    .venv/bin/python -m bench.relevance --engine both --opensearch-url http://127.0.0.1:9200
 """
 
 from __future__ import annotations
@@ -18,14 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from searchapp.backends.whoosh import WhooshArchive as Archive
-from searchapp.backends.whoosh.indexing import update_index
+from searchapp.backends import Archive, open_archive
 from searchapp.querylang import QueryError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +50,7 @@ REFERENCE = {
 }
 
 Judgements = dict[str, int]  # doc id -> relevance grade
+ENGINES = ("whoosh", "opensearch")
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Figures:
     p10: float
     recall100: float
     qps: float
+    engine: str = "whoosh"
 
 
 def ndcg_at(ranking: list[str], judged: Judgements, k: int = 10) -> float:
@@ -104,10 +113,12 @@ def load_collection(folder: Path) -> tuple[dict[str, str], dict[str, Judgements]
     return {q: texts[q] for q in qrels if q in texts}, qrels
 
 
-def build_index(folder: Path, workdir: Path) -> Path:
-    """Index a collection's documents (title as headline, body) with the project's indexer."""
+def build_index(folder: Path, workdir: Path, engine: str = "whoosh",
+                opensearch_url: str | None = None) -> Archive:
+    """Index a collection's documents (title as headline, body) with the project's indexer,
+    into a Whoosh folder under ``workdir`` or a new index on the cluster."""
     articles = workdir / folder.name / "articles"
-    articles.mkdir(parents=True)
+    articles.mkdir(parents=True, exist_ok=True)
     with (folder / "docs.jsonl").open(encoding="utf-8") as source, \
             (articles / "docs.jsonl").open("w", encoding="utf-8") as target:
         for line in source:
@@ -116,9 +127,18 @@ def build_index(folder: Path, workdir: Path) -> Path:
                 record = {"id": doc["id"], "headline": doc.get("title", ""),
                           "body": doc.get("body", "")}
                 target.write(json.dumps(record) + "\n")
-    index_dir = workdir / folder.name / "index"
-    update_index([articles], index_dir)
-    return index_dir
+    index_dir = workdir / folder.name / f"index-{engine}"
+    name = f"searchapp-relevance-{folder.name}-{uuid.uuid4().hex[:8]}"
+    archive = open_archive(index_dir, opensearch_url if engine == "opensearch" else None, name)
+    archive.update([articles])
+    return archive
+
+
+def drop_index(archive: Archive) -> None:
+    """Delete a collection's index from the cluster (a Whoosh one goes with the temp dir)."""
+    if archive.engine == "opensearch":
+        # The physical index, its file records and its zero-result log all start so.
+        archive.client.indices.delete(index=f"{archive.alias}-*", expand_wildcards="all")
 
 
 def rank(archive: Archive, text: str, depth: int = DEPTH) -> list[str]:
@@ -140,10 +160,19 @@ def rank(archive: Archive, text: str, depth: int = DEPTH) -> list[str]:
     return ids
 
 
-def evaluate(name: str, folder: Path, workdir: Path) -> Figures:
+def evaluate(name: str, folder: Path, workdir: Path, engine: str = "whoosh",
+             opensearch_url: str | None = None) -> Figures:
     """Index one collection, run its judged queries and average their figures."""
     texts, qrels = load_collection(folder)
-    archive = Archive(build_index(folder, workdir))
+    archive = build_index(folder, workdir, engine, opensearch_url)
+    try:
+        return _measure(name, archive, texts, qrels, engine)
+    finally:
+        drop_index(archive)
+
+
+def _measure(name: str, archive: Archive, texts: dict[str, str],
+             qrels: dict[str, Judgements], engine: str) -> Figures:
     started = time.perf_counter()
     for text in texts.values():
         try:
@@ -158,21 +187,33 @@ def evaluate(name: str, folder: Path, workdir: Path) -> Figures:
                        precision_at(ranking, judged), recall_at(ranking, judged)))
     n = len(scores)
     columns = [sum(column) / n if n else 0.0 for column in zip(*scores, strict=True)] or [0.0] * 4
-    return Figures(name, n, *columns, qps)
+    return Figures(name, n, *columns, qps, engine)
 
 
 def report(figures: list[Figures]) -> str:
-    """Lay the figures out as a Markdown table, the README's BM25 row alongside."""
+    """Lay the figures out as a Markdown table, the README's BM25 row alongside, and for
+    OpenSearch rows the difference from Whoosh's on the same collection."""
+    whoosh = {f.collection: f for f in figures if f.engine == "whoosh"}
     lines = [
-        "| collection | queries | nDCG@10 | MAP | P@10 | R@100 | qps "
-        "| BM25 1.2/0.75 nDCG@10 / MAP |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| collection | engine | queries | nDCG@10 | MAP | P@10 | R@100 | qps "
+        "| BM25 1.2/0.75 nDCG@10 / MAP | vs reference | vs Whoosh nDCG@10 / MAP |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for f in figures:
         ref = REFERENCE.get(f.collection)
         ref_text = f"{ref[0]:.3f} / {ref[1]:.3f}" if ref else "-"
-        lines.append(f"| {f.collection} | {f.queries} | {f.ndcg10:.3f} | {f.map:.3f} | "
-                     f"{f.p10:.3f} | {f.recall100:.3f} | {f.qps:.0f} | {ref_text} |")
+        verdict = "-"
+        if ref:
+            verdict = "match or beat" if f.ndcg10 >= ref[0] and f.map >= ref[1] else "below"
+        versus = "-"
+        if f.engine != "whoosh" and f.collection in whoosh:
+            base = whoosh[f.collection]
+            dn, dm = f.ndcg10 - base.ndcg10, f.map - base.map
+            within = "within 0.01" if abs(dn) <= 0.01 and abs(dm) <= 0.01 else "MORE than 0.01"
+            versus = f"{dn:+.3f} / {dm:+.3f} ({within})"
+        lines.append(f"| {f.collection} | {f.engine} | {f.queries} | {f.ndcg10:.3f} | "
+                     f"{f.map:.3f} | {f.p10:.3f} | {f.recall100:.3f} | {f.qps:.0f} | "
+                     f"{ref_text} | {verdict} | {versus} |")
     return "\n".join(lines)
 
 
@@ -185,7 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--collections", default=",".join(COLLECTIONS),
                         help="comma-separated names (default: all five)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON")
+    parser.add_argument("--engine", choices=[*ENGINES, "both"], default="whoosh",
+                        help="the engine to measure, or both side by side (default: whoosh)")
+    parser.add_argument("--opensearch-url", default=os.environ.get("SEARCHAPP_OPENSEARCH_URL"),
+                        help="the cluster for --engine opensearch/both "
+                             "(default: $SEARCHAPP_OPENSEARCH_URL)")
     args = parser.parse_args(argv)
+    engines = list(ENGINES) if args.engine == "both" else [args.engine]
+    if "opensearch" in engines and not args.opensearch_url:
+        parser.error("--engine opensearch needs --opensearch-url (or SEARCHAPP_OPENSEARCH_URL)")
     data = args.data if args.data.is_absolute() else REPO_ROOT / args.data
     names = [n.strip() for n in args.collections.split(",") if n.strip()]
     missing = [n for n in names if not (data / n / "qrels.tsv").is_file()]
@@ -195,9 +244,14 @@ def main(argv: list[str] | None = None) -> int:
     figures = []
     with tempfile.TemporaryDirectory(prefix="relevance-") as workdir:
         for name in names:
-            figures.append(evaluate(name, data / name, Path(workdir)))
-            print(f"  {name}: done", file=sys.stderr)
-    print(f"relevance benchmark: {data}")
+            for engine in engines:
+                figures.append(evaluate(name, data / name, Path(workdir), engine,
+                                        args.opensearch_url))
+                done = figures[-1]
+                print(f"  {name} on {engine}: nDCG@10 {done.ndcg10:.3f}, MAP {done.map:.3f}",
+                      file=sys.stderr)
+    where = f" (OpenSearch at {args.opensearch_url})" if "opensearch" in engines else ""
+    print(f"relevance benchmark: {data}, {' and '.join(engines)}{where}")
     print(report(figures))
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n",

@@ -19,11 +19,23 @@ Every run prints tables and writes JSON with the machine and versions. A part th
 prints why; the others still run. Only loopback is ever contacted. Indexes and temporary
 files go under --work; --reuse keeps indexes built there by an earlier run.
 
+Engines (issue 12): ``--engine opensearch`` runs indexing, latency and growth against the
+cluster at ``--opensearch-url`` (default $SEARCHAPP_OPENSEARCH_URL; indexes ``bench-<name>``
+there, through the same `searchapp index` and `searchapp serve` commands with
+SEARCHAPP_OPENSEARCH_URL set), with OpenSearch's own targets; ``--engine both`` runs each
+part on Whoosh, then on OpenSearch, on the same corpora and queries, and ends with the two
+side by side. For OpenSearch the index size is the cluster's store size (one copy, and all
+copies with replicas) and the heap is what the nodes' JVMs use. Incremental and concurrency
+are measured on Whoosh only.
+
 Example::
 
     .venv/bin/pip install -e '.[bench]'          # matplotlib, for the plot
     .venv/bin/python -m bench.speed --work /tmp/speed             # everything, about an hour
     .venv/bin/python -m bench.speed --work /tmp/speed --reuse --parts latency,concurrency
+    .venv/bin/python -m bench.speed --work /tmp/speed --engine both \
+        --opensearch-url http://127.0.0.1:9200 --parts indexing,latency,growth \
+        --sizes 100000,1000000            # Whoosh and OpenSearch side by side
     nice -n 19 .venv/bin/python -m bench.speed --work /tmp/speed-smoke --files 2000 \\
         --sizes 2000,5000 --limit-docs 5000 --seconds 5 --memory-size 5000 \\
         --json /tmp/speed-smoke.json --plot /tmp/growth-smoke.png   # a quick smoke run
@@ -51,6 +63,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
+from urllib.request import Request, urlopen
 
 from bench.load import HttpClient, free_port, percentile
 from bench.speed_queries import REUTERS_SPAN, Query, build_queries, fit_dates, read_records
@@ -61,6 +74,9 @@ REUTERS = "reuters21578.jsonl.gz"
 HEADLINES = "reuters-headlines.jsonl.gz"
 HEADLINES_RECORDS = 1_000_000
 PARTS = ("indexing", "incremental", "latency", "growth", "concurrency")
+ENGINES = ("whoosh", "opensearch")
+OPENSEARCH_PARTS = ("indexing", "latency", "growth")
+URL_VAR, INDEX_VAR = "SEARCHAPP_OPENSEARCH_URL", "SEARCHAPP_OPENSEARCH_INDEX"
 PER_PAGE = 10
 INCREMENTAL_FILES = 20_000
 ADDED_FILES = 100
@@ -82,6 +98,13 @@ TARGETS = {
     "1M in-process p95 ms": (150.0, "max"),
     "concurrency errors": (0, "max"),
     "service RSS at 100k MB": (300.0, "max"),
+}
+# Issue 12's targets for the 2-node cluster: Reuters-21578 indexed end to end, HTTP p95 on
+# Reuters-21578 and on the 1M headlines.
+OPENSEARCH_TARGETS = {
+    "indexing articles/s": (3000, "min"),
+    "HTTP p95 ms": (50.0, "max"),
+    "1M HTTP p95 ms": (50.0, "max"),
 }
 
 
@@ -186,7 +209,15 @@ class CommandRun:
     stderr_tail: str
 
 
-def run_searchapp(args: list[str], workdir: Path) -> CommandRun:
+def child_env(engine_env: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment for a `searchapp` child: the cluster's settings for an
+    OpenSearch run, none at all for a Whoosh run (even if the shell has them)."""
+    env = {k: v for k, v in os.environ.items() if k not in (URL_VAR, INDEX_VAR)}
+    return {**env, **(engine_env or {})}
+
+
+def run_searchapp(args: list[str], workdir: Path,
+                  engine_env: dict[str, str] | None = None) -> CommandRun:
     """Run ``python -m searchapp ARGS`` and measure its wall time and peak memory.
 
     Output goes to files, not pipes, so a chatty command cannot block on a full pipe.
@@ -195,7 +226,8 @@ def run_searchapp(args: list[str], workdir: Path) -> CommandRun:
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen([sys.executable, "-m", "searchapp", *args],
-                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                   env=child_env(engine_env))
         sampler = RssSampler(process.pid)
         sampler.start()
         # wait4 also gives the largest single process's peak, which sampling may miss.
@@ -221,9 +253,10 @@ def index_command(paths: list[Path], index_dir: Path, workers: int | None,
 
 
 def checked_index(paths: list[Path], index_dir: Path, workdir: Path, workers: int | None,
-                  rebuild: bool = False) -> CommandRun:
+                  rebuild: bool = False, engine_env: dict[str, str] | None = None
+                  ) -> CommandRun:
     """Run `searchapp index` and raise with its message unless it indexed (exit 0 or 1)."""
-    run = run_searchapp(index_command(paths, index_dir, workers, rebuild), workdir)
+    run = run_searchapp(index_command(paths, index_dir, workers, rebuild), workdir, engine_env)
     if run.code not in (0, 1):
         raise RuntimeError(f"searchapp index exited {run.code}: {run.stderr_tail.strip()}")
     return run
@@ -249,7 +282,8 @@ def folder_mb(path: Path) -> float:
 class Server:
     """`searchapp serve` on a free loopback port, ready once GET /healthz answers 200."""
 
-    def __init__(self, index_dir: Path, workdir: Path, workers: int | None = None):
+    def __init__(self, index_dir: Path, workdir: Path, workers: int | None = None,
+                 engine_env: dict[str, str] | None = None):
         self.port = free_port()
         args = ["serve", "--index-dir", str(index_dir), "--host", "127.0.0.1",
                 "--port", str(self.port)]
@@ -260,7 +294,7 @@ class Server:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "searchapp", *args], stdout=log, stderr=log,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "SEARCHAPP_SOURCES": str(workdir / "no-sources")})
+                env={**child_env(engine_env), "SEARCHAPP_SOURCES": str(workdir / "no-sources")})
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -336,11 +370,13 @@ class Timings:
             self.samples.append((query.kind, ms))
 
 
-def time_archive(index_dir: Path, queries: list[Query]) -> Timings:
+def time_archive(index_dir: Path, queries: list[Query],
+                 engine_env: dict[str, str] | None = None) -> Timings:
     """Run the query set through ``Archive.search`` (snippets on): warm-up, then measured."""
-    from searchapp.backends.whoosh import WhooshArchive as Archive
+    from searchapp.backends import open_archive
 
-    archive = Archive(index_dir)
+    engine_env = engine_env or {}
+    archive = open_archive(index_dir, engine_env.get(URL_VAR), engine_env.get(INDEX_VAR))
     timings = Timings()
     for measured in (False, True):
         for query in queries:
@@ -498,17 +534,59 @@ def write_growth_corpus(headlines: Path, bodies: list[str], size: int, as_is: bo
     return first, last
 
 
+# ---------------------------------------------------------------------------- cluster
+
+def cluster_json(url: str, path: str) -> dict:
+    """GET one JSON document from the cluster (the first URL of a comma-separated list)."""
+    with urlopen(Request(url.split(",")[0].strip().rstrip("/") + path), timeout=60) as answer:
+        return json.load(answer)
+
+
+def cluster_figures(url: str, index: str) -> dict:
+    """Return an index's size on disk (one copy and all copies) and the nodes' heap."""
+    store = cluster_json(url, f"/{index}/_stats/store")["_all"]
+    nodes = cluster_json(url, "/_nodes/stats/jvm")["nodes"].values()
+    mb = 2**20
+    return {"index_mb": round(store["primaries"]["store"]["size_in_bytes"] / mb, 1),
+            "index_mb_all_copies": round(store["total"]["store"]["size_in_bytes"] / mb, 1),
+            "nodes": len(nodes),
+            "heap_used_mb": round(sum(n["jvm"]["mem"]["heap_used_in_bytes"] for n in nodes) / mb),
+            "heap_max_mb": round(sum(n["jvm"]["mem"]["heap_max_in_bytes"] for n in nodes) / mb)}
+
+
+def cluster_delete(url: str, pattern: str) -> None:
+    """Delete the indexes matching ``pattern`` (none matching is fine)."""
+    request = Request(url.split(",")[0].strip().rstrip("/") +
+                      f"/{pattern}?expand_wildcards=all&allow_no_indices=true", method="DELETE")
+    with urlopen(request, timeout=120) as answer:
+        answer.read()
+
+
+def cluster_has(url: str, index: str) -> bool:
+    """Tell whether the cluster has an index or alias ``index``."""
+    try:
+        cluster_json(url, f"/_alias/{index}")
+    except OSError:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------------------ checks
 
-def check(name: str, value: float | None, note: str = "") -> dict:
-    """Compare a figure with its target from TARGETS and return the verdict."""
-    limit, sense = TARGETS[name]
+def check(name: str, value: float | None, note: str = "", engine: str = "whoosh") -> dict:
+    """Compare a figure with the engine's target for it and return the verdict."""
+    targets = OPENSEARCH_TARGETS if engine == "opensearch" else TARGETS
+    if name not in targets:
+        return {"target": name, "engine": engine, "value": value, "limit": "-",
+                "verdict": "n/a", "note": note}
+    limit, sense = targets[name]
     if value is None:
         verdict = "n/a"
     else:
         verdict = "pass" if (value >= limit if sense == "min" else value <= limit) else "miss"
     text = "= 0" if limit == 0 else f"{'>=' if sense == 'min' else '<='} {limit:g}"
-    return {"target": name, "value": value, "limit": text, "verdict": verdict, "note": note}
+    return {"target": name, "engine": engine, "value": value, "limit": text,
+            "verdict": verdict, "note": note}
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -535,6 +613,22 @@ class Bench:
         self.checks: list[dict] = []
         self._queries: list[Query] | None = None
         self._records: list[dict] | None = None
+        self._fts: tuple[float, Timings] | None = None
+        self.engine = "whoosh"  # the engine the part being run measures
+
+    @property
+    def on_cluster(self) -> bool:
+        return self.engine == "opensearch"
+
+    def engine_env(self, name: str) -> dict[str, str]:
+        """The environment that points `searchapp` at index ``name`` on this engine."""
+        if not self.on_cluster:
+            return {}
+        return {URL_VAR: self.args.opensearch_url, INDEX_VAR: f"bench-{name}"}
+
+    def index_dir(self, name: str) -> Path:
+        """The Whoosh index folder of ``name`` (on OpenSearch a folder nothing writes to)."""
+        return self.work / (f"opensearch-{name}" if self.on_cluster else name)
 
     @property
     def records(self) -> list[dict]:
@@ -554,11 +648,17 @@ class Bench:
         self.checks.append(result)
         return result
 
+    def check(self, name: str, value: float | None, note: str = "") -> dict:
+        """Check a figure against the current engine's target and keep the verdict."""
+        return self.record(check(name, value, note, self.engine))
+
     def build_index(self, name: str, paths: list[Path]) -> tuple[Path, dict]:
         """Build index ``name`` under --work (or reuse it with --reuse); return it and figures.
 
         A ``.json`` file beside the index keeps its build figures, and marks it complete.
         """
+        if self.on_cluster:
+            return self.build_cluster_index(name, paths)
         index_dir, marker = self.work / name, self.work / f"{name}.json"
         if self.reusable(name):
             return index_dir, {**json.loads(marker.read_text()), "reused": True}
@@ -578,8 +678,37 @@ class Bench:
         marker.write_text(json.dumps(figures, indent=2))
         return index_dir, figures
 
+    def build_cluster_index(self, name: str, paths: list[Path]) -> tuple[Path, dict]:
+        """Build ``bench-<name>`` on the cluster afresh with `searchapp index` (or reuse it
+        with --reuse); return its placeholder folder and the build's figures.
+
+        The earlier index is deleted first, so this is an archive's first indexing run
+        (replicas written as it goes), as a user moving to a cluster does.
+        """
+        index_dir, marker = self.index_dir(name), self.work / f"opensearch-{name}.json"
+        if self.reusable(name):
+            return index_dir, {**json.loads(marker.read_text()), "reused": True}
+        env = self.engine_env(name)
+        cluster_delete(self.args.opensearch_url, f"{env[INDEX_VAR]}-*")
+        run = checked_index(paths, index_dir, self.work, self.args.index_workers,
+                            engine_env=env)
+        marker.unlink(missing_ok=True)
+        articles = reported_count(run.summary, "added")
+        figures = {"articles": articles, "seconds": run.seconds,
+                   "reported_seconds": reported_seconds(run.summary),
+                   "articles_per_second": round(articles / run.seconds) if articles else None,
+                   "peak_rss_mb": run.peak_rss_mb,
+                   **cluster_figures(self.args.opensearch_url, env[INDEX_VAR]),
+                   "exit_code": run.code, "summary": run.summary}
+        marker.write_text(json.dumps(figures, indent=2))
+        return index_dir, figures
+
     def reusable(self, name: str) -> bool:
-        """Tell whether --reuse applies and a complete index ``name`` is in --work."""
+        """Tell whether --reuse applies and a complete index ``name`` is in --work (or, on
+        OpenSearch, on the cluster)."""
+        if self.on_cluster:
+            return (self.args.reuse and (self.work / f"opensearch-{name}.json").exists()
+                    and cluster_has(self.args.opensearch_url, f"bench-{name}"))
         return (self.args.reuse and (self.work / f"{name}.json").exists()
                 and (self.work / name).is_dir())
 
@@ -594,8 +723,20 @@ class Bench:
             _, figures = self.build_index("reuters", [self.corpora / REUTERS])
         finally:
             self.args.reuse = reuse
-        result = self.record(check("indexing articles/s", figures["articles_per_second"],
-                                   "wall time of the whole command"))
+        result = self.check("indexing articles/s", figures["articles_per_second"],
+                            "wall time of the whole command")
+        if self.on_cluster:
+            print(f"into the cluster at {self.args.opensearch_url} ({figures['nodes']} nodes); "
+                  "peak RSS is the indexing command's, heap the nodes' JVMs' after the build")
+            print(table(["articles", "wall s", "reported s", "articles/s", "peak RSS MB",
+                         "index MB one copy", "index MB all copies", "heap used / max MB",
+                         "target"],
+                        [[figures["articles"], figures["seconds"], figures["reported_seconds"],
+                          figures["articles_per_second"], figures["peak_rss_mb"],
+                          figures["index_mb"], figures["index_mb_all_copies"],
+                          f"{figures['heap_used_mb']} / {figures['heap_max_mb']}",
+                          verdict_text(result)]]))
+            return figures
         print(table(["articles", "wall s", "reported s", "articles/s", "peak RSS MB",
                      "index MB", "target"],
                     [[figures["articles"], figures["seconds"], figures["reported_seconds"],
@@ -618,8 +759,8 @@ class Bench:
         added = checked_index([articles], index_dir, self.work, self.args.index_workers)
         no_change = statistics.median(r.seconds for r in runs)
         note = "" if count == INCREMENTAL_FILES else f"measured at {count:,} files"
-        rerun = self.record(check("no-change re-run s", no_change, note))
-        add = self.record(check("add 100 articles s", added.seconds, note))
+        rerun = self.check("no-change re-run s", no_change, note)
+        add = self.check("add 100 articles s", added.seconds, note)
         print(table(["run", "files", "wall s", "reported s", "summary", "target"], [
             ["first build", count, first.seconds, reported_seconds(first.summary),
              first.summary, None],
@@ -635,18 +776,21 @@ class Bench:
     def part_latency(self) -> dict:
         """Time the query set in-process, over HTTP and in SQLite FTS5 on Reuters-21578."""
         index_dir, queries = self.reuters_index(), self.queries
-        in_process = time_archive(index_dir, queries)
-        with Server(index_dir, self.work) as server:
+        env = self.engine_env("reuters")
+        in_process = time_archive(index_dir, queries, env)
+        with Server(index_dir, self.work, engine_env=env) as server:
             over_http = time_http(server.port, queries)
-        fts_seconds = build_fts(self.records, self.work / "reuters-fts.sqlite")
-        fts = time_fts(self.work / "reuters-fts.sqlite", queries)
+        if self._fts is None:  # the reference is the same for both engines
+            fts_seconds = build_fts(self.records, self.work / "reuters-fts.sqlite")
+            self._fts = fts_seconds, time_fts(self.work / "reuters-fts.sqlite", queries)
+        fts_seconds, fts = self._fts
         engines = {"in-process": in_process, "HTTP": over_http, "FTS5": fts}
         figures = {name: summarize(t.samples) for name, t in engines.items()}
         http_p95 = figures["HTTP"]["all"]["p95"]
         fts_p50 = figures["FTS5"]["all"]["p50"]
         ratio = round(figures["HTTP"]["all"]["p50"] / fts_p50, 2) if fts_p50 else None
-        p95 = self.record(check("HTTP p95 ms", http_p95, "snippets included"))
-        versus = self.record(check("HTTP p50 / FTS5 p50", ratio, "FTS5 in-process"))
+        p95 = self.check("HTTP p95 ms", http_p95, "snippets included, Reuters-21578")
+        versus = self.check("HTTP p50 / FTS5 p50", ratio, "FTS5 in-process")
         print(f"{len(queries)} queries ({len({q.kind for q in queries})} kinds), one warm-up "
               f"pass then one measured; FTS5 table built in {fts_seconds} s")
         kinds = list(figures["HTTP"])
@@ -688,27 +832,52 @@ class Bench:
             index_dir, build = self.build_index(f"growth-{size}", [corpus or headlines])
             if corpus:
                 corpus.unlink()  # up to 100 MB; the index keeps the stories it needs
-            timings = time_archive(index_dir, [fit_dates(q, span) for q in self.queries])
+            env = self.engine_env(f"growth-{size}")
+            fitted = [fit_dates(q, span) for q in self.queries]
+            timings = time_archive(index_dir, fitted, env)
             overall = summarize(timings.samples)["all"]
+            with Server(index_dir, self.work, engine_env=env) as server:
+                over_http = time_http(server.port, fitted)
+            http_all = summarize(over_http.samples)["all"]
+            if self.on_cluster:
+                build = {**build, **cluster_figures(self.args.opensearch_url,
+                                                    env[INDEX_VAR])}
             kind = ("headlines only" if as_is else
                     f"headline + Reuters-21578 body (i mod {len(bodies):,})")
-            verdict = None
+            verdicts = []
             if size == HEADLINES_RECORDS or (self.args.limit_docs and as_is):
                 note = "" if size == HEADLINES_RECORDS else f"measured at {size:,}"
-                verdict = verdict_text(self.record(check("1M in-process p95 ms",
-                                                         overall["p95"], note)))
+                for name, value in (("1M in-process p95 ms", overall["p95"]),
+                                    ("1M HTTP p95 ms", http_all["p95"])):
+                    result = self.check(name, value, note)
+                    if result["verdict"] != "n/a":
+                        verdicts.append(f"{name.split()[1]} {verdict_text(result)}")
+            heap = (f"{build['heap_used_mb']} / {build['heap_max_mb']}" if self.on_cluster
+                    else None)
             rows.append([size, kind, build["seconds"], build["articles_per_second"],
-                         build["index_mb"], overall["p50"], overall["p95"], overall["p99"],
-                         len(timings.errors), verdict])
+                         build["index_mb"], build.get("index_mb_all_copies"), heap,
+                         overall["p50"], overall["p95"], http_all["p50"], http_all["p95"],
+                         len(timings.errors) + len(over_http.errors),
+                         "; ".join(verdicts) or None])
             results.append({"size": size, "corpus": kind, "dates": [str(d) for d in span],
                             "build": build, "latency": summarize(timings.samples),
-                            "errors": timings.errors[:20], "index_dir": str(index_dir)})
+                            "http": summarize(over_http.samples),
+                            "errors": (timings.errors + over_http.errors)[:20],
+                            "index_dir": str(index_dir)})
         print("Sizes below the headline count pair headline i of reuters-headlines (its id and "
               "date) with Reuters-21578 body i mod 21,578; the full count is the headlines "
               "alone. Date filters are moved into each corpus's own date range.")
-        print(table(["articles", "corpus", "build s", "articles/s", "index MB", "p50 ms",
-                     "p95 ms", "p99 ms", "errors", "target"], rows))
-        plot = plot_growth(results, self.args.plot)
+        if self.on_cluster:
+            print("Index MB: one copy, then all copies (replicas included); heap: the nodes' "
+                  "JVMs after the build, used / max.")
+        print(table(["articles", "corpus", "build s", "articles/s", "index MB",
+                     "index MB all copies", "heap MB", "in-process p50 ms",
+                     "in-process p95 ms", "HTTP p50 ms", "HTTP p95 ms", "errors", "target"],
+                    rows))
+        plot_path = self.args.plot
+        if self.on_cluster:
+            plot_path = plot_path.with_name(f"{plot_path.stem}-opensearch{plot_path.suffix}")
+        plot = plot_growth(results, plot_path)
         memory = self.service_memory(results)
         return {"sizes": results, "plot": plot, "service_memory": memory}
 
@@ -721,14 +890,15 @@ class Bench:
         result = chosen[0]
         queries = [fit_dates(q, tuple(date.fromisoformat(d) for d in result["dates"]))
                    for q in self.queries]
-        with Server(Path(result["index_dir"]), self.work) as server:
+        env = self.engine_env(f"growth-{result['size']}")
+        with Server(Path(result["index_dir"]), self.work, engine_env=env) as server:
             sampler = RssSampler(server.process.pid)
             sampler.start()
             timings = time_http(server.port, queries, warm_up=False)
             peak = sampler.stop()
             settled = round(tree_rss_mb(server.process.pid), 1)
         note = "" if result["size"] == 100_000 else f"measured at {result['size']:,}"
-        verdict = self.record(check("service RSS at 100k MB", peak, note))
+        verdict = self.check("service RSS at 100k MB", peak, note)
         print(f"service memory at {result['size']:,} articles after the query set over HTTP: "
               f"peak {peak} MB, {settled} MB at the end: {verdict_text(verdict)}")
         return {"size": result["size"], "peak_rss_mb": peak, "end_rss_mb": settled,
@@ -751,8 +921,8 @@ class Bench:
                 figures = run_clients(server, paths, self.args.clients, self.args.seconds)
             figures["workers"] = workers
             results.append(figures)
-            errors = self.record(check("concurrency errors", figures["errors"],
-                                       f"{workers} worker process(es)"))
+            errors = self.check("concurrency errors", figures["errors"],
+                                f"{workers} worker process(es)")
             rows.append([workers, self.args.clients, figures["seconds"], figures["requests"],
                          figures["rps"], figures["p50"], figures["p99"], figures["errors"],
                          figures["peak_rss_mb"], verdict_text(errors)])
@@ -883,13 +1053,56 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-workers", type=numbers, default=[1, 2])
     parser.add_argument("--index-workers", type=int, default=None,
                         help="pass --workers N to `searchapp index` [default: not passed]")
+    parser.add_argument("--engine", choices=[*ENGINES, "both"], default="whoosh",
+                        help="the engine to measure, or both side by side [default: whoosh]")
+    parser.add_argument("--opensearch-url", default=os.environ.get(URL_VAR),
+                        help="the cluster for --engine opensearch/both, one URL or several "
+                             f"comma-separated [default: ${URL_VAR}]")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "bench/results/speed.json")
     parser.add_argument("--plot", type=Path, default=REPO_ROOT / "docs/growth.png")
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    args.engines = list(ENGINES) if args.engine == "both" else [args.engine]
+    if "opensearch" in args.engines and not args.opensearch_url:
+        parser.error(f"--engine {args.engine} needs --opensearch-url (or {URL_VAR})")
     return args
+
+
+def side_by_side(parts: dict) -> str | None:
+    """Lay the headline figures of both engines out in one table, when both ran."""
+    def figures(part: str, engine: str) -> dict | None:
+        key = part if engine == "whoosh" else f"{part}/{engine}"
+        entry = parts.get(key, {})
+        return entry.get("figures") if entry.get("status") == "ok" else None
+
+    rows = []
+    indexing = {e: figures("indexing", e) for e in ENGINES}
+    if all(indexing.values()):
+        rows.append(["Reuters-21578 end to end, articles/s",
+                     *[indexing[e]["articles_per_second"] for e in ENGINES]])
+        rows.append(["Reuters-21578 index MB (one copy)",
+                     *[indexing[e]["index_mb"] for e in ENGINES]])
+    latency = {e: figures("latency", e) for e in ENGINES}
+    if all(latency.values()):
+        for where in ("in-process", "HTTP"):
+            rows.append([f"Reuters-21578 {where} p50 / p95 ms",
+                         *[f"{latency[e]['figures'][where]['all']['p50']} / "
+                           f"{latency[e]['figures'][where]['all']['p95']}" for e in ENGINES]])
+    growth = {e: figures("growth", e) for e in ENGINES}
+    if all(growth.values()):
+        sizes = {e: {r["size"]: r for r in growth[e]["sizes"]} for e in ENGINES}
+        for size in sorted(set(sizes["whoosh"]) & set(sizes["opensearch"])):
+            pair = [sizes[e][size] for e in ENGINES]
+            rows.append([f"{size:,}: build s (articles/s)",
+                         *[f"{r['build']['seconds']} ({r['build']['articles_per_second']})"
+                           for r in pair]])
+            rows.append([f"{size:,}: index MB (one copy)", *[r["build"]["index_mb"] for r in pair]])
+            rows.append([f"{size:,}: HTTP p50 / p95 ms",
+                         *[f"{r['http']['all']['p50']} / {r['http']['all']['p95']}"
+                           for r in pair]])
+    return table(["figure", *ENGINES], rows) if rows else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -901,22 +1114,34 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     print(f"speed benchmark: {machine['cpu']} x {machine['cpus']}, {machine['ram_gb']} GB, "
           f"Python {machine['python']}, commit {machine['git_commit']}; work in {args.work}")
+    if "opensearch" in args.engines:
+        print(f"OpenSearch: {args.opensearch_url}, indexes bench-<name>; other programs on this "
+              "machine share its cores with the cluster and this benchmark")
     parts = {}
     for name in args.parts:
-        print(f"\n## {name}\n")
-        started = time.perf_counter()
-        try:
-            figures = getattr(bench, f"part_{name}")()
-            parts[name] = {"status": "ok", "figures": figures}
-        except Exception as error:  # one failing part must not stop the others
-            print(f"{name} failed: {type(error).__name__}: {error}")
-            parts[name] = {"status": "failed", "error": f"{type(error).__name__}: {error}",
-                           "traceback": traceback.format_exc()}
-        parts[name]["seconds"] = round(time.perf_counter() - started, 1)
+        for engine in args.engines:
+            if engine == "opensearch" and name not in OPENSEARCH_PARTS:
+                continue
+            key = name if engine == "whoosh" else f"{name}/{engine}"
+            print(f"\n## {name}" + (f" on {engine}\n" if len(args.engines) > 1 or
+                                    engine != "whoosh" else "\n"))
+            bench.engine = engine
+            started = time.perf_counter()
+            try:
+                figures = getattr(bench, f"part_{name}")()
+                parts[key] = {"status": "ok", "figures": figures}
+            except Exception as error:  # one failing part must not stop the others
+                print(f"{name} failed: {type(error).__name__}: {error}")
+                parts[key] = {"status": "failed", "error": f"{type(error).__name__}: {error}",
+                              "traceback": traceback.format_exc()}
+            parts[key]["seconds"] = round(time.perf_counter() - started, 1)
+    if both := side_by_side(parts):
+        print("\n## Whoosh and OpenSearch side by side\n")
+        print(both)
     print("\n## targets\n")
-    print(table(["target", "figure", "limit", "verdict", "note"],
-                [[c["target"], c["value"], c["limit"], c["verdict"], c["note"]]
-                 for c in bench.checks]))
+    print(table(["target", "engine", "figure", "limit", "verdict", "note"],
+                [[c["target"], c.get("engine", "whoosh"), c["value"], c["limit"], c["verdict"],
+                  c["note"]] for c in bench.checks]))
     report = {"machine": machine, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "arguments": {k: str(v) if isinstance(v, Path) else v
                             for k, v in vars(args).items()},

@@ -90,15 +90,12 @@ def test_hostile_queries_give_json(client, query):
     assert "results" in body or "error" in body
 
 
-def test_snippets_are_escaped_html(tmp_path):
+def test_snippets_are_escaped_html(tmp_path, make_archive):
     from conftest import write_articles
-
-    from searchapp.backends.whoosh.indexing import update_index
 
     folder = write_articles(
         tmp_path / "a", {"x.txt": "T\n\nSay <b onclick=x>jermuk</b> & <i>more</i>."})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     snippet = client.get("/api/search?q=jermuk").get_json()["results"][0]["snippet"]
     assert snippet == (
         "Say &lt;b onclick=x&gt;<mark>jermuk</mark>&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;.")
@@ -125,8 +122,8 @@ def test_wrong_method_is_a_json_405(client):
     assert response.status_code == 405 and response.get_json()["error"]["status"] == 405
 
 
-def test_missing_index_is_a_json_503(tmp_path):
-    client = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client()
+def test_missing_index_is_a_json_503(tmp_path, make_archive):
+    client = make_archive(name="none").app().test_client()
     response = client.get("/api/search?q=x")
     assert response.status_code == 503
     assert "searchapp index" in response.get_json()["error"]["message"]
@@ -223,6 +220,7 @@ def test_every_word_counts_in_the_json(client):
     assert body["relaxed"] and not body["matched_all"] and body["required_words"] == 2
 
 
+@pytest.mark.whoosh_only  # sets the Whoosh engine's own time limit
 def test_a_search_cut_short_says_so(client, monkeypatch):
     import searchapp.backends.whoosh.archive as searching
 

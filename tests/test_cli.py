@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SEED, write_articles
+from conftest import SEED, open_test_archive, write_articles
 
 from searchapp.backends.whoosh.indexing import open_index
 from searchapp.cli import main
@@ -13,32 +13,33 @@ def run(runner, *args, env=None):
     return runner.invoke(main, list(map(str, args)), env=env)
 
 
-def test_index_prints_a_summary_and_a_rerun_reports_no_changes(runner, archive_dir, tmp_path):
-    first = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+def test_index_prints_a_summary_and_a_rerun_reports_no_changes(runner, archive_dir, new_index_dir):
+    first = run(runner, "index", archive_dir, "--index-dir", new_index_dir)
     assert first.exit_code == 0
     assert first.stdout.startswith("Indexed in ")
     assert "6 added, 0 updated, 0 removed, 0 unchanged files, 0 skipped" in first.stdout
-    second = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    second = run(runner, "index", archive_dir, "--index-dir", new_index_dir)
     assert second.exit_code == 0
     assert second.stdout.startswith("No changes")
     assert "5 unchanged files" in second.stdout and "not written" in second.stdout
 
 
-def test_index_output_has_no_progress_bar_off_a_terminal(runner, archive_dir, tmp_path):
-    result = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+def test_index_output_has_no_progress_bar_off_a_terminal(runner, archive_dir, new_index_dir):
+    result = run(runner, "index", archive_dir, "--index-dir", new_index_dir)
     assert "indexing [" not in result.output
 
 
+@pytest.mark.whoosh_only  # SEARCHAPP_INDEX_DIR and the Whoosh index in it
 def test_index_defaults_come_from_the_environment(runner, archive_dir, tmp_path):
     env = {"SEARCHAPP_SOURCES": str(archive_dir), "SEARCHAPP_INDEX_DIR": str(tmp_path / "envix")}
     assert run(runner, "index", env=env).exit_code == 0
     assert open_index(tmp_path / "envix").doc_count() == 6
 
 
-def test_skipped_files_are_listed_with_reasons_and_exit_1(runner, archive_dir, tmp_path):
+def test_skipped_files_are_listed_with_reasons_and_exit_1(runner, archive_dir, new_index_dir):
     write_articles(archive_dir, {"empty.txt": b"", "blob.txt": b"\x00\x01\x02" * 100,
                                  "bad.jsonl": '{"headline": "ok"}\n{oops\n'})
-    result = run(runner, "index", archive_dir, "--index-dir", tmp_path / "ix")
+    result = run(runner, "index", archive_dir, "--index-dir", new_index_dir)
     assert result.exit_code == 1
     assert f"skipped {archive_dir / 'empty.txt'}: empty file" in result.stderr
     assert f"skipped {archive_dir / 'blob.txt'}: binary file" in result.stderr
@@ -46,20 +47,21 @@ def test_skipped_files_are_listed_with_reasons_and_exit_1(runner, archive_dir, t
     assert "7 added" in result.stdout and "3 skipped" in result.stdout
 
 
-def test_nothing_indexable_exits_3(runner, tmp_path):
+def test_nothing_indexable_exits_3(runner, tmp_path, new_index_dir):
     folder = write_articles(tmp_path / "a", {"empty.txt": b""})
-    assert run(runner, "index", folder, "--index-dir", tmp_path / "ix").exit_code == 3
+    assert run(runner, "index", folder, "--index-dir", new_index_dir).exit_code == 3
     (tmp_path / "b").mkdir()
-    result = run(runner, "index", tmp_path / "b", "--index-dir", tmp_path / "ix")
+    result = run(runner, "index", tmp_path / "b", "--index-dir", new_index_dir)
     assert result.exit_code == 3 and "No article files found" in result.stderr
 
 
-def test_missing_path_exits_2_without_traceback(runner, tmp_path):
-    result = run(runner, "index", tmp_path / "nope", "--index-dir", tmp_path / "ix")
+def test_missing_path_exits_2_without_traceback(runner, tmp_path, new_index_dir):
+    result = run(runner, "index", tmp_path / "nope", "--index-dir", new_index_dir)
     assert result.exit_code == 2
     assert "no such file or folder" in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.whoosh_only  # holds the Whoosh index's write lock
 def test_locked_index_exits_4_with_a_clear_message(runner, archive_dir, index_dir):
     write_articles(archive_dir, {"new.txt": "New\n\nText."})
     writer = open_index(index_dir).writer()
@@ -71,6 +73,7 @@ def test_locked_index_exits_4_with_a_clear_message(runner, archive_dir, index_di
     assert "index is locked" in result.stderr and "Traceback" not in result.output
 
 
+@pytest.mark.whoosh_only  # a file where the Whoosh index's folder should be
 def test_unwritable_index_location_exits_5(runner, archive_dir, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -82,13 +85,13 @@ def test_rebuild(runner, archive_dir, index_dir, tmp_path):
     only = write_articles(tmp_path / "only", {"one.txt": "One\n\nText."})
     result = run(runner, "index", only, "--index-dir", index_dir, "--rebuild")
     assert result.exit_code == 0 and "1 added" in result.stdout
-    assert open_index(index_dir).doc_count() == 1
+    assert open_test_archive(index_dir).count() == 1
 
 
-def test_python_dash_m_works_like_the_command(archive_dir, tmp_path):
+def test_python_dash_m_works_like_the_command(archive_dir, new_index_dir):
     result = subprocess.run(
         [sys.executable, "-m", "searchapp", "index", str(archive_dir),
-         "--index-dir", str(tmp_path / "ix")],
+         "--index-dir", str(new_index_dir)],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0 and "6 added" in result.stdout
@@ -146,16 +149,16 @@ def test_search_command_never_shows_a_traceback(runner, index_dir, query):
     assert "Traceback" not in result.output and result.exit_code in (0, 1, 2)
 
 
-def test_search_command_without_index_explains(runner, tmp_path):
-    result = run(runner, "search", "x", "--index-dir", tmp_path / "none")
+def test_search_command_without_index_explains(runner, new_index_dir):
+    result = run(runner, "search", "x", "--index-dir", new_index_dir)
     assert result.exit_code == 2 and "searchapp index" in result.stderr
 
 
-def test_seed_folder_indexes_cleanly(runner, tmp_path):
+def test_seed_folder_indexes_cleanly(runner, tmp_path, new_index_dir):
     folder = tmp_path / "seeds"
     folder.mkdir()
     (folder / SEED.name).write_bytes(SEED.read_bytes())
-    result = run(runner, "index", folder, "--index-dir", tmp_path / "ix")
+    result = run(runner, "index", folder, "--index-dir", new_index_dir)
     assert result.exit_code == 0 and "1 added" in result.stdout
 
 
@@ -169,8 +172,8 @@ def test_stats_command(runner, index_dir):
     assert "articles     6" in text and "2021-06-12 to 2023-05-01" in text
 
 
-def test_stats_without_index(runner, tmp_path):
-    result = run(runner, "stats", "--index-dir", tmp_path / "none")
+def test_stats_without_index(runner, new_index_dir):
+    result = run(runner, "stats", "--index-dir", new_index_dir)
     assert result.exit_code == 2 and "no index" in result.stderr
 
 
@@ -285,6 +288,7 @@ def _big_export(folder, name, articles=2000):
     return path
 
 
+@pytest.mark.whoosh_only  # the Whoosh indexer's progress steps and workers
 @pytest.mark.parametrize("name, workers", [("big.jsonl", 1), ("big.jsonl.gz", 1),
                                            ("big.jsonl", 2)])
 def test_progress_follows_the_bytes_read_of_one_large_export(tmp_path, monkeypatch, name,

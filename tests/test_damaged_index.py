@@ -11,6 +11,9 @@ from searchapp import create_app
 from searchapp.backends.whoosh import health
 from searchapp.backends.whoosh.indexing import open_index, update_index
 
+# Whoosh only: Whoosh's index files damaged on disk.
+pytestmark = pytest.mark.whoosh_only
+
 
 def _page_title(response) -> str:
     return BeautifulSoup(response.data, "html.parser").h1.get_text(strip=True)

@@ -5,9 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from searchapp import create_app
-from searchapp.backends.whoosh import WhooshArchive as Archive
-from searchapp.backends.whoosh.indexing import update_index
 from searchapp.duplicates import (
     NO_SIGNATURE,
     SIGNATURE_BYTES,
@@ -107,16 +104,15 @@ COPIES = {"copy", "rerun", "flash"}
 
 
 @pytest.fixture
-def copies_index(tmp_path: Path) -> Path:
+def copies_index(tmp_path: Path, make_archive):
     source = tmp_path / "wire.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in RECORDS), encoding="utf-8")
-    update_index([source], tmp_path / "index")
-    return tmp_path / "index"
+    return make_archive([source], name="index")
 
 
 @pytest.mark.parametrize("sort", ["relevance", "newest", "oldest"])
 def test_search_folds_copies_into_one_result(copies_index, sort):
-    results = Archive(copies_index).search("bundesbank credit policies", sort=sort)
+    results = copies_index.open().search("bundesbank credit policies", sort=sort)
     assert results.total == len(RECORDS)  # total counts every matching article
     assert results.collapsed == len(COPIES)
     assert results.pages == 1
@@ -129,7 +125,7 @@ def test_search_folds_copies_into_one_result(copies_index, sort):
 
 
 def test_similar_lists_an_article_and_its_copies_unfolded(copies_index):
-    archive = Archive(copies_index)
+    archive = copies_index.open()
     first = archive.search("bundesbank credit policies").hits[0]
     group = archive.search("bundesbank credit policies", similar_to="story")
     assert {hit.id for hit in group.hits} == COPIES | {"story"}
@@ -139,7 +135,7 @@ def test_similar_lists_an_article_and_its_copies_unfolded(copies_index):
 
 
 def test_page_api_and_feed_show_similar_articles(copies_index):
-    client = create_app({"INDEX_DIR": str(copies_index), "TESTING": True}).test_client()
+    client = copies_index.client(TESTING=True)
     from bs4 import BeautifulSoup
 
     page = BeautifulSoup(client.get("/?q=bundesbank+credit+policies").data, "html.parser")
@@ -167,9 +163,12 @@ def test_page_api_and_feed_show_similar_articles(copies_index):
     assert "similar=" in notes[0]["href"]
 
 
+@pytest.mark.whoosh_only  # a Whoosh schema without the signature field
 def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, monkeypatch):
     """An index without the signature field: nothing folds, and new articles get one."""
     import searchapp.backends.whoosh.indexing as indexing
+    from searchapp.backends.whoosh import WhooshArchive as Archive
+    from searchapp.backends.whoosh.indexing import update_index
 
     old_schema = indexing.make_schema
 
@@ -204,5 +203,5 @@ def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, mon
 
 @pytest.mark.parametrize("article_id", ["\udc80", "x" * 999, "../story", ""])
 def test_similar_to_an_odd_id_finds_nothing_and_never_fails(copies_index, article_id):
-    results = Archive(copies_index).search("bundesbank", similar_to=article_id or None)
+    results = copies_index.open().search("bundesbank", similar_to=article_id or None)
     assert results.total == (len(RECORDS) if not article_id else 0)

@@ -29,6 +29,10 @@ from searchapp.backends.whoosh import WhooshArchive as Archive
 from searchapp.backends.whoosh.indexing import INDEX_NAME, IndexerError, open_index, update_index
 from searchapp.cli import main as cli_main
 
+# Whoosh only: the Whoosh writer killed mid-run, its lock and its files on disk (a cluster's
+# faults are tested in test_opensearch_faults.py).
+pytestmark = pytest.mark.whoosh_only
+
 # Seeded, so a failure can be replayed kill for kill.
 KILL_SEED = 21578
 BUILD_KILLS = 10

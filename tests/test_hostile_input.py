@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 
 import pytest
 from bs4 import BeautifulSoup
-from conftest import ARTICLES, SEED, write_articles
+from conftest import ARTICLES, SEED, open_test_archive, write_articles
 from test_web import HOSTILE_QUERIES
 from whoosh import index as whoosh_index
 
@@ -153,6 +153,7 @@ def write_hostile_folder(folder: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.whoosh_only  # the Whoosh indexer
 def test_hostile_files_are_indexed_or_skipped_with_a_reason(tmp_path):
     folder = tmp_path / "hostile"
     expected_skips = write_hostile_folder(folder)
@@ -197,6 +198,7 @@ def test_hostile_files_are_indexed_or_skipped_with_a_reason(tmp_path):
           f"peak RSS {peak:.0f} MB (a run over two small files: {baseline:.0f} MB)")
 
 
+@pytest.mark.whoosh_only  # the Whoosh indexer
 def test_hostile_jsonl_line_is_skipped_without_holding_it_in_memory(tmp_path):
     folder = tmp_path / "bomb"
     folder.mkdir()
@@ -214,6 +216,7 @@ def test_hostile_jsonl_line_is_skipped_without_holding_it_in_memory(tmp_path):
     assert peak - baseline < 3 * MAX_FILE_BYTES / MB
 
 
+@pytest.mark.whoosh_only  # the Whoosh indexer
 def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
     folder = write_articles(tmp_path / "a", {
         "stays.txt": "Stays Put\n\nThis file stays.",
@@ -241,11 +244,9 @@ def test_hostile_files_that_vanish_mid_run_are_skipped(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------
 # Queries and parameters
 
-@pytest.fixture(scope="module")
-def big_client(tmp_path_factory):
-    """A client over the test archive plus 3,000 generated articles with a wide vocabulary,
-    so prefix floods and common-word queries have real work to do."""
-    folder = write_articles(tmp_path_factory.mktemp("big") / "articles", ARTICLES)
+def write_big_archive(folder: Path) -> Path:
+    """Write the test archive plus 3,000 generated articles with a wide vocabulary."""
+    write_articles(folder, ARTICLES)
     (folder / SEED.name).write_bytes(SEED.read_bytes())
     rng = random.Random(7)
     letters = "abcdefghijklmnopqrstuvwxyz"
@@ -259,9 +260,14 @@ def big_client(tmp_path_factory):
                                    "date": f"{rng.randint(1987, 2024)}-0{rng.randint(1, 9)}"
                                            f"-1{rng.randint(0, 9)}",
                                    "body": " ".join(words)}) + "\n")
-    index_dir = folder.parent / "index"
-    update_index([folder], index_dir)
-    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    return folder
+
+
+@pytest.fixture
+def big_client(shared_archive):
+    """A client over the test archive plus 3,000 generated articles (built once a module),
+    so prefix floods and common-word queries have real work to do."""
+    return shared_archive("big", write_big_archive).client(TESTING=True)
 
 
 MORE_HOSTILE_QUERIES = [
@@ -379,8 +385,9 @@ TRAVERSALS = [
 def test_article_paths_reach_only_indexed_articles(client, archive_dir, index_dir, api):
     secret = archive_dir.parent / "secret.txt"
     secret.write_text("TOPSECRET do not serve\n\nTOPSECRET")
-    with open_index(index_dir).searcher() as searcher:
-        indexed = {f["id"]: f for f in searcher.all_stored_fields()}
+    listed = open_test_archive(index_dir).search("", per_page=50, everything=True, fold=False)
+    indexed = {hit.id: {"headline": hit.headline} for hit in listed.hits}
+    assert len(indexed) == 6
     attempts = TRAVERSALS + [str(secret), str(archive_dir / "border-talks.txt"),
                              str(archive_dir / "border-talks")]
     prefix = "/api/articles/" if api else "/articles/"
@@ -445,7 +452,7 @@ def assert_inert(page: BeautifulSoup) -> None:
 
 
 @pytest.fixture
-def xss_client(tmp_path):
+def xss_client(tmp_path, make_archive):
     """An archive whose every article carries the payloads, in text, JSON Lines and HTML."""
     records = [{"id": f"x{i}", "headline": f"Jermuk {payload}", "author": payload,
                 "caption": payload, "url": "javascript:alert('url')",
@@ -459,8 +466,7 @@ def xss_client(tmp_path):
                       "onerror=alert(15)&gt; and more words to make a paragraph.</p><script>"
                       "alert(16)</script></article></body></html>"),
     })
-    update_index([tmp_path / "a"], tmp_path / "ix")
-    return create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    return make_archive([tmp_path / "a"]).client()
 
 
 def test_xss_payloads_in_articles_render_inert(xss_client):
@@ -572,6 +578,7 @@ def is_clean(text: str) -> bool:
     return not any(0xD800 <= ord(c) <= 0xDFFF or c in "\ufffe\uffff\x01\x0b\x85" for c in text)
 
 
+@pytest.mark.whoosh_only  # reads Whoosh's stored fields
 def test_hostile_surrogates_and_non_characters_are_made_safe_when_indexed(tmp_path):
     folder = poisoned_archive(tmp_path / "a")
     report = update_index([folder], tmp_path / "ix")
@@ -596,6 +603,7 @@ def test_hostile_surrogates_and_non_characters_are_made_safe_when_indexed(tmp_pa
     assert result.returncode == 0 and "Copper \ufffd Mine Reopens" in result.stdout
 
 
+@pytest.mark.whoosh_only  # an old Whoosh index written raw
 def test_hostile_index_built_before_the_fix_still_never_fails(tmp_path):
     """Stored fields written raw, as an index built before indexing cleaned them holds."""
     index_dir = tmp_path / "ix"
@@ -623,6 +631,7 @@ def test_hostile_index_built_before_the_fix_still_never_fails(tmp_path):
         assert "Copper \ufffd Mine Reopens" in result.stdout
 
 
+@pytest.mark.whoosh_only  # reads Whoosh's stored fields
 def test_hostile_file_names_and_ids_that_are_not_text_are_skipped(tmp_path):
     folder = write_articles(tmp_path / "a", {
         "good.txt": "Harbour Cranes Return\n\nThe harbour cranes returned to work.",

@@ -20,6 +20,10 @@ from searchapp.backends.whoosh.indexing import (
     update_index,
 )
 
+# Whoosh only: the Whoosh indexer, its segments and schema on disk (OpenSearch's indexing is
+# tested in test_opensearch_indexing.py).
+pytestmark = pytest.mark.whoosh_only
+
 
 def stored(index_dir):
     """Return {id: stored fields} of every article in the index."""

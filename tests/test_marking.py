@@ -6,9 +6,6 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from searchapp import create_app
-from searchapp.backends.whoosh.indexing import update_index
-
 RECORDS = [
     {"id": "gatt",
      "headline": "<script>alert('gatt')</script> Tariffs and Trade talks & <b>more</b>",
@@ -19,11 +16,10 @@ RECORDS = [
 
 
 @pytest.fixture
-def client(tmp_path: Path):
+def client(tmp_path: Path, make_archive):
     source = tmp_path / "a.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in RECORDS), encoding="utf-8")
-    update_index([source], tmp_path / "index")
-    return create_app({"INDEX_DIR": str(tmp_path / "index"), "TESTING": True}).test_client()
+    return make_archive([source], name="index").client(TESTING=True)
 
 
 def test_a_headline_is_marked_and_a_script_in_it_stays_inert(client):

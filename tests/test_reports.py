@@ -1,3 +1,5 @@
+from conftest import open_test_archive
+
 from searchapp import reports
 
 
@@ -32,5 +34,5 @@ def test_searches_made_while_typing_are_not_reported(client, index_dir, runner):
         client.get("/api/search", query_string={"q": typed, "live": "1"})
     client.get("/", query_string={"q": "zebra"})
     result = runner.invoke(main, ["report", "--index-dir", str(index_dir)])
-    assert reports.top_misses(reports.log_path(index_dir)) == [("zebra", 1)]
+    assert open_test_archive(index_dir).top_misses() == [("zebra", 1)]
     assert "zeb" not in result.stdout.replace("zebra", "")

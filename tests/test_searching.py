@@ -12,8 +12,8 @@ from searchapp.backends.whoosh.indexing import update_index
 
 
 @pytest.fixture
-def archive(index_dir):
-    return Archive(index_dir)
+def archive(small_archive):
+    return small_archive.open()
 
 
 def ids(results):
@@ -39,7 +39,7 @@ def test_words_are_stemmed(archive):
 
 
 @pytest.fixture
-def apricot_notes(tmp_path):
+def apricot_notes(tmp_path, make_archive):
     filler = "The committee met in the hall and discussed the agenda for the season."
     folder = write_articles(tmp_path / "a", {
         "one.txt": f"Notes One\n\n{filler} Apricot harvest.",
@@ -47,8 +47,8 @@ def apricot_notes(tmp_path):
         "three.txt": f"Notes Three\n\n{filler} Apricot harvest, festival and wine.",
         "none.txt": f"Notes Four\n\n{filler} Nothing else.",
     })
-    update_index([folder], tmp_path / "ix")
-    return Archive(tmp_path / "ix")
+    built = make_archive([folder])
+    return built.open()
 
 
 def test_every_word_counts_results_have_all_the_words(apricot_notes):
@@ -86,13 +86,14 @@ def test_long_queries_need_most_of_their_words_not_all(apricot_notes):
     assert not results.relaxed and (results.query_words, results.required_words) == (12, 9)
 
 
-def test_a_ranked_list_with_few_matches_ranks_articles_with_some_words_among_them(tmp_path):
+def test_a_ranked_list_with_few_matches_ranks_articles_with_some_words_among_them(
+        tmp_path, make_archive):
     articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
                 for n in range(150)}
     articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
     articles["also.txt"] = "Apricot Rain\n\nA rain of apricots fell from the trees."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([write_articles(tmp_path / "a", articles)])
+    archive = built.open()
     # Two articles of 152 have both words (fewer than 2%): they are the results, counted
     # and on the timeline; ranked, those with one word are listed too, marked, not counted.
     ranked = archive.search("apricot rain", per_page=50)
@@ -108,12 +109,12 @@ def test_a_ranked_list_with_few_matches_ranks_articles_with_some_words_among_the
     assert sorted(ids(newest)) == ["also", "both"] and newest.partial == 0
 
 
-def test_when_no_article_has_every_word_the_results_have_most_of_them(tmp_path):
+def test_when_no_article_has_every_word_the_results_have_most_of_them(tmp_path, make_archive):
     articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
                 for n in range(100)}
     articles["two.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([write_articles(tmp_path / "a", articles)])
+    archive = built.open()
     for sort in ("relevance", "newest"):
         results = archive.search("apricot rain walnut", sort=sort)
         assert ids(results)[0] == "two" and results.total == 1, sort
@@ -205,29 +206,28 @@ def test_article_with_related_articles(archive):
     assert archive.article("no-such-id") is None
 
 
-def test_snippets_escape_article_markup(tmp_path):
+def test_snippets_escape_article_markup(tmp_path, make_archive):
     folder = write_articles(tmp_path / "a", {"x.txt": "Hostile\n\nThe <script>alert(1)</script> "
                                               "payload & <b>bold</b> jermuk text."})
-    update_index([folder], tmp_path / "ix")
-    snippet = Archive(tmp_path / "ix").search("jermuk").hits[0].snippet
+    built = make_archive([folder])
+    snippet = built.open().search("jermuk").hits[0].snippet
     assert "<script>" not in snippet and "&lt;script&gt;" in snippet
     assert "&amp;" in snippet and "<mark>jermuk</mark>" in snippet
 
 
-def test_missing_and_empty_index_say_how_to_build_one(tmp_path):
+def test_missing_and_empty_index_say_how_to_build_one(tmp_path, make_archive):
     with pytest.raises(IndexUnavailable, match="searchapp index"):
-        Archive(tmp_path / "none").search("x")
+        make_archive(name="none").open().search("x")
     empty = tmp_path / "empty"
     empty.mkdir()
-    update_index([empty], tmp_path / "ix")
     with pytest.raises(IndexUnavailable, match="no articles"):
-        Archive(tmp_path / "ix").search("x")
+        make_archive([empty]).open().search("x")
 
 
-def test_new_commits_are_seen_without_reopening(archive, archive_dir, index_dir):
+def test_new_commits_are_seen_without_reopening(archive, archive_dir, built_archive):
     assert archive.search("marathon").total == 0
     write_articles(archive_dir, {"marathon.txt": "City Marathon\n\nRunners filled the streets."})
-    update_index([archive_dir], index_dir)
+    built_archive.update([archive_dir])
     assert ids(archive.search("marathon")) == ["marathon"]
 
 
@@ -236,6 +236,7 @@ def test_long_snippets_show_where_the_text_goes_on(archive):
     assert seed.snippet.startswith("… ") and seed.snippet.endswith(" …")
 
 
+@pytest.mark.whoosh_only  # the Whoosh engine's own time limit
 def test_a_search_stopped_by_the_time_limit_returns_what_it_found(archive, monkeypatch):
     import searchapp.backends.whoosh.archive as searching
 
@@ -246,6 +247,7 @@ def test_a_search_stopped_by_the_time_limit_returns_what_it_found(archive, monke
     assert results.suggestion is None
 
 
+@pytest.mark.whoosh_only  # the Whoosh engine's own time limit
 def test_the_page_says_when_a_search_was_stopped(client, monkeypatch):
     import searchapp.backends.whoosh.archive as searching
 
@@ -253,15 +255,15 @@ def test_the_page_says_when_a_search_was_stopped(client, monkeypatch):
     assert "took too long and was stopped" in client.get("/?q=border+jermuk").get_data(as_text=True)
 
 
-def test_timeline_counts_matches_per_year_with_empty_years_between(tmp_path):
+def test_timeline_counts_matches_per_year_with_empty_years_between(tmp_path, make_archive):
     folder = write_articles(tmp_path / "a", {
         "a.txt": "Date: 2019-03-01\n\nOld Apricots\n\nApricots then.",
         "b.txt": "Date: 2021-07-01\n\nNew Apricots\n\nApricots now.",
         "c.txt": "Date: 2021-08-01\n\nMore Apricots\n\nApricots again.",
         "d.txt": "Undated Apricots\n\nApricots, whenever.",
     })
-    update_index([folder], tmp_path / "ix")
-    timeline = Archive(tmp_path / "ix").search("apricots").timeline
+    built = make_archive([folder])
+    timeline = built.open().search("apricots").timeline
     assert [(p.label, p.count) for p in timeline] == [("2019", 1), ("2020", 0), ("2021", 2)]
     assert (timeline[0].start, timeline[0].end) == (date(2019, 1, 1), date(2019, 12, 31))
 
@@ -294,12 +296,12 @@ VOCABULARY = ("apricot border chess festival harvest jermuk olympiad pilgrim spa
               "valley vineyard").split()
 
 
-@pytest.fixture(scope="module")
-def random_archive(tmp_path_factory):
+def random_articles() -> tuple[dict, dict, dict]:
+    """The random archive's first run, the articles its second run replaces or adds, and
+    each article's words (the same every time: a seeded generator)."""
     import random
 
     rng = random.Random(7)
-    folder = tmp_path_factory.mktemp("random") / "articles"
     words_of = {}
 
     def article(number: int, dated: bool = True) -> str:
@@ -308,14 +310,19 @@ def random_archive(tmp_path_factory):
         stamp = f"Date: 2020-{rng.randint(1, 12):02}-{rng.randint(1, 28):02}\n\n" if dated else ""
         return f"{stamp}Story {number}\n\n{' '.join(words)}."
 
-    write_articles(folder, {f"a{n:03}.txt": article(n, dated=n % 7 != 0) for n in range(120)})
-    target = folder.parent / "index"
-    update_index([folder], target)
-    # A second run replaces a few articles and adds some: two segments, with deletions.
+    first = {f"a{n:03}.txt": article(n, dated=n % 7 != 0) for n in range(120)}
     replaced = (*range(0, 120, 10), *range(120, 150))
-    write_articles(folder, {f"a{n:03}.txt": article(n) for n in replaced})
-    update_index([folder], target)
-    return Archive(target), words_of
+    second = {f"a{n:03}.txt": article(n) for n in replaced}
+    return first, second, words_of
+
+
+@pytest.fixture
+def random_archive(shared_archive):
+    # A second run replaces a few articles and adds some: two segments, with deletions.
+    first, second, words_of = random_articles()
+    built = shared_archive("random", lambda folder: write_articles(folder, first),
+                           lambda folder: write_articles(folder, second))
+    return built.open(), words_of
 
 
 def _all_hits(archive, query, **options):
@@ -379,7 +386,7 @@ def test_engine_pages_do_not_overlap_or_skip(random_archive):
 
 
 @pytest.fixture
-def phrase_archive(tmp_path):
+def phrase_archive(tmp_path, make_archive):
     filler = "The council met on Tuesday and the minutes were read aloud by the clerk."
     folder = write_articles(tmp_path / "p", {
         "exact.txt": f"Rates Held\n\n{filler} The Bank of England held rates.",
@@ -387,9 +394,7 @@ def phrase_archive(tmp_path):
         "apart.txt": f"England Notes\n\n{filler} England has a bank; the bank is old.",
         "headline.txt": f"Bank of England Holds Rates\n\n{filler} Nothing else.",
     })
-    target = tmp_path / "ix"
-    update_index([folder], target)
-    return Archive(target)
+    return make_archive([folder]).open()
 
 
 def test_a_phrase_with_a_stop_word_inside_matches_those_words_in_a_row(phrase_archive):
@@ -408,13 +413,13 @@ def test_a_phrase_found_in_the_headline_or_more_often_ranks_higher(phrase_archiv
     assert "<mark>Bank of England</mark>" in marked[0].snippet
 
 
-def test_accents_are_folded_in_matching_and_marked_in_the_snippet(tmp_path):
+def test_accents_are_folded_in_matching_and_marked_in_the_snippet(tmp_path, make_archive):
     filler = "Officials met on Tuesday to discuss the agenda for the coming season. " * 6
     folder = write_articles(tmp_path / "a", {
         "paris.txt": f"Talks in Paris\n\n{filler}The talks at the Élysée ended late.",
     })
-    update_index([folder], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([folder])
+    archive = built.open()
     for query in ("Elysee", "élysée", "ÉLYSÉE"):
         hit = archive.search(query).hits[0]
         assert "<mark>Élysée</mark>" in hit.snippet
@@ -426,6 +431,7 @@ def test_a_correction_longer_than_a_query_may_be_is_not_offered(archive):
     assert (results.total, results.suggestion, results.corrected) == (0, None, None)
 
 
+@pytest.mark.whoosh_only  # a Whoosh index with another analyzer
 def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch):
     folder = write_articles(tmp_path / "a", {"strike.txt": "Strike\n\nThe general strike ended."})
     monkeypatch.setattr(indexing, "ANALYZER", StemmingAnalyzer())  # Porter's "gener"
@@ -436,42 +442,42 @@ def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("query", ["author:smith", 'author:"anna smith"', "by:smith",
                                    'headline:"spa town"', "caption:vineyard", "caption:vine*"])
-def test_a_word_or_phrase_in_one_named_field_is_found_there(tmp_path, query):
+def test_a_word_or_phrase_in_one_named_field_is_found_there(tmp_path, query, make_archive):
     record = {"id": "one", "headline": "Spa Town Reopens", "author": "Anna Smith",
               "caption": "A vineyard near the town", "body": "The springs are open again."}
     folder = write_articles(tmp_path / "a", {"feed.jsonl": json.dumps(record)})
-    update_index([folder], tmp_path / "ix")
-    assert ids(Archive(tmp_path / "ix").search(query)) == ["one"]
+    built = make_archive([folder])
+    assert ids(built.open().search(query)) == ["one"]
 
 
-def test_a_prefix_with_accents_finds_the_words_with_or_without_them(tmp_path):
+def test_a_prefix_with_accents_finds_the_words_with_or_without_them(tmp_path, make_archive):
     folder = write_articles(tmp_path / "a", {"cafe.txt": "Café Society\n\nThe café reopened."})
-    update_index([folder], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([folder])
+    archive = built.open()
     for query in ("café*", "cafe*", "CAFÉ*", "caf*"):
         assert ids(archive.search(query)) == ["cafe"], query
 
 
-def test_did_you_mean_for_a_rare_word_when_a_near_one_finds_many_more(tmp_path):
+def test_did_you_mean_for_a_rare_word_when_a_near_one_finds_many_more(tmp_path, make_archive):
     articles = {f"v{n}.txt": f"Fed Note {n}\n\nPaul Volcker spoke on rates, note {n}."
                 for n in range(25)}
     articles["typo.txt"] = "Ford Hails Volker\n\nThe carmaker praised Volker and the Fed."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([write_articles(tmp_path / "a", articles)])
+    archive = built.open()
     results = archive.search("Volker")
     assert (results.total, results.suggestion, results.corrected) == (1, "volcker", None)
     # A word in as many articles as the correction would find is taken as meant.
     assert archive.search("Volcker").suggestion is None
 
 
-def test_a_rare_word_two_edits_from_a_common_one_is_taken_as_meant(tmp_path):
+def test_a_rare_word_two_edits_from_a_common_one_is_taken_as_meant(tmp_path, make_archive):
     # Two edits away from a word of the index, real words abound ("volkar", a name);
     # only a word no article has is corrected that far.
     articles = {f"v{n}.txt": f"Fed Note {n}\n\nPaul Volcker spoke on rates, note {n}."
                 for n in range(25)}
     articles["name.txt"] = "Volkar Wins\n\nThe skater Volkar won the race."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    archive = Archive(tmp_path / "ix")
+    built = make_archive([write_articles(tmp_path / "a", articles)])
+    archive = built.open()
     assert archive.search("Volkar").suggestion is None
     assert archive.search("Volkcer").corrected == "volcker"
 

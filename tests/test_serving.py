@@ -400,8 +400,8 @@ def test_metrics_describe_the_index(client):
     assert 0 <= age < 3600 and committed > 1.6e9
 
 
-def test_metrics_without_an_index_say_so(tmp_path):
-    client = create_app({"INDEX_DIR": str(tmp_path / "none"), "TESTING": True}).test_client()
+def test_metrics_without_an_index_say_so(tmp_path, make_archive):
+    client = make_archive(name="none").app(TESTING=True).test_client()
     assert metric_value(client, "searchapp_index_up") == 0
 
 

@@ -7,10 +7,6 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from searchapp import create_app
-from searchapp.backends.whoosh import WhooshArchive as Archive
-from searchapp.backends.whoosh.indexing import update_index
-
 
 def _record(number, day, topic):
     return {"id": f"a{number}", "headline": f"{topic} report number {number}", "date": day,
@@ -28,15 +24,14 @@ RECORDS = [
 
 
 @pytest.fixture
-def timeline_index(tmp_path: Path) -> Path:
+def timeline_index(tmp_path: Path, make_archive):
     source = tmp_path / "archive.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in RECORDS), encoding="utf-8")
-    update_index([source], tmp_path / "index")
-    return tmp_path / "index"
+    return make_archive([source], name="index")
 
 
 def test_periods_carry_the_archives_totals(timeline_index):
-    timeline = Archive(timeline_index).search("wheat").timeline
+    timeline = timeline_index.open().search("wheat").timeline
     assert [(p.label, p.count, p.total) for p in timeline] == [
         ("1987-03", 2, 8), ("1987-04", 0, 1), ("1987-05", 0, 0), ("1987-06", 1, 2)]
     assert timeline[0].share == pytest.approx(0.25)
@@ -44,7 +39,7 @@ def test_periods_carry_the_archives_totals(timeline_index):
 
 
 def test_a_month_chosen_shows_its_days(timeline_index):
-    timeline = Archive(timeline_index).search(
+    timeline = timeline_index.open().search(
         "wheat", date_from=date(1987, 3, 1), date_to=date(1987, 3, 31)).timeline
     assert len(timeline) == 31
     assert timeline[0].label == "1987-03-01" and timeline[-1].end == date(1987, 3, 31)
@@ -54,12 +49,12 @@ def test_a_month_chosen_shows_its_days(timeline_index):
 
 
 def test_matches_within_one_month_are_counted_by_day(timeline_index):
-    timeline = Archive(timeline_index).search("coffee", date_to=date(1987, 3, 31)).timeline
+    timeline = timeline_index.open().search("coffee", date_to=date(1987, 3, 31)).timeline
     assert [p.label for p in timeline][:2] == ["1987-03-01", "1987-03-02"]
 
 
-def _page(index_dir, url):
-    client = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+def _page(built, url):
+    client = built.client(TESTING=True)
     return BeautifulSoup(client.get(url).data, "html.parser")
 
 

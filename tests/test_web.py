@@ -6,7 +6,6 @@ from bs4 import BeautifulSoup
 from conftest import SEED, write_articles
 
 from searchapp import create_app, web
-from searchapp.backends.whoosh.indexing import update_index
 
 HOSTILE_QUERIES = [
     '"unbalanced', "AND", "OR OR", "NOT", "-", "+", "*", "?", "*a*", "a?b", "((((", "))",
@@ -61,11 +60,10 @@ def test_pagination_links_keep_the_query_and_filters(client):
     assert page.select("nav.pagination") == []
 
 
-def test_pagination_across_pages(tmp_path):
+def test_pagination_across_pages(tmp_path, make_archive):
     folder = write_articles(
         tmp_path / "a", {f"n{i:02}.txt": f"Story {i}\n\nAbout apricots {i}." for i in range(25)})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     page = soup(client.get("/?q=apricots&page=2"))
     assert len(page.select("ol.results li")) == 10
     assert page.select_one("ol.results")["start"] == "11"
@@ -112,13 +110,12 @@ def test_article_page(client):
     assert "/articles/border-talks" in related
 
 
-def test_article_page_links_the_source_only_when_safe(tmp_path):
+def test_article_page_links_the_source_only_when_safe(tmp_path, make_archive):
     folder = write_articles(tmp_path / "a", {"feed.jsonl": "\n".join([
         '{"id": "good", "headline": "Good", "body": "x", "url": "https://example.com/a"}',
         '{"id": "bad", "headline": "Bad", "body": "x", "url": "javascript:alert(1)"}',
     ])})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     assert soup(client.get("/articles/good")).select_one(".source a")["href"] == "https://example.com/a"
     assert soup(client.get("/articles/bad")).select_one(".source") is None
 
@@ -135,13 +132,12 @@ def test_wrong_method_is_405(client):
     assert client.post("/?q=x").status_code == 405
 
 
-def test_article_with_markup_is_rendered_inert(tmp_path):
+def test_article_with_markup_is_rendered_inert(tmp_path, make_archive):
     payload = '<script>alert(1)</script><img src=x onerror="alert(2)">'
     folder = write_articles(tmp_path / "a", {
         "x.txt": f"Headline {payload}\n\nBody jermuk {payload} end.",
     })
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     for response in (client.get("/?q=jermuk"), client.get("/articles/x"),
                      client.get("/?q=" + payload)):
         page = soup(response)
@@ -188,8 +184,8 @@ def test_pages_load_nothing_from_other_sites(client):
     assert client.get(page.find("link", rel="stylesheet")["href"]).status_code == 200
 
 
-def test_missing_index_gives_a_page_saying_how_to_build_it(tmp_path):
-    client = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client()
+def test_missing_index_gives_a_page_saying_how_to_build_it(tmp_path, make_archive):
+    client = make_archive(name="none").app().test_client()
     response = client.get("/?q=jermuk")
     assert response.status_code == 503
     assert "searchapp index" in soup(response).get_text()
@@ -260,12 +256,12 @@ def test_page_says_when_no_article_has_every_word(client):
     assert soup(client.get("/?q=jermuk+spa")).select_one(".notice.relaxed") is None
 
 
-def test_page_marks_articles_with_some_words_ranked_with_the_few_that_have_all(tmp_path):
+def test_page_marks_articles_with_some_words_ranked_with_the_few_that_have_all(
+        tmp_path, make_archive):
     articles = {f"rain{n}.txt": f"Rain Report {n}\n\nRain fell on the valley, report {n}."
                 for n in range(150)}
     articles["both.txt"] = "Rain and Apricots\n\nRain spoiled the apricot harvest."
-    update_index([write_articles(tmp_path / "a", articles)], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix"), "TESTING": True}).test_client()
+    client = make_archive([write_articles(tmp_path / "a", articles)]).client(TESTING=True)
     page = soup(client.get("/?q=apricot+rain"))
     # The count is the one article with both words; the others are listed, marked so.
     summary = page.select_one(".results-summary").get_text(" ", strip=True)
@@ -294,13 +290,12 @@ def test_live_search_shows_the_page_for_the_word_being_typed(client):
     assert not page.select(".suggestion")
 
 
-def test_feed_escapes_hostile_text(tmp_path):
+def test_feed_escapes_hostile_text(tmp_path, make_archive):
     import xml.etree.ElementTree as ET
 
     folder = write_articles(
         tmp_path / "a", {"x.txt": "Bad <b>&amp; ]]> title\n\nBody jermuk <script>x</script>."})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     feed = ET.fromstring(client.get("/feed?q=jermuk").data)
     entry = feed.find(f"{ATOM}entry")
     assert entry.find(f"{ATOM}title").text == "Bad <b>&amp; ]]> title"
@@ -321,11 +316,11 @@ def test_opensearch_description_is_linked_from_every_page(client):
         assert soup(client.get(path)).find("link", rel="search")["href"] == "/opensearch.xml"
 
 
-def test_healthz(client, tmp_path):
+def test_healthz(client, tmp_path, make_archive):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["articles"] == 6 and body["version"]
     assert body["last_commit"][:4].isdigit()
-    missing = create_app({"INDEX_DIR": str(tmp_path / "none")}).test_client().get("/healthz")
+    missing = make_archive(name="none").app().test_client().get("/healthz")
     assert missing.status_code == 503 and missing.get_json()["status"] == "no index"
 
 
@@ -405,13 +400,12 @@ def test_article_page_without_a_search_has_no_back_link_and_no_marks(client):
     assert response.status_code == 200 and soup(response).select("nav.back") == []
 
 
-def test_article_page_marks_hostile_text_escaped_once_and_inert(tmp_path):
+def test_article_page_marks_hostile_text_escaped_once_and_inert(tmp_path, make_archive):
     payload = '<script>alert(1)</script><img src=x onerror="alert(2)">'
     folder = write_articles(tmp_path / "a", {
         "x.txt": f"Script {payload} AT&T\n\nBody jermuk {payload} script &amp; end.",
     })
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     page = soup(client.get("/articles/x?q=script+jermuk+alert"))
     assert foreign_scripts(page) == [] and page.find("img") is None
     assert not any(attr.startswith("on") for tag in page.find_all(True) for attr in tag.attrs)
@@ -424,13 +418,12 @@ def test_article_page_marks_hostile_text_escaped_once_and_inert(tmp_path):
     assert len(searched) == 11
 
 
-def test_article_page_and_api_show_the_source_credit(tmp_path):
+def test_article_page_and_api_show_the_source_credit(tmp_path, make_archive):
     folder = write_articles(tmp_path / "a", {"feed.jsonl": "\n".join([
         '{"id": "wire", "headline": "Cocoa review", "body": "Showers.", "source": "reuters21578"}',
         '{"id": "plain", "headline": "No credit", "body": "Rain."}',
     ])})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     credit = soup(client.get("/articles/wire")).select_one(".credit")
     assert credit.get_text() == "Source: reuters21578"
     assert soup(client.get("/articles/plain")).select_one(".credit") is None
@@ -438,10 +431,11 @@ def test_article_page_and_api_show_the_source_credit(tmp_path):
     assert client.get("/api/articles/plain").get_json()["source"] is None
 
 
+@pytest.mark.whoosh_only  # an old Whoosh schema on disk
 def test_an_index_built_without_the_credit_field_takes_new_articles_with_it(tmp_path):
     from whoosh import index as whoosh_index
 
-    from searchapp.backends.whoosh.indexing import INDEX_NAME, make_schema
+    from searchapp.backends.whoosh.indexing import INDEX_NAME, make_schema, update_index
 
     old = make_schema()
     old.remove("credit")
@@ -462,13 +456,13 @@ def test_related_article_dates_stay_on_one_line(client):
     assert re.search(r"\.related \.date\s*\{[^}]*white-space:\s*nowrap", css)
 
 
-def test_a_huge_article_page_is_bounded_with_a_note_and_a_full_text_download(tmp_path):
+def test_a_huge_article_page_is_bounded_with_a_note_and_a_full_text_download(tmp_path,
+                                                                              make_archive):
     words = [f"w{n:05}x" for n in range(4000)]
     body = " ".join(words[(n * 7919) % len(words)] for n in range(380_000))  # about 3 MB
     folder = write_articles(tmp_path / "a", {"huge.jsonl": json.dumps(
         {"id": "huge", "headline": "A very long report", "body": "Opening jermuk. " + body})})
-    update_index([folder], tmp_path / "ix")
-    client = create_app({"INDEX_DIR": str(tmp_path / "ix")}).test_client()
+    client = make_archive([folder]).client()
     response = client.get("/articles/huge?q=jermuk")
     assert response.status_code == 200
     assert len(response.get_data()) < 2 * web.ARTICLE_PAGE_CHARS
