@@ -85,8 +85,7 @@ def index_command(paths: tuple[Path, ...], index_dir: Path | None, rebuild: bool
                                 workers=workers or os.cpu_count() or 1)
     except KeyboardInterrupt:
         _clear_progress()
-        _fail("interrupted: nothing from this run was committed; the index is as it was.",
-              EXIT_INTERRUPTED)
+        _fail(f"interrupted: {archive.interrupted_note}", EXIT_INTERRUPTED)
     except IndexLocked as error:
         _fail(str(error), EXIT_LOCKED)
     except IndexerError as error:

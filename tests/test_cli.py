@@ -313,3 +313,25 @@ def test_progress_follows_the_bytes_read_of_one_large_export(tmp_path, monkeypat
         middle = [value for value in done if 0 < value < total]
         assert len(set(middle)) >= 2000 // 100 - 2
         assert min(middle) < total / 5 and max(middle) > total * 4 / 5
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    (None, "nothing from this run was committed"),
+    ("http://127.0.0.1:9", "the files indexed before the interruption are in the archive"),
+])
+def test_an_interrupted_index_run_says_what_each_engine_kept(tmp_path, monkeypatch, url, said):
+    from searchapp.backends import open_archive
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    archive = open_archive(tmp_path / "ix", url)
+    monkeypatch.setattr(type(archive), "update", interrupted)
+    if url:
+        monkeypatch.setenv("SEARCHAPP_OPENSEARCH_URL", url)
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["index", str(tmp_path), "--index-dir",
+                                       str(tmp_path / "ix")])
+    assert result.exit_code == 130
+    assert said in result.output and "Traceback" not in result.output

@@ -97,6 +97,8 @@ class Archive(ABC):
 
     #: The engine's name, as `searchapp stats` and /healthz show it.
     engine: str = ""
+    #: What an interrupted indexing run leaves behind, for `searchapp index` to say.
+    interrupted_note = "nothing from this run was committed; the index is as it was."
 
     @property
     @abstractmethod

@@ -111,6 +111,9 @@ class OpenSearchArchive(Archive):
     """The archive in one index (an alias) of an OpenSearch cluster."""
 
     engine = "opensearch"
+    interrupted_note = ("the files indexed before the interruption are in the archive, "
+                        "each one's articles old or new (a large export may be part-way); "
+                        "run the same command again to finish.")
 
     def __init__(self, urls: str, index_name: str | None = None,
                  time_limit: float | None = None):
