@@ -8,6 +8,7 @@ fed by another program, may hold lone surrogates and control characters.
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from dataclasses import dataclass, field
@@ -171,3 +172,19 @@ def _make_safe(record, *names: str) -> None:
     for name in names:
         if value := getattr(record, name):
             setattr(record, name, safe_text(value))
+
+
+def period_start(day: date, unit: str) -> date:
+    """Return the first day of the year, month or day (``Period.unit``) that holds ``day``."""
+    if unit == "year":
+        return date(day.year, 1, 1)
+    return date(day.year, day.month, 1) if unit == "month" else day
+
+
+def period_end(start: date, unit: str) -> date:
+    """Return the last day of the period that starts on ``start``."""
+    if unit == "year":
+        return date(start.year, 12, 31)
+    if unit == "month":
+        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
+    return start

@@ -40,13 +40,13 @@ from searchapp.backends.opensearch.connection import (
     connect,
     parse_address,
 )
-from searchapp.backends.opensearch.matching import enough_ranked_matches, required_words
 from searchapp.backends.opensearch.query import (
     FIELD_WEIGHTS,
     BuiltQuery,
     build_query,
     everything_query,
 )
+from searchapp.matching import enough_ranked_matches, required_words
 from searchapp.querylang import (
     MAX_QUERY_CHARS,
     MUST_NOT,

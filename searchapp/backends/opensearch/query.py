@@ -17,30 +17,18 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from searchapp.backends.opensearch.analysis import analyse, fold, terms
+from searchapp.matching import (
+    FIELD_WEIGHTS,
+    MAX_PREFIX_TERMS,
+    MAX_QUERY_PREFIX_TERMS,
+    MIN_PREFIX_CHARS,
+    STOP_WORDS,
+)
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
-# A word's occurrences in the headline count one and a half times those in the body; in
-# the caption, half (as the embedded index weighs them, BENCHMARKS.md).
-FIELD_WEIGHTS = {"headline": 1.5, "body": 1.0, "caption": 0.5}
 # How a word's scores in several fields add up: 0 takes the best field's, 1 adds them all.
 # Tuned on the five test collections (BENCHMARKS.md, "OpenSearch ranking").
 FIELD_TIE_BREAKER = 0.3
-# Words that carry no topic in a typed question ("what are the effects of ..."): looked
-# for only when quoted, required, or when they are all a query has (as on Whoosh).
-STOP_WORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before
-being below between both but by can could did do does doing down during each few for from
-further had has have having he her here hers herself him himself his how i if in into is it
-its itself just me more most my myself no nor not now of off on once only or other our ours
-ourselves out over own same she should so some such than that the their theirs them
-themselves then there these they this those through to too under until up very was we were
-what when where which while who whom why will with would you your yours yourself yourselves
-""".split())
-MIN_PREFIX_CHARS = 3
-# A prefix looks for at most this many words a field; all the prefixes of a query, for
-# this many in all, shared out between them (as on Whoosh).
-MAX_PREFIX_TERMS = 50
-MAX_QUERY_PREFIX_TERMS = 300
 
 
 @dataclass

@@ -8,12 +8,11 @@ here, empty ones included, exactly as ``backends/whoosh/archive._timeline`` lays
 
 from __future__ import annotations
 
-import calendar
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from searchapp.results import Period
+from searchapp.results import Period, period_end, period_start
 
 TIMELINE_MONTHS_UNDER_YEARS = 2
 TIMELINE_DAYS_UNDER = 62
@@ -89,9 +88,9 @@ def plan(aggregations: dict, date_from: date | None, date_to: date | None) -> Pl
 def periods(plan: Plan, counts: Counter, totals: Counter) -> list[Period]:
     """Lay out every period from the first match's to the last's, empty ones included."""
     found = []
-    start = _period_start(plan.first, plan.unit)
+    start = period_start(plan.first, plan.unit)
     while start <= plan.last:
-        end = _period_end(start, plan.unit)
+        end = period_end(start, plan.unit)
         label = {"year": f"{start.year}", "month": f"{start.year}-{start.month:02}"}.get(
             plan.unit, start.isoformat())
         found.append(Period(label, start, end, counts[start], totals[start]))
@@ -108,15 +107,3 @@ def _parse(value) -> date | None:
         return None
 
 
-def _period_start(day: date, unit: str) -> date:
-    if unit == "year":
-        return date(day.year, 1, 1)
-    return date(day.year, day.month, 1) if unit == "month" else day
-
-
-def _period_end(start: date, unit: str) -> date:
-    if unit == "year":
-        return date(start.year, 12, 31)
-    if unit == "month":
-        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
-    return start

@@ -8,7 +8,6 @@ of the index after another. Results are the plain dataclasses of ``searchapp.res
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import functools
 import heapq
@@ -55,13 +54,9 @@ from searchapp.backends.whoosh.engine import (
 from searchapp.backends.whoosh.health import check_index, index_signature, is_index_failure
 from searchapp.backends.whoosh.indexing import index_stats, make_schema, open_index, update_index
 from searchapp.backends.whoosh.marking import mark_words, query_marks
-from searchapp.backends.whoosh.matching import (
-    enough_ranked_matches,
-    optional_words,
-    required_words,
-    requiring,
-)
+from searchapp.backends.whoosh.matching import optional_words, requiring
 from searchapp.backends.whoosh.query import FIELD_WEIGHTS, build_query
+from searchapp.matching import enough_ranked_matches, required_words
 from searchapp.querylang import (
     MAX_QUERY_CHARS,
     MUST_NOT,
@@ -80,6 +75,8 @@ from searchapp.results import (
     Period,
     Related,
     SearchResults,
+    period_end,
+    period_start,
 )
 from searchapp.snippets import Marks, lead, mark, snippet
 
@@ -615,11 +612,11 @@ def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
     counts, totals = Counter(), Counter()
     for source, target in ((days, counts), (archive_days, totals)):
         for day, count in source.items():
-            target[_period_start(day, unit)] += count
+            target[period_start(day, unit)] += count
     periods = []
-    start = _period_start(first, unit)
+    start = period_start(first, unit)
     while start <= last:
-        end = _period_end(start, unit)
+        end = period_end(start, unit)
         label = {"year": f"{start.year}", "month": f"{start.year}-{start.month:02}"}.get(
             unit, start.isoformat())
         periods.append(Period(label, start, end, counts[start], totals[start]))
@@ -627,18 +624,6 @@ def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
     return periods
 
 
-def _period_start(day: date, unit: str) -> date:
-    if unit == "year":
-        return date(day.year, 1, 1)
-    return date(day.year, day.month, 1) if unit == "month" else day
-
-
-def _period_end(start: date, unit: str) -> date:
-    if unit == "year":
-        return date(start.year, 12, 31)
-    if unit == "month":
-        return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
-    return start
 
 
 def _collapsed_page(matches: list[tuple[Leaf, ranking.Scores]], page: int, per_page: int,

@@ -14,29 +14,15 @@ from collections import Counter
 from whoosh import query as wq
 from whoosh.support.charset import accent_map
 
+from searchapp.matching import (
+    FIELD_WEIGHTS,
+    MAX_PREFIX_TERMS,
+    MAX_QUERY_PREFIX_TERMS,
+    MIN_PREFIX_CHARS,
+    STOP_WORDS,
+)
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
-# A word's occurrences in the headline count one and a half times those in the body; in
-# the caption, half. Tuned with bench/relevance.py (BENCHMARKS.md), like engine.BM25_K1 and
-# BM25_B.
-FIELD_WEIGHTS = {"headline": 1.5, "body": 1.0, "caption": 0.5}
-# Words that carry no topic in a typed question ("what are the effects of ..."); the
-# indexer keeps them (phrases need them), but a query looks for them only when quoted,
-# required, or when they are all it has.
-STOP_WORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before
-being below between both but by can could did do does doing down during each few for from
-further had has have having he her here hers herself him himself his how i if in into is it
-its itself just me more most my myself no nor not now of off on once only or other our ours
-ourselves out over own same she should so some such than that the their theirs them
-themselves then there these they this those through to too under until up very was we were
-what when where which while who whom why will with would you your yours yourself yourselves
-""".split())
-MIN_PREFIX_CHARS = 3
-# A prefix looks for at most this many words a field; all the prefixes of a query, for
-# this many in all, shared out between them (64 prefixes looked for 9,600 words).
-MAX_PREFIX_TERMS = 50
-MAX_QUERY_PREFIX_TERMS = 300
 # A prefix looks at this many index words for its MAX_PREFIX_TERMS commonest (fewer when
 # a query's prefixes share out MAX_QUERY_PREFIX_TERMS).
 MAX_PREFIX_SCAN = 2000
