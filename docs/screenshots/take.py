@@ -33,6 +33,7 @@ SHOTS = [
     ("phone.png", {"q": "gold"}, PHONE, "light", False),
     ("dark.png", {"q": '"tariffs and trade"'}, DESK, "dark", False),
     ("similar.png", {"q": "gold", "similar": "reuters21578-5564"}, DESK, "light", False),
+    ("partial.png", {"q": "coffee brazil frost"}, DESK, "light", False),
 ]
 
 
