@@ -17,6 +17,9 @@ as required (``+word``, ``AND``), or an ``OR``, keep the other words optional.
 from __future__ import annotations
 
 import math
+from collections import Counter
+
+from searchapp.querylang import MUST_NOT, SHOULD, Clause, ParsedQuery
 
 # A word's occurrences in the headline count one and a half times those in the body; in
 # the caption, half. Tuned with bench/relevance.py (BENCHMARKS.md).
@@ -64,3 +67,26 @@ def required_words(words: int) -> int:
     if words <= ALL_WORDS_UP_TO:
         return words
     return max(ALL_WORDS_UP_TO, math.floor(words * LONG_QUERY_SHARE))
+
+
+def weighed_clauses(parsed: ParsedQuery) -> tuple[Counter, int]:
+    """Return what a query looks for, each (text, kind, field, occur) with how often it was
+    typed, and how many words each prefix may expand to.
+
+    Plain stop words ("what", "which", "about") are left out unless they are all there
+    is; a query's prefixes share ``MAX_QUERY_PREFIX_TERMS`` out between their fields.
+    """
+    clauses = parsed.clauses
+    topical = [c for c in clauses if not _is_stop_word(c)]
+    if any(c.occur != MUST_NOT for c in topical):
+        clauses = topical
+    weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in clauses)
+    prefix_fields = sum(1 if field_name else len(FIELD_WEIGHTS)
+                        for _, kind, field_name, _ in weights if kind == "prefix")
+    prefix_terms = min(MAX_PREFIX_TERMS, MAX_QUERY_PREFIX_TERMS // max(prefix_fields, 1)) or 1
+    return weights, prefix_terms
+
+
+def _is_stop_word(clause: Clause) -> bool:
+    return (clause.kind == "word" and clause.occur == SHOULD and clause.field is None
+            and clause.text.lower() in STOP_WORDS)

@@ -21,6 +21,10 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 50
 # Deeper than this, paging is scraping: nobody reads result 10,001.
 MAX_RESULT_WINDOW = 10_000
+# Matches that span less than this many years are counted by month, else by year;
+# those within one month (or a date filter of up to this many days), by day.
+TIMELINE_MONTHS_UNDER_YEARS = 2
+TIMELINE_DAYS_UNDER = 62
 
 
 @dataclass
@@ -188,3 +192,17 @@ def period_end(start: date, unit: str) -> date:
     if unit == "month":
         return date(start.year, start.month, calendar.monthrange(start.year, start.month)[1])
     return start
+
+
+def timeline_span(first: date, last: date, date_from: date | None, date_to: date | None
+                  ) -> tuple[date, date, str]:
+    """Return the span a timeline shows and its unit ("year", "month" or "day"), from the
+    first and last dated match and the reader's date filter."""
+    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
+        first, last = date_from, date_to  # a chosen month shows all its days
+    months = (last.year - first.year) * 12 + last.month - first.month
+    if months == 0 or (last - first).days < TIMELINE_DAYS_UNDER and date_from and date_to:
+        return first, last, "day"
+    if months < 12 * TIMELINE_MONTHS_UNDER_YEARS:
+        return first, last, "month"
+    return first, last, "year"

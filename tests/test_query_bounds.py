@@ -17,7 +17,8 @@ from searchapp.backends.whoosh import engine, ranking
 from searchapp.backends.whoosh.analysis import thread_safe
 from searchapp.backends.whoosh.indexing import update_index
 from searchapp.backends.whoosh.marking import SHARED_ANALYZER
-from searchapp.backends.whoosh.query import MAX_QUERY_PREFIX_TERMS, build_query
+from searchapp.backends.whoosh.query import build_query
+from searchapp.matching import MAX_QUERY_PREFIX_TERMS
 from searchapp.querylang import MAX_WORDS, parse_query
 
 # More articles than a block of postings (128), so phrases skip and read several blocks.

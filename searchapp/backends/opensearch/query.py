@@ -12,17 +12,14 @@ Which words each result must have is ``BuiltQuery.query(required)``: see ``match
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
 from searchapp.backends.opensearch.analysis import analyse, fold, terms
 from searchapp.matching import (
     FIELD_WEIGHTS,
-    MAX_PREFIX_TERMS,
-    MAX_QUERY_PREFIX_TERMS,
     MIN_PREFIX_CHARS,
-    STOP_WORDS,
+    weighed_clauses,
 )
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
@@ -95,14 +92,7 @@ def build_query(parsed: ParsedQuery) -> BuiltQuery | None:
     Words count towards the score each; a word typed twice weighs twice. Plain stop
     words ("what", "which", "about") are left out unless they are all there is.
     """
-    clauses = parsed.clauses
-    topical = [c for c in clauses if not _is_stop_word(c)]
-    if any(c.occur != MUST_NOT for c in topical):
-        clauses = topical
-    weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in clauses)
-    prefix_fields = sum(1 if field_name else len(FIELD_WEIGHTS)
-                        for _, kind, field_name, _ in weights if kind == "prefix")
-    prefix_terms = min(MAX_PREFIX_TERMS, MAX_QUERY_PREFIX_TERMS // max(prefix_fields, 1)) or 1
+    weights, prefix_terms = weighed_clauses(parsed)
     built = BuiltQuery()
     for (text, kind, field_name, occur), count in weights.items():
         clause = Clause(text, kind, field_name, occur)
@@ -115,11 +105,6 @@ def build_query(parsed: ParsedQuery) -> BuiltQuery | None:
     if not (built.words or built.must or built.must_not):
         return None
     return built
-
-
-def _is_stop_word(clause: Clause) -> bool:
-    return (clause.kind == "word" and clause.occur == SHOULD and clause.field is None
-            and clause.text.lower() in STOP_WORDS)
 
 
 def _fields(clause: Clause) -> list[str]:

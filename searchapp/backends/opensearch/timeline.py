@@ -12,10 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from searchapp.results import Period, period_end, period_start
+from searchapp.results import Period, period_end, period_start, timeline_span
 
-TIMELINE_MONTHS_UNDER_YEARS = 2
-TIMELINE_DAYS_UNDER = 62
 DAY_FORMAT = "yyyy-MM-dd"
 
 
@@ -73,15 +71,7 @@ def plan(aggregations: dict, date_from: date | None, date_to: date | None) -> Pl
     last = _parse(aggregations.get("last", {}).get("value_as_string"))
     if first is None or last is None:
         return None
-    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
-        first, last = date_from, date_to  # a chosen month shows all its days
-    months = (last.year - first.year) * 12 + last.month - first.month
-    if months == 0 or (last - first).days < TIMELINE_DAYS_UNDER and date_from and date_to:
-        unit = "day"
-    elif months < 12 * TIMELINE_MONTHS_UNDER_YEARS:
-        unit = "month"
-    else:
-        unit = "year"
+    first, last, unit = timeline_span(first, last, date_from, date_to)
     return Plan(unit, first, last)
 
 

@@ -77,6 +77,7 @@ from searchapp.results import (
     SearchResults,
     period_end,
     period_start,
+    timeline_span,
 )
 from searchapp.snippets import Marks, lead, mark, snippet
 
@@ -84,10 +85,6 @@ MIN_COMPLETION_CHARS = 2
 MAX_COMPLETIONS = 8
 # Completions look at this many words after the prefix: bounded work per keystroke.
 MAX_COMPLETION_SCAN = 2000
-# Matches that span less than this many years are counted by month, else by year;
-# those within one month (or a date filter of up to this many days), by day.
-TIMELINE_MONTHS_UNDER_YEARS = 2
-TIMELINE_DAYS_UNDER = 62
 # Copies of a story are looked for among this many times the results up to the page
 # shown (at least COLLAPSE_MIN_WINDOW, at most COLLAPSE_MAX_WINDOW results).
 COLLAPSE_WINDOW_FACTOR = 3
@@ -600,15 +597,7 @@ def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
     if not days:
         return []
     first, last = min(days), max(days)
-    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
-        first, last = date_from, date_to  # a chosen month shows all its days
-    months = (last.year - first.year) * 12 + last.month - first.month
-    if months == 0 or (last - first).days < TIMELINE_DAYS_UNDER and date_from and date_to:
-        unit = "day"
-    elif months < 12 * TIMELINE_MONTHS_UNDER_YEARS:
-        unit = "month"
-    else:
-        unit = "year"
+    first, last, unit = timeline_span(first, last, date_from, date_to)
     counts, totals = Counter(), Counter()
     for source, target in ((days, counts), (archive_days, totals)):
         for day, count in source.items():

@@ -9,7 +9,6 @@ subtracted.
 from __future__ import annotations
 
 import heapq
-from collections import Counter
 
 from whoosh import query as wq
 from whoosh.support.charset import accent_map
@@ -17,9 +16,8 @@ from whoosh.support.charset import accent_map
 from searchapp.matching import (
     FIELD_WEIGHTS,
     MAX_PREFIX_TERMS,
-    MAX_QUERY_PREFIX_TERMS,
     MIN_PREFIX_CHARS,
-    STOP_WORDS,
+    weighed_clauses,
 )
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
@@ -76,14 +74,7 @@ def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
     are AND-ed; excluded ones are subtracted. A word typed twice weighs twice. Plain
     stop words ("what", "which", "about") are left out unless they are all there is.
     """
-    clauses = parsed.clauses
-    topical = [c for c in clauses if not _is_stop_word(c)]
-    if any(c.occur != MUST_NOT for c in topical):
-        clauses = topical
-    weights = Counter((c.text.lower(), c.kind, c.field, c.occur) for c in clauses)
-    prefix_fields = sum(1 if field_name else len(FIELD_WEIGHTS)
-                        for _, kind, field_name, _ in weights if kind == "prefix")
-    prefix_terms = min(MAX_PREFIX_TERMS, MAX_QUERY_PREFIX_TERMS // max(prefix_fields, 1)) or 1
+    weights, prefix_terms = weighed_clauses(parsed)
     groups: dict[str, list[wq.Query]] = {SHOULD: [], MUST: [], MUST_NOT: []}
     for (text, kind, field_name, occur), count in weights.items():
         clause_query = _clause_query(Clause(text, kind, field_name, occur), reader, prefix_terms)
@@ -108,11 +99,6 @@ def build_query(parsed: ParsedQuery, reader) -> wq.Query | None:
         # best score, and an AndNot around it then drops the best matches from the page.
         positive = wq.DefaultOr(positive.subqueries)
     return wq.AndNot(positive, wq.Or(must_not))
-
-
-def _is_stop_word(clause: Clause) -> bool:
-    return (clause.kind == "word" and clause.occur == SHOULD and clause.field is None
-            and clause.text.lower() in STOP_WORDS)
 
 
 def _clause_query(clause: Clause, reader, prefix_terms: int = MAX_PREFIX_TERMS
