@@ -344,7 +344,7 @@ class WhooshArchive(Archive):
                 break
             candidate = term.decode("utf-8") if isinstance(term, bytes) else term
             if candidate != word and candidate.isalpha():
-                candidates.append((reader.doc_frequency(field_name, candidate), candidate))
+                candidates.append((reader.frequency(field_name, candidate), candidate))
         return [f"{head} {candidate}".strip() for _, candidate in heapq.nlargest(limit, candidates)]
 
     @_reads_index

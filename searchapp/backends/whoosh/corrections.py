@@ -24,7 +24,9 @@ def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0
     """Return the article word nearest to ``word`` in edits, the commonest of equals.
 
     Only words in at least ``min_frequency`` articles, and at most ``max_edits`` edits
-    away, are offered.
+    away, are offered. A spelling word's count of articles is its summed weight
+    (``frequency``): one posting of weight 1 per article in segments Whoosh wrote, one
+    per segment weighed by its count in those ``writer.ArticleWriter`` wrote.
     """
     automaton = Automata.levenshtein_dfa(word, max_edits, prefix=1)
     candidates = set()
@@ -43,11 +45,11 @@ def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0
     reader = searcher.reader()
     if min_frequency > 1:
         candidates = {candidate for candidate in candidates
-                      if reader.doc_frequency(field_name, candidate) >= min_frequency}
+                      if reader.frequency(field_name, candidate) >= min_frequency}
     if not candidates:
         return None
     return min(candidates, key=lambda candidate: (
-        edit_distance(candidate, word), -reader.doc_frequency(field_name, candidate), candidate))
+        edit_distance(candidate, word), -reader.frequency(field_name, candidate), candidate))
 
 
 def segment_words(reader, field_name: str) -> list[str]:

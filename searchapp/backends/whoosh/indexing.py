@@ -21,15 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.codec import whoosh3
 from whoosh.columns import FixedBytesColumn
 from whoosh.fields import COLUMN, DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
-from whoosh.lang.porter2 import stem
-from whoosh.support.charset import accent_map
 from whoosh.util.numeric import byte_to_length
-from whoosh.writing import CLEAR, SegmentWriter
+from whoosh.writing import CLEAR
 
 from searchapp import duplicates
 from searchapp.articles import Article, Skip, SourceFile, file_kind, read_articles
@@ -40,6 +37,8 @@ from searchapp.backends import (
     IndexStats,
     Progress,
 )
+from searchapp.backends.whoosh.analysis import ANALYZER
+from searchapp.backends.whoosh.writer import ArticleWriter
 from searchapp.changes import find_sources, plan_changes
 from searchapp.textsafety import safe_text
 
@@ -52,12 +51,6 @@ KEY_SEPARATOR = "\x00"
 PARALLEL_MIN_BYTES = 2 * 2**20
 # How often the main process reports the workers' progress.
 PROGRESS_SECONDS = 0.25
-
-# English stemming (Porter2, the Snowball English stemmer: better ranking than Porter's
-# on all five test collections in BENCHMARKS.md), stop words dropped, and accents folded
-# so "Elysee" finds "Élysée". Searches analyse words with the analyzer an index was
-# built with, so an index built before a change keeps working until it is rebuilt.
-ANALYZER = StemmingAnalyzer(stemfn=stem) | CharsetFilter(accent_map)
 
 
 def _cached_column_reader(self, fieldname, column):
@@ -208,7 +201,7 @@ def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, worker
     before = set(ix.storage.list())
     try:
         # The caller holds the write lock for the whole run.
-        writer = ix.writer(limitmb=WRITER_LIMIT_MB, _lk=False)
+        writer = ArticleWriter(ix, limitmb=WRITER_LIMIT_MB, _lk=False)
         if rebuild:
             # Start from the current schema too, so a rebuild also upgrades an old index.
             writer.schema = make_schema()
@@ -548,7 +541,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
         skips as (file number, line, Skip).
     """
     ix = open_index(Path(index_dir))
-    writer = SegmentWriter(ix, _lk=False, limitmb=limit_mb)
+    writer = ArticleWriter(ix, _lk=False, limitmb=limit_mb)
     if rebuild:
         writer.schema = make_schema()
     add_missing_fields(writer)

@@ -1,0 +1,270 @@
+"""A segment writer made for articles: the same index files as Whoosh's, written faster.
+
+Whoosh's ``SegmentWriter`` analyses each field through a chain of generators that makes
+a token object per word, puts every posting into a pool as a tuple, sorts the pool (on
+disk, pickled, once it outgrows its memory), and adds a posting to the spelling field
+for every distinct word of every article. Profiled on Reuters-21578 (BENCHMARKS.md,
+"Indexing on the embedded index"), that was most of the time to index.
+
+``ArticleWriter`` writes the same segments from the same documents:
+
+- one regular-expression pass per text field, each distinct word analysed once per
+  process (Whoosh's tokenizer pattern, lower case, its stop words, Porter2, accent
+  folding, and its position numbering), so every term and position is what the schema's
+  analyzer gives (``tests/test_writer.py`` checks that on real text);
+- postings kept by field and word as they come, already in article order, so writing
+  the segment needs a sort of the words only, not of every posting;
+- the spelling field (the body's unstemmed words, for corrections and completions) gets
+  one posting per word and segment whose weight is the number of articles with the
+  word, where Whoosh adds one posting of weight 1 per article: ``reader.frequency`` is
+  the same number either way.
+
+Anything else (merging older segments into this one, a document with boosts, memory
+running short) goes through Whoosh's own pool as before.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import Counter
+from itertools import pairwise
+from pickle import dumps
+
+from whoosh.formats import Positions
+from whoosh.system import pack_uint
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
+
+from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
+
+# Whoosh's default tokenizer pattern (analysis.tokenizers.default_pattern), with its
+# group made non-capturing so that findall returns whole matches: the same words.
+WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
+# Rough memory of one posting held here: its tuple, the list slot, the value's object.
+POSTING_BYTES = 120
+# Blocks of fewer postings than this are stored as they are: zlib would make them
+# larger, and costs time to write and to read. Whoosh reads either kind of block.
+MIN_COMPRESSED_POSTINGS = 4
+# Each distinct word is analysed once per process; past this many, start again.
+MAX_CACHED_WORDS = 1_000_000
+
+
+class ArticleWriter(SegmentWriter):
+    """A ``SegmentWriter`` that indexes articles' text fields without Whoosh's pool."""
+
+    def __init__(self, ix, **kwargs):
+        super().__init__(ix, **kwargs)
+        # field name -> word bytes -> [(docnum, weight, value bytes), ...] in docnum order
+        self._postings: dict[str, dict[bytes, list]] = {}
+        # field name -> each article's length in the field, as the lengths column keeps it
+        self._lengths: dict[str, array] = {}
+        self._spelling: dict[str, Counter] = {}
+        self._last_terms: dict[str, tuple] = {}
+        self._held = 0  # postings held here, for the memory limit
+        self._limit_postings = max(1, self.pool.limit // POSTING_BYTES)
+        # The text fields analysed here; known at the first article (the schema may
+        # change until then: a rebuild's, an older index's missing fields).
+        self._analysed_here: frozenset[str] | None = None
+
+    def _fields_analysed_here(self) -> frozenset[str]:
+        """Return the fields whose analysis ``term_and_spelling`` is: the schema's own
+        text fields, not those of an index built with another analyzer."""
+        return frozenset(
+            name for name, field in self.schema.items()
+            if field.indexed and type(field.format) is Positions
+            and field.format.field_boost == 1.0 and not field.vector
+            and field.analyzer == ANALYZER)
+
+    # -------------------------------------------------------------------- adding
+
+    def add_document(self, **fields) -> None:
+        if any(name.startswith("_") for name in fields):
+            super().add_document(**fields)  # boosts and custom stored values: Whoosh's way
+            return
+        self._check_state()
+        schema, perdoc, docnum = self.schema, self.perdocwriter, self.docnum
+        self._check_fields(schema, fields)
+        if self._analysed_here is None:
+            self._analysed_here = self._fields_analysed_here()
+        analysed_here = self._analysed_here
+        perdoc.start_doc(docnum)
+        for name in sorted(fields):
+            value = fields[name]
+            if value is None:
+                continue
+            field = schema[name]
+            length = 0
+            if field.indexed:
+                if name in analysed_here and isinstance(value, str):
+                    length = self._add_text(name, field, value, docnum)
+                else:
+                    length = self._add_terms(name, field, value, docnum)
+            perdoc.add_field(name, field, value if field.stored else None, length)
+            if field.column_type:
+                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+        perdoc.finish_doc()
+        self._added = True
+        self.docnum += 1
+        if self._held > self._limit_postings:
+            self._pour_into_pool()
+
+    def _add_text(self, name: str, field, value: str, docnum: int) -> int:
+        """Index a text field's words with their positions; return its length."""
+        analysed = _ANALYSED
+        positions: dict[bytes, list[int]] = {}
+        spelling = set()
+        position = None
+        for number, word in enumerate(WORD_PATTERN.findall(value)):
+            entry = analysed.get(word)
+            if entry is None:
+                entry = analysed[word] = term_and_spelling(word)
+                if len(analysed) > MAX_CACHED_WORDS:
+                    analysed.clear()
+            if not entry:
+                continue  # a stop word or a single letter: no position, as Whoosh does
+            position = number if position is None else position + 1
+            term, spelled = entry
+            if term in positions:
+                positions[term].append(position)
+            else:
+                positions[term] = [position]
+            spelling.add(spelled)
+        if not positions:
+            return 0
+        postings = self._postings.setdefault(name, {})
+        for term, places in positions.items():
+            count = len(places)
+            if count == 1:
+                value_bytes = _single(places[0])
+            else:
+                value_bytes = pack_uint(count) + dumps(
+                    [places[0], *(b - a for a, b in pairwise(places))], 2)
+            if term in postings:
+                postings[term].append((docnum, float(count), value_bytes))
+            else:
+                postings[term] = [(docnum, float(count), value_bytes)]
+        self._held += len(positions)
+        length = sum(len(places) for places in positions.values())
+        self._set_length(name, docnum, length)
+        if field.separate_spelling():
+            spell_name = field.spelling_fieldname(name)
+            self._spelling.setdefault(spell_name, Counter()).update(spelling)
+        return length
+
+    def _add_terms(self, name: str, field, value, docnum: int) -> int:
+        """Index any other field's terms as the field itself gives them."""
+        # Articles of one file share its name, and many share a date: a field's last
+        # value is analysed once.
+        last = self._last_terms.get(name)
+        if last is None or last[0] != value:
+            last = self._last_terms[name] = (value, list(field.index(value)))
+        postings = self._postings.setdefault(name, {})
+        length = 0
+        for term, frequency, weight, value_bytes in last[1]:
+            if term in postings:
+                postings[term].append((docnum, weight, value_bytes))
+            else:
+                postings[term] = [(docnum, weight, value_bytes)]
+            length += frequency
+        self._held += len(last[1])
+        if not field.scorable:
+            return 0
+        self._set_length(name, docnum, length)
+        return length
+
+    def _set_length(self, name: str, docnum: int, length: int) -> None:
+        lengths = self._lengths.get(name)
+        if lengths is None:
+            lengths = self._lengths[name] = array("I")
+        offset = docnum - self.docbase
+        if len(lengths) < offset:
+            lengths.extend([0] * (offset - len(lengths)))
+        # Postings carry the length the lengths column gives back: one byte's worth.
+        lengths.append(_STORED_LENGTH[length] if length < len(_STORED_LENGTH)
+                       else byte_to_length(length_to_byte(length)))
+
+    # ------------------------------------------------------------------- writing
+
+    def _pour_into_pool(self) -> None:
+        """Hand every posting held here to Whoosh's pool (which spills to disk)."""
+        add = self.pool.add
+        for name, postings in self._postings.items():
+            for term, entries in postings.items():
+                for docnum, weight, value_bytes in entries:
+                    add((name, term, docnum, weight, value_bytes))
+        for name, counts in self._spelling.items():
+            for word, count in counts.items():
+                add((name, word.encode("utf-8"), 0, float(count), pack_uint(count)))
+        self._postings, self._spelling, self._held = {}, {}, 0
+
+    def _flush_segment(self) -> None:
+        if self.pool.current or self.pool.runs:
+            # Segments merged into this one, or a spill: Whoosh sorts everything together.
+            self._pour_into_pool()
+            super()._flush_segment()
+            return
+        self.perdocwriter.close()
+        writer = self.fieldwriter
+        spelling = {name: {word.encode("utf-8"): [(0, float(count), pack_uint(count))]
+                           for word, count in counts.items()}
+                    for name, counts in self._spelling.items()}
+        every = {**self._postings, **spelling}
+        for name in sorted(every):
+            postings = every[name]
+            lengths = self._lengths.get(name)
+            if lengths is not None and self.docbase:
+                lengths = array("I", bytes(4 * self.docbase)) + lengths
+            writer.start_field(name, self.schema[name])
+            for term in sorted(postings):
+                writer.start_term(term)
+                _write_postings(writer._postwriter, postings[term], lengths,
+                                compress=name not in spelling)
+                writer.finish_term()
+            writer.finish_field()
+        writer.close()
+        self._postings, self._spelling, self._held = {}, {}, 0
+
+
+def _write_postings(postwriter, entries: list, lengths: array | None,
+                    compress: bool = True) -> None:
+    """Write one word's postings a block at a time, as ``add_posting`` one by one would.
+
+    ``lengths`` gives each article's length in the field (None: the field keeps none).
+    Without ``compress``, blocks are stored as they are (a spelling word's one posting:
+    zlib only adds to it); Whoosh reads either kind.
+    """
+    size = postwriter._blocklimit
+    if not compress:
+        postwriter._compression = 0
+    for start in range(0, len(entries), size):
+        if start:
+            postwriter._write_block()
+        block = entries[start:start + size]
+        docnums, weights, values = zip(*block, strict=True)
+        postwriter._ids = array("I", docnums)
+        postwriter._weights = array("f", weights)
+        postwriter._values = [value for value in values if value]
+        postwriter._maxweight = max(max(weights), 0)
+        if lengths is not None:
+            found = [lengths[docnum] for docnum in docnums if lengths[docnum]]
+            if found:
+                postwriter._minlength, postwriter._maxlength = min(found), max(found)
+
+
+def _single_position(position: int) -> bytes:
+    return pack_uint(1) + dumps([position], 2)
+
+
+# The value of a one-position posting, by position, made once.
+_SINGLES = [_single_position(position) for position in range(4096)]
+
+
+def _single(position: int) -> bytes:
+    return _SINGLES[position] if position < 4096 else _single_position(position)
+
+
+# Lengths as the one-byte lengths column gives them back, for the common lengths.
+_STORED_LENGTH = array("I", (byte_to_length(length_to_byte(n)) for n in range(65536)))
+# Each word met, by its text as found: (term bytes, spelling word), or () to skip it.
+_ANALYSED: dict[str, tuple] = {}
