@@ -18,6 +18,7 @@ from whoosh.writing import SegmentWriter
 from searchapp import duplicates
 from searchapp.backends.whoosh import indexing
 from searchapp.backends.whoosh.archive import WhooshArchive
+from searchapp.backends.whoosh.health import check_index
 from searchapp.backends.whoosh.writer import ArticleWriter
 
 pytestmark = pytest.mark.whoosh_only
@@ -117,6 +118,7 @@ def test_the_article_writer_writes_what_whooshs_writer_writes(tmp_path):
     docs = documents()
     assert_same_index(build(tmp_path / "whoosh", SegmentWriter, docs),
                       build(tmp_path / "ours", ArticleWriter, docs))
+    assert check_index(tmp_path / "ours") is None  # every word's postings read back
 
 
 def test_the_same_holds_when_postings_overflow_the_memory_limit(tmp_path, monkeypatch):

@@ -31,8 +31,9 @@ from collections import Counter
 from itertools import pairwise
 from pickle import dumps
 
+from whoosh.codec.whoosh3 import W3TermInfo
 from whoosh.formats import Positions
-from whoosh.system import pack_uint
+from whoosh.system import pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -206,37 +207,47 @@ class ArticleWriter(SegmentWriter):
             return
         self.perdocwriter.close()
         writer = self.fieldwriter
-        spelling = {name: {word.encode("utf-8"): [(0, float(count), pack_uint(count))]
-                           for word, count in counts.items()}
-                    for name, counts in self._spelling.items()}
-        every = {**self._postings, **spelling}
+        every = {**self._postings, **self._spelling}
         for name in sorted(every):
-            postings = every[name]
+            writer.start_field(name, self.schema[name])
+            if name in self._spelling:
+                for word, count in sorted(self._spelling[name].items()):
+                    _write_inline_term(writer, word.encode("utf-8"), count)
+                writer.finish_field()
+                continue
+            postings = self._postings[name]
             lengths = self._lengths.get(name)
             if lengths is not None and self.docbase:
                 lengths = array("I", bytes(4 * self.docbase)) + lengths
-            writer.start_field(name, self.schema[name])
             for term in sorted(postings):
                 writer.start_term(term)
-                _write_postings(writer._postwriter, postings[term], lengths,
-                                compress=name not in spelling)
+                _write_postings(writer._postwriter, postings[term], lengths)
                 writer.finish_term()
             writer.finish_field()
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
 
 
-def _write_postings(postwriter, entries: list, lengths: array | None,
-                    compress: bool = True) -> None:
+def _write_inline_term(fieldwriter, term: bytes, count: int) -> None:
+    """Write a spelling word with its one posting (article 0, weight ``count``) kept in
+    the words file itself, not in a block of its own in the postings file.
+
+    Whoosh 2.7.4 reads such "inlined" postings, but its writer cannot make them (it
+    calls ``set_inline`` on a term info whose method is ``set_inlined``). Spelling
+    words are half the words of a segment, so a block each was a third of writing it.
+    """
+    weight = float(count)
+    info = W3TermInfo(weight=weight, df=1, maxweight=weight, minid=0, maxid=0)
+    info.set_inlined((0,), (weight,), (pack_uint(count),))
+    fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, info.to_bytes())
+
+
+def _write_postings(postwriter, entries: list, lengths: array | None) -> None:
     """Write one word's postings a block at a time, as ``add_posting`` one by one would.
 
     ``lengths`` gives each article's length in the field (None: the field keeps none).
-    Without ``compress``, blocks are stored as they are (a spelling word's one posting:
-    zlib only adds to it); Whoosh reads either kind.
     """
     size = postwriter._blocklimit
-    if not compress:
-        postwriter._compression = 0
     for start in range(0, len(entries), size):
         if start:
             postwriter._write_block()
