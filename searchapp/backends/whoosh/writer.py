@@ -26,14 +26,15 @@ running short) goes through Whoosh's own pool as before.
 from __future__ import annotations
 
 import re
+import zlib
 from array import array
 from collections import Counter
 from itertools import pairwise
 from pickle import dumps
 
-from whoosh.codec.whoosh3 import W3TermInfo
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.formats import Positions
-from whoosh.system import pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -219,10 +220,9 @@ class ArticleWriter(SegmentWriter):
             lengths = self._lengths.get(name)
             if lengths is not None and self.docbase:
                 lengths = array("I", bytes(4 * self.docbase)) + lengths
+            fixed_size = self.schema[name].format.fixed_value_size()
             for term in sorted(postings):
-                writer.start_term(term)
-                _write_postings(writer._postwriter, postings[term], lengths)
-                writer.finish_term()
+                _write_term(writer, term, postings[term], lengths, fixed_size)
             writer.finish_field()
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
@@ -242,25 +242,59 @@ def _write_inline_term(fieldwriter, term: bytes, count: int) -> None:
     fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, info.to_bytes())
 
 
-def _write_postings(postwriter, entries: list, lengths: array | None) -> None:
-    """Write one word's postings a block at a time, as ``add_posting`` one by one would.
+def _write_term(fieldwriter, term: bytes, entries: list, lengths: array | None,
+                fixed_size: int | None) -> None:
+    """Write one word's postings and its entry in the words file, as Whoosh's
+    ``W3PostingsWriter`` and ``W3FieldWriter`` do a posting at a time.
 
-    ``lengths`` gives each article's length in the field (None: the field keeps none).
+    ``entries`` are (article, weight, value) in article order; ``lengths`` gives each
+    article's length in the field (None: the field keeps none); ``fixed_size`` is the
+    field format's value size (None: values vary; 0: there are none).
     """
-    size = postwriter._blocklimit
-    for start in range(0, len(entries), size):
-        if start:
-            postwriter._write_block()
-        block = entries[start:start + size]
-        docnums, weights, values = zip(*block, strict=True)
-        postwriter._ids = array("I", docnums)
-        postwriter._weights = array("f", weights)
-        postwriter._values = [value for value in values if value]
-        postwriter._maxweight = max(max(weights), 0)
+    postfile = fieldwriter._postfile
+    codec = fieldwriter._codec
+    size, compression = codec._blocklimit, codec._compression
+    offset = postfile.tell()
+    postfile.write(WHOOSH3_HEADER_MAGIC)
+    total, top_weight, shortest, longest = 0.0, 0, None, 0
+    count = len(entries)
+    for first in range(0, count, size):
+        docnums, raw_weights, values = zip(*entries[first:first + size], strict=True)
+        weights = array("f", raw_weights)
+        total += sum(weights)
+        block_top = max(max(raw_weights), 0)
+        top_weight = max(top_weight, block_top)
+        block_shortest = block_longest = None
         if lengths is not None:
             found = [lengths[docnum] for docnum in docnums if lengths[docnum]]
             if found:
-                postwriter._minlength, postwriter._maxlength = min(found), max(found)
+                block_shortest, block_longest = min(found), max(found)
+                shortest = block_shortest if shortest is None else min(shortest, block_shortest)
+                longest = max(longest, block_longest)
+        if all(weight == 1.0 for weight in weights):
+            mini_weights = None
+        elif all(weight == weights[0] for weight in weights):
+            mini_weights = weights[0]
+        else:
+            mini_weights = tuple(weights)
+        present = [value for value in values if value]
+        mini_values = (tuple(present) if fixed_size is None else
+                       None if fixed_size == 0 else b"".join(present))
+        deltas = (docnums[0], *(b - a for a, b in pairwise(docnums)))
+        data = dumps((deltas, mini_weights, mini_values), 2)
+        if compression:
+            data = zlib.compress(data, compression)
+        info = dumps((len(docnums), docnums[-1], block_top, compression,
+                      length_to_byte(block_shortest), length_to_byte(block_longest or 0)), 2)
+        # The last block's length is stored negative.
+        sign = -1 if first + size >= count else 1
+        postfile.write(pack_int(sign * (len(info) + len(data))))
+        postfile.write(info)
+        postfile.write(data)
+    term_info = W3TermInfo(weight=total, df=count, minlength=shortest, maxlength=longest,
+                           maxweight=top_weight, minid=entries[0][0], maxid=entries[-1][0])
+    term_info.set_extent(offset, postfile.tell() - offset)
+    fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, term_info.to_bytes())
 
 
 def _single_position(position: int) -> bytes:
