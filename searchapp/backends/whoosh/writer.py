@@ -43,8 +43,10 @@ from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
 # Whoosh's default tokenizer pattern (analysis.tokenizers.default_pattern), with its
 # group made non-capturing so that findall returns whole matches: the same words.
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
-# Rough memory of one posting held here: its tuple, the list slot, the value's object.
-POSTING_BYTES = 120
+# Rough memory held here: a posting (its article, weight and the value's slot; a value
+# of one position is shared), and a word's three lists.
+POSTING_BYTES = 24
+WORD_BYTES = 400
 # Blocks of fewer postings than this are stored as they are: zlib would make them
 # larger, and costs time to write and to read. Whoosh reads either kind of block.
 MIN_COMPRESSED_POSTINGS = 4
@@ -57,14 +59,13 @@ class ArticleWriter(SegmentWriter):
 
     def __init__(self, ix, **kwargs):
         super().__init__(ix, **kwargs)
-        # field name -> word bytes -> [(docnum, weight, value bytes), ...] in docnum order
-        self._postings: dict[str, dict[bytes, list]] = {}
+        # field name -> word bytes -> (articles, weights, values), in article order
+        self._postings: dict[str, dict[bytes, tuple[array, array, list]]] = {}
         # field name -> each article's length in the field, as the lengths column keeps it
         self._lengths: dict[str, array] = {}
         self._spelling: dict[str, Counter] = {}
         self._last_terms: dict[str, tuple] = {}
-        self._held = 0  # postings held here, for the memory limit
-        self._limit_postings = max(1, self.pool.limit // POSTING_BYTES)
+        self._held = 0  # bytes held here, roughly, for the memory limit
         # The text fields analysed here; known at the first article (the schema may
         # change until then: a rebuild's, an older index's missing fields).
         self._analysed_here: frozenset[str] | None = None
@@ -108,7 +109,7 @@ class ArticleWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
-        if self._held > self._limit_postings:
+        if self._held > self.pool.limit:
             self._pour_into_pool()
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
@@ -142,11 +143,14 @@ class ArticleWriter(SegmentWriter):
             else:
                 value_bytes = pack_uint(count) + dumps(
                     [places[0], *(b - a for a, b in pairwise(places))], 2)
-            if term in postings:
-                postings[term].append((docnum, float(count), value_bytes))
-            else:
-                postings[term] = [(docnum, float(count), value_bytes)]
-        self._held += len(positions)
+            held = postings.get(term)
+            if held is None:
+                held = postings[term] = (array("I"), array("f"), [])
+                self._held += WORD_BYTES
+            held[0].append(docnum)
+            held[1].append(count)
+            held[2].append(value_bytes)
+        self._held += POSTING_BYTES * len(positions)
         length = sum(len(places) for places in positions.values())
         self._set_length(name, docnum, length)
         if field.separate_spelling():
@@ -164,12 +168,15 @@ class ArticleWriter(SegmentWriter):
         postings = self._postings.setdefault(name, {})
         length = 0
         for term, frequency, weight, value_bytes in last[1]:
-            if term in postings:
-                postings[term].append((docnum, weight, value_bytes))
-            else:
-                postings[term] = [(docnum, weight, value_bytes)]
+            held = postings.get(term)
+            if held is None:
+                held = postings[term] = (array("I"), array("f"), [])
+                self._held += WORD_BYTES
+            held[0].append(docnum)
+            held[1].append(weight)
+            held[2].append(value_bytes)
             length += frequency
-        self._held += len(last[1])
+        self._held += POSTING_BYTES * len(last[1])
         if not field.scorable:
             return 0
         self._set_length(name, docnum, length)
@@ -192,8 +199,8 @@ class ArticleWriter(SegmentWriter):
         """Hand every posting held here to Whoosh's pool (which spills to disk)."""
         add = self.pool.add
         for name, postings in self._postings.items():
-            for term, entries in postings.items():
-                for docnum, weight, value_bytes in entries:
+            for term, (docnums, weights, values) in postings.items():
+                for docnum, weight, value_bytes in zip(docnums, weights, values, strict=True):
                     add((name, term, docnum, weight, value_bytes))
         for name, counts in self._spelling.items():
             for word, count in counts.items():
@@ -242,12 +249,13 @@ def _write_inline_term(fieldwriter, term: bytes, count: int) -> None:
     fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, info.to_bytes())
 
 
-def _write_term(fieldwriter, term: bytes, entries: list, lengths: array | None,
+def _write_term(fieldwriter, term: bytes, held: tuple[array, array, list],
+                lengths: array | None,
                 fixed_size: int | None) -> None:
     """Write one word's postings and its entry in the words file, as Whoosh's
     ``W3PostingsWriter`` and ``W3FieldWriter`` do a posting at a time.
 
-    ``entries`` are (article, weight, value) in article order; ``lengths`` gives each
+    ``held`` is the articles, weights and values, in article order; ``lengths`` gives each
     article's length in the field (None: the field keeps none); ``fixed_size`` is the
     field format's value size (None: values vary; 0: there are none).
     """
@@ -257,12 +265,14 @@ def _write_term(fieldwriter, term: bytes, entries: list, lengths: array | None,
     offset = postfile.tell()
     postfile.write(WHOOSH3_HEADER_MAGIC)
     total, top_weight, shortest, longest = 0.0, 0, None, 0
-    count = len(entries)
+    all_docnums, all_weights, all_values = held
+    count = len(all_docnums)
     for first in range(0, count, size):
-        docnums, raw_weights, values = zip(*entries[first:first + size], strict=True)
-        weights = array("f", raw_weights)
+        docnums = all_docnums[first:first + size]
+        weights = all_weights[first:first + size]
+        values = all_values[first:first + size]
         total += sum(weights)
-        block_top = max(max(raw_weights), 0)
+        block_top = max(max(weights), 0)
         top_weight = max(top_weight, block_top)
         block_shortest = block_longest = None
         if lengths is not None:
@@ -292,7 +302,7 @@ def _write_term(fieldwriter, term: bytes, entries: list, lengths: array | None,
         postfile.write(info)
         postfile.write(data)
     term_info = W3TermInfo(weight=total, df=count, minlength=shortest, maxlength=longest,
-                           maxweight=top_weight, minid=entries[0][0], maxid=entries[-1][0])
+                           maxweight=top_weight, minid=all_docnums[0], maxid=all_docnums[-1])
     term_info.set_extent(offset, postfile.tell() - offset)
     fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, term_info.to_bytes())
 
