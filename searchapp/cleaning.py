@@ -35,7 +35,12 @@ BOILERPLATE_RE = re.compile(
 # Characters that never belong in indexed text: C0/C1 controls except tab and newline,
 # and zero-width/format characters that break words apart.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
-_SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Runs of spaces that collapse to one plain space: two or more, or one other than a plain
+# space. Leaving out the single spaces between words makes the collapse a scan, not a
+# replacement for every word.
+_LONG_SPACES_RE = re.compile(
+    r" [ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+"
+    r"|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*")
 _EMPTY_BRACKETS_RE = re.compile(r"\(\s*\)|\[\s*\]")
 _BRACKET_RE = re.compile(r"[()\[\]]")
 _SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
@@ -43,8 +48,10 @@ _SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
 
 def normalize_space(text: str) -> str:
     """Collapse runs of spaces, drop control and non-characters and trim the ends."""
-    text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", safe_text(text)))
-    return _SPACES_RE.sub(" ", text).strip()
+    text = unicodedata.normalize("NFC", safe_text(text))
+    if not text.isprintable():  # every character _CONTROL_RE removes is unprintable
+        text = _CONTROL_RE.sub("", text)
+    return _LONG_SPACES_RE.sub(" ", text).strip()
 
 
 def is_boilerplate(paragraph: str) -> bool:
@@ -74,7 +81,7 @@ def drop_dangling_brackets(paragraph: str) -> str:
         following = paragraph[i + 1 : i + 3]
         if not following.strip() or following.lstrip()[:1] in "—–-":
             text = text[:i] + text[i + 1 :]
-    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", _SPACES_RE.sub(" ", text)).strip()
+    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", _LONG_SPACES_RE.sub(" ", text)).strip()
 
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:

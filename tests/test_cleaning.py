@@ -66,3 +66,20 @@ def test_clean_paragraphs_drops_empty_and_boilerplate():
 def test_split_paragraphs_joins_wrapped_lines_and_splits_blank_lines():
     text = "one line\nwrapped here\r\n\r\nnext para\n \nlast"
     assert split_paragraphs(text) == ["one line wrapped here", "next para", "last"]
+
+
+def test_spaces_and_controls_are_cleaned_as_one_pass_over_every_character_would():
+    """The fast paths (single spaces left alone, printable text not rescanned) give what
+    replacing every run of spaces and removing every control character gives."""
+    import random
+    import re
+    import unicodedata
+
+    spaces = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+    controls = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+    alphabet = "ab é,.(  \t\u00a0\u2003\u3000\u200b\ufeff\x00\x1f\x85\n\u2028\ue000"
+    rng = random.Random(20261130)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
+        expected = spaces.sub(" ", controls.sub("", unicodedata.normalize("NFC", text)))
+        assert normalize_space(text) == expected.strip(), repr(text)
