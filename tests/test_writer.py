@@ -28,7 +28,7 @@ pytestmark = pytest.mark.whoosh_only
 # accents, dotted capital I (lower-cases to two characters), full-width letters, an
 # apostrophe, underscores, and words that stem alike.
 TRICKY = [
-    ("The a I U.S. rates: a rise", "The U.S. Federal Reserve raised rates; rates rose, and "
+    ("The a I U.S. rates: a rise", "The U.S. Federal Reserve added to rates; rates rose, and "
      "the Élysée said Paris's 3.5% rise was 'modest'. İstanbul ＡＢＣ ａｂｃ naïve café "
      "cafe CAFÉ ran running runs runner e.g. a.b.c snake_case x y z 1987 1,000"),
     ("Cocoa", "Cocoa cocoa COCOA cocoa-bean prices; the cocoa zone. " * 20),
@@ -62,9 +62,9 @@ def documents() -> list[dict]:
     return found
 
 
-def build(folder: Path, writer_class, docs: list[dict], limitmb: int = 128):
+def build(folder: Path, writer_class, docs: list[dict], limitmb: int = 128, schema=None):
     folder.mkdir()
-    ix = whoosh_index.create_in(str(folder), indexing.make_schema(),
+    ix = whoosh_index.create_in(str(folder), schema or indexing.make_schema(),
                                 indexname=indexing.INDEX_NAME)
     writer = writer_class(ix, limitmb=limitmb)
     for document in docs:
@@ -119,6 +119,24 @@ def test_the_article_writer_writes_what_whooshs_writer_writes(tmp_path):
     assert_same_index(build(tmp_path / "whoosh", SegmentWriter, docs),
                       build(tmp_path / "ours", ArticleWriter, docs))
     assert check_index(tmp_path / "ours") is None  # every word's postings read back
+
+
+def test_an_index_built_with_another_analyzer_is_written_with_that_one(tmp_path):
+    """An index from before the stemmer changed keeps its own analysis when updated."""
+    from whoosh.analysis import CharsetFilter, StemmingAnalyzer
+    from whoosh.fields import TEXT
+    from whoosh.lang.porter2 import stem
+    from whoosh.support.charset import accent_map
+
+    older = StemmingAnalyzer(stemfn=stem) | CharsetFilter(accent_map)
+    schema = indexing.make_schema()
+    for name in ("headline", "body", "caption", "author"):
+        schema.remove(name)
+        schema.add(name, TEXT(stored=True, analyzer=older, spelling=name == "body"))
+    docs = documents()
+    ours = build(tmp_path / "ours", ArticleWriter, docs, schema=schema)
+    assert_same_index(build(tmp_path / "whoosh", SegmentWriter, docs, schema=schema), ours)
+    assert ("body", b"ad") in ours  # that stemmer's "added"
 
 
 def test_the_same_holds_when_postings_overflow_the_memory_limit(tmp_path, monkeypatch):

@@ -177,6 +177,9 @@ class ArticleWriter(SegmentWriter):
             held[2].append(value_bytes)
             length += frequency
         self._held += POSTING_BYTES * len(last[1])
+        if field.separate_spelling():
+            self._spelling.setdefault(field.spelling_fieldname(name), Counter()).update(
+                field.spellable_words(value))
         if not field.scorable:
             return 0
         self._set_length(name, docnum, length)
