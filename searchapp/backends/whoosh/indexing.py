@@ -340,7 +340,8 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
     owners: dict[str, str] = {}
     with ix.searcher() as searcher:
         _remove_gone(writer, searcher, gone, report)
-        lookup = None if rebuild else searcher
+        # Ids are looked up among the articles already indexed: none in a new index.
+        lookup = None if rebuild or not searcher.doc_count_all() else searcher
         count = 0
         for source in changed:
             if progress:
@@ -422,7 +423,8 @@ def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, repo
     owners: dict[str, str] = {}
     with ix.searcher() as searcher:
         _remove_gone(writer, searcher, gone, report)
-        lookup = None if rebuild else searcher
+        # Ids are looked up among the articles already indexed: none in a new index.
+        lookup = None if rebuild or not searcher.doc_count_all() else searcher
         position = 0
         for file_number, source in enumerate(changed):
             report.skipped += [skip for number, _, skip in skips if number == file_number]
