@@ -143,12 +143,13 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
     :returns: one group per result that is not a copy of an earlier one.
     """
     groups: list[Group] = []
-    # day -> band -> groups, so only copies dated within a day meet. Bodies meet bodies; a
+    # band -> day -> groups, so only copies dated within a day meet. Bodies meet bodies; a
     # flash meets stories and flashes by headline, and a story meets flashes by headline
-    # (headlines alone, sharing common words, would meet too often).
-    bodies: dict[int | None, dict[bytes, list[Group]]] = {}
-    story_titles: dict[int | None, dict[bytes, list[Group]]] = {}
-    flash_titles: dict[int | None, dict[bytes, list[Group]]] = {}
+    # (headlines alone, sharing common words, would meet too often). The band comes first:
+    # most bands are met by no earlier result, and one look-up settles that for all days.
+    bodies: dict[int, dict[int | None, list[Group]]] = {}
+    story_titles: dict[int, dict[int | None, list[Group]]] = {}
+    flash_titles: dict[int, dict[int | None, list[Group]]] = {}
     for key, sig, day in items:
         home = None
         body_keys = title_keys = ()
@@ -160,11 +161,11 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
                 (story_titles, title_keys), (flash_titles, title_keys))
             met: dict[int, Group] = {}
             for index, keys in lookups:
-                for near in days:
-                    bands = index.get(near)
-                    if bands:
-                        for band in keys:
-                            for group in bands.get(band, ()):
+                for band in keys:
+                    by_day = index.get(band)
+                    if by_day:
+                        for near in days:
+                            for group in by_day.get(near, ()):
                                 met[group.number] = group
             # The earliest group it is a copy of: the best result keeps it.
             for number in sorted(met):
@@ -179,15 +180,18 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
         registers = ((bodies, body_keys), (story_titles, title_keys)) if body_keys else (
             (flash_titles, title_keys),)
         for index, keys in registers:
-            bands = index.setdefault(day, {})
             for band in keys:
-                bands.setdefault(band, []).append(group)
+                index.setdefault(band, {}).setdefault(day, []).append(group)
     return groups
 
 
-def _bands(sig: bytes, start: int, end: int) -> list[bytes]:
-    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins (each with its place),
-    leaving out empty ones."""
+# A band's bins read as one unsigned number (the array type of its size).
+_BAND_TYPE = {array(code).itemsize: code for code in "QLIH"}[BAND_BINS * BIN_BYTES]
+
+
+def _bands(sig: bytes, start: int, end: int) -> list[int]:
+    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins, leaving out empty ones;
+    each band is a number that also tells its place (bands meet only in the same place)."""
     size = BAND_BINS * BIN_BYTES
-    return [bytes((place,)) + sig[place:place + size] for place in range(start, end, size)
-            if any(sig[place:place + size])]
+    values = array(_BAND_TYPE, sig[start:end - (end - start) % size])
+    return [value << 8 | number for number, value in enumerate(values, start // size) if value]
