@@ -143,29 +143,26 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
     :returns: one group per result that is not a copy of an earlier one.
     """
     groups: list[Group] = []
-    # day -> band -> groups, so only copies dated within a day meet. Bodies meet bodies; a
-    # flash meets stories and flashes by headline, and a story meets flashes by headline
-    # (headlines alone, sharing common words, would meet too often).
-    bodies: dict[int | None, dict[bytes, list[Group]]] = {}
-    story_titles: dict[int | None, dict[bytes, list[Group]]] = {}
-    flash_titles: dict[int | None, dict[bytes, list[Group]]] = {}
+    # Band -> what is filed under it (``_filed``): only copies dated within a day meet.
+    # Bodies meet bodies; a flash meets stories and flashes by headline, and a story
+    # meets flashes by headline (headlines alone, sharing common words, would meet too
+    # often). Most bands are a single result's, so a result's bands are looked up and
+    # filed with set and dict operations done in C, not one by one.
+    bodies: dict[int, Group | dict] = {}
+    story_titles: dict[int, Group | dict] = {}
+    flash_titles: dict[int, Group | dict] = {}
     for key, sig, day in items:
         home = None
         body_keys = title_keys = ()
         if len(sig) == SIGNATURE_BYTES and any(sig):
             body_keys, title_keys = _bands(sig, 0, BODY_BYTES), _bands(sig, BODY_BYTES, len(sig))
-            days = (None,) if day is None else range(day - MAX_DAYS_APART,
-                                                     day + MAX_DAYS_APART + 1)
             lookups = ((bodies, body_keys), (flash_titles, title_keys)) if body_keys else (
                 (story_titles, title_keys), (flash_titles, title_keys))
             met: dict[int, Group] = {}
             for index, keys in lookups:
-                for near in days:
-                    bands = index.get(near)
-                    if bands:
-                        for band in keys:
-                            for group in bands.get(band, ()):
-                                met[group.number] = group
+                for band in index.keys() & keys if index else ():
+                    for group in _dated_near(index[band], day):
+                        met[group.number] = group
             # The earliest group it is a copy of: the best result keeps it.
             for number in sorted(met):
                 if is_copy(met[number].signature, sig, met[number].day, day):
@@ -179,15 +176,41 @@ def group_copies(items: Iterable[tuple[Hashable, bytes, int | None]]) -> list[Gr
         registers = ((bodies, body_keys), (story_titles, title_keys)) if body_keys else (
             (flash_titles, title_keys),)
         for index, keys in registers:
-            bands = index.setdefault(day, {})
-            for band in keys:
-                bands.setdefault(band, []).append(group)
+            shared = [(band, index[band]) for band in index.keys() & keys] if index else ()
+            index.update(dict.fromkeys(keys, group))
+            for band, filed in shared:
+                index[band] = _filed_with(filed, group)
     return groups
 
 
-def _bands(sig: bytes, start: int, end: int) -> list[bytes]:
-    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins (each with its place),
-    leaving out empty ones."""
+def _dated_near(filed: Group | dict, day: int | None):
+    """Return the groups filed under a band that are dated within a day of ``day``.
+
+    A band holds one group, or, once several share it, a dict of day -> groups.
+    """
+    if isinstance(filed, Group):
+        near = (filed.day is None if day is None else
+                filed.day is not None and abs(filed.day - day) <= MAX_DAYS_APART)
+        return (filed,) if near else ()
+    days = (None,) if day is None else range(day - MAX_DAYS_APART, day + MAX_DAYS_APART + 1)
+    return [group for near in days for group in filed.get(near, ())]
+
+
+def _filed_with(filed: Group | dict, group: Group) -> dict:
+    """Add ``group`` to what a band holds, as a dict of day -> groups."""
+    if isinstance(filed, Group):
+        filed = {filed.day: [filed]}
+    filed.setdefault(group.day, []).append(group)
+    return filed
+
+
+# A band's bins read as one unsigned number (the array type of its size).
+_BAND_TYPE = {array(code).itemsize: code for code in "QLIH"}[BAND_BINS * BIN_BYTES]
+
+
+def _bands(sig: bytes, start: int, end: int) -> list[int]:
+    """Cut ``sig[start:end]`` into bands of ``BAND_BINS`` bins, leaving out empty ones;
+    each band is a number that also tells its place (bands meet only in the same place)."""
     size = BAND_BINS * BIN_BYTES
-    return [bytes((place,)) + sig[place:place + size] for place in range(start, end, size)
-            if any(sig[place:place + size])]
+    values = array(_BAND_TYPE, sig[start:end - (end - start) % size])
+    return [value << 8 | number for number, value in enumerate(values, start // size) if value]

@@ -14,6 +14,7 @@ appears, found by a plain substring search.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -186,30 +187,46 @@ def _find(text: str, start: int, end: int, marks: Marks) -> list[Match]:
     A phrase matches its words in a row, the stop words between them left out as the
     index leaves them out; its words are then not marked on their own.
     """
-    tokens = [(m.start(), m.end(), m.group().lower()) for m in WORD_RE.finditer(text, start, end)]
     initials = marks.initials
     firsts = {p[0] for p in marks.phrases}
+    candidates = _starting_with(initials)
     matches: list[Match] = []
-    number = 0
-    while number < len(tokens):
-        a, b, word = tokens[number]
-        number += 1
+    # The first word is wherever reading starts, even inside a word; after it, only
+    # the words that can start with an initial are looked at (found in C).
+    token = WORD_RE.search(text, start, end)
+    while token is not None:
+        a, b = token.span()
+        word = token.group().lower()
+        token = None
         initial = word[0] if word[0].isascii() else _folded(word[0])
-        if initial not in initials:
-            continue
-        form = marks.analyse(word)
-        if form in firsts:
-            found = _phrase_at(tokens, number, form, marks)
+        if initial in initials:
+            form = marks.analyse(word)
+            found = _phrase_at(text, b, end, form, marks) if form in firsts else None
             if found:
-                phrase, last = found
-                matches.append((a, tokens[last][1], phrase))
-                number = last + 1
-                continue
-        if form in marks.words:
-            matches.append((a, b, form))
-        if len(matches) >= MAX_MATCHES:
-            break
+                phrase, b = found
+                matches.append((a, b, phrase))
+            else:
+                if form in marks.words:
+                    matches.append((a, b, form))
+                if len(matches) >= MAX_MATCHES:
+                    break
+        token = candidates.search(text, b, end)
     return matches
+
+
+@functools.lru_cache(maxsize=1024)
+def _starting_with(initials: frozenset[str]) -> re.Pattern:
+    """Return a pattern of the words (as ``WORD_RE`` cuts them) that may start with one of
+    ``initials``: in either case, and every word starting with a non-ASCII letter, whose
+    folded initial ``_find`` works out itself.
+
+    A word starts at a letter that follows neither a letter nor a letter and a full stop
+    (``WORD_RE`` reads "U.S" as one word), which holds after the end of any word.
+    """
+    ascii_letters = sorted({c for i in initials if i.isascii() for c in (i, i.upper())})
+    first = "|".join(filter(None, (
+        f"[{''.join(map(re.escape, ascii_letters))}]" if ascii_letters else "", r"[^\x00-\x7f]")))
+    return re.compile(rf"(?<!\w)(?<!\w\.)(?={first}){WORD_RE.pattern}")
 
 
 def _folded(letter: str) -> str:
@@ -217,16 +234,17 @@ def _folded(letter: str) -> str:
     return unicodedata.normalize("NFKD", letter)[:1]
 
 
-def _phrase_at(tokens, number: int, first: str, marks: Marks):
-    """Return (phrase, its last token) for a phrase starting before token ``number``."""
+def _phrase_at(text: str, after: int, end: int, first: str, marks: Marks):
+    """Return (phrase, where it ends) for a phrase whose first word ends at ``after``."""
     for phrase in marks.phrases:
         if phrase[0] != first:
             continue
-        position, gap = number, 0
+        following = WORD_RE.finditer(text, after, end)
+        last, gap = after, 0
         for word in phrase[1:]:
-            while position < len(tokens):
-                form = marks.analyse(tokens[position][2])
-                position += 1
+            for token in following:
+                form = marks.analyse(token.group().lower())
+                last = token.end()
                 if form is not None:
                     break
                 gap += 1
@@ -238,7 +256,7 @@ def _phrase_at(tokens, number: int, first: str, marks: Marks):
             if form != word:
                 break
         else:
-            return phrase, position - 1
+            return phrase, last
     return None
 
 

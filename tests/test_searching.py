@@ -231,6 +231,25 @@ def test_new_commits_are_seen_without_reopening(archive, archive_dir, built_arch
     assert ids(archive.search("marathon")) == ["marathon"]
 
 
+def test_a_word_weighs_less_once_articles_added_since_make_it_common(tmp_path, make_archive):
+    # The engine remembers each word's article count for one state of the index: once
+    # "apricot" is common, the rarer "quince" ranks first.
+    folder = write_articles(tmp_path / "a", {
+        "apricot.txt": "Orchard Notes\n\nThe apricot trees were pruned in spring.",
+        "quince.txt": "Orchard Notes\n\nThe quince trees were pruned in spring.",
+        "q1.txt": "Market One\n\nA quince jam sold out.",
+        "q2.txt": "Market Two\n\nA quince tart sold out.",
+    })
+    built = make_archive([folder])
+    archive = built.open()
+    assert ids(archive.search("apricot quince"))[0] == "apricot"
+    write_articles(folder, {f"a{n}.txt": f"Stall {n}\n\nApricot {n} crates sold out."
+                            for n in range(8)})
+    built.update([folder])
+    found = ids(archive.search("apricot quince", per_page=20))
+    assert found.index("quince") < found.index("apricot")
+
+
 def test_long_snippets_show_where_the_text_goes_on(archive):
     seed = next(hit for hit in archive.search("Jermuk").hits if hit.id == SEED.stem)
     assert seed.snippet.startswith("… ") and seed.snippet.endswith(" …")

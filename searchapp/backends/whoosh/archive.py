@@ -50,12 +50,13 @@ from searchapp.backends.whoosh.engine import (
     first_matches,
     read_segment,
     score_segment,
+    word_frequency,
 )
 from searchapp.backends.whoosh.health import check_index, index_signature, is_index_failure
 from searchapp.backends.whoosh.indexing import index_stats, make_schema, open_index, update_index
 from searchapp.backends.whoosh.marking import mark_words, query_marks
 from searchapp.backends.whoosh.matching import optional_words, requiring
-from searchapp.backends.whoosh.query import FIELD_WEIGHTS, build_query
+from searchapp.backends.whoosh.query import build_query
 from searchapp.matching import enough_ranked_matches, required_words
 from searchapp.querylang import (
     MAX_QUERY_CHARS,
@@ -452,7 +453,7 @@ class WhooshArchive(Archive):
             tokens = [t.text for t in searcher.schema["body"].analyzer(word)]
             if not tokens:
                 continue
-            frequency = max(searcher.doc_frequency(f, tokens[0]) for f in FIELD_WEIGHTS)
+            frequency = word_frequency(searcher, tokens[0])
             if frequency >= MIN_SUGGESTED_RESULTS:
                 continue
             looked_up += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import time
 from array import array
@@ -19,7 +20,9 @@ from datetime import date, datetime
 
 from whoosh import query as wq
 from whoosh.codec import whoosh3
+from whoosh.filedb.structfile import BufferFile
 from whoosh.matching import FilterMatcher
+from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from searchapp.backends.whoosh import ranking
@@ -36,16 +39,49 @@ UNDATED_KEY = 2**64 - 1
 SEARCHABLE_FIELDS = sorted(set(FIELD_WEIGHTS) | set(FIELD_ALIASES.values()))
 # The article length each of the index's one-byte length codes stands for.
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
+# Words whose article counts a searcher remembers (``word_frequency``).
+MAX_CACHED_FREQUENCIES = 50_000
+
+
+def _read_ids(self):
+    """Whoosh 2.7.4's ``W3LeafMatcher._read_ids``, with the gaps between article numbers
+    added up by ``itertools.accumulate`` (in C) instead of a Python generator, one call a
+    posting: the same numbers, and the generator alone was 3% of the CPU time of searching
+    Reuters-21578 under cProfile (BENCHMARKS.md, issue 16, session 5)."""
+    if self._data is None:
+        self._read_data()
+    ids = self._data[0]
+    if not self._byteids:
+        ids = tuple(itertools.accumulate(ids))
+    self._ids = ids
+
+
+whoosh3.W3LeafMatcher._read_ids = _read_ids
 
 
 def _idf(searcher, text: str) -> float:
     """Return BM25's idf of a word, counting an article that has it in any field once."""
-    parent = searcher.get_parent()  # statistics of the whole index, not one segment
-    n_docs = parent.doc_count_all()
-    # The field where the word is commonest stands in for "articles that have it".
-    df = max(parent.doc_frequency(name, text) for name in FIELD_WEIGHTS)
+    n_docs = searcher.get_parent().doc_count_all()
+    df = word_frequency(searcher, text)
     # Lucene's idf: a word in most articles weighs next to nothing (Whoosh's adds 1).
     return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+def word_frequency(searcher, text: str) -> int:
+    """Return how many articles of the whole index have a word (as the index holds it) in
+    the field where it is commonest, which stands in for "articles that have it".
+
+    Remembered by the searcher, which sees one state of the index (a commit brings a new
+    one): each count is a look-up in every segment's word table, a few reads of the file.
+    """
+    parent = searcher.get_parent()  # statistics of the whole index, not one segment
+    counts = parent.__dict__.setdefault("_searchapp_word_frequencies", {})
+    count = counts.get(text)
+    if count is None:
+        if len(counts) >= MAX_CACHED_FREQUENCIES:
+            counts.clear()
+        count = counts[text] = max(parent.doc_frequency(name, text) for name in FIELD_WEIGHTS)
+    return count
 
 
 @dataclass
@@ -163,8 +199,6 @@ def _word_scores(query: WordQuery, leaf: Leaf, run: Run) -> ranking.Scores:
     for term in query.subqueries:
         name = term.fieldname
         btext = reader.schema[name].to_bytes(term.text)
-        if (name, btext) not in reader:
-            continue
         norms = run.norms(name, term.boost)
         codes = leaf.segment.lengths[name]
         for ids, counts in _postings(reader, name, btext, run):
@@ -248,6 +282,8 @@ def _postings(reader, field_name: str, btext: bytes, run: Run, positions: bool =
     Deleted articles are included; the caller drops them once for the whole query.
     """
     matcher = _leaf_matcher(reader, field_name, btext)
+    if matcher is None:
+        return
     if not isinstance(matcher, whoosh3.W3LeafMatcher):
         while matcher.is_active():
             run.postings += 1
@@ -271,6 +307,8 @@ def _wanted_postings(reader, field_name: str, btext: bytes, wanted: list[int], r
     """Yield (article number, encoded positions) of a term for the sorted ``wanted``
     articles only, skipping unread the blocks of postings that hold none of them."""
     matcher = _leaf_matcher(reader, field_name, btext)
+    if matcher is None:
+        return
     if not isinstance(matcher, whoosh3.W3LeafMatcher):
         keep = set(wanted)
         for ids, values in _postings(reader, field_name, btext, run, positions=True):
@@ -296,6 +334,29 @@ def _wanted_postings(reader, field_name: str, btext: bytes, wanted: list[int], r
 
 
 def _leaf_matcher(reader, field_name: str, btext: bytes):
+    """Return a matcher over a term's postings in one segment, deleted articles included
+    (None when no article of the segment has the term).
+
+    A term's postings are read from the file in one go and decoded from memory: Whoosh
+    2.7.4 reads them block by block, a few bytes at a time (the block's header is
+    unpickled straight from the file), a seek and a read each, which was a tenth of a
+    search's time.
+    """
+    terms = getattr(reader, "_terms", None)
+    if isinstance(terms, whoosh3.W3TermsReader):
+        try:
+            info = terms.term_info(field_name, btext)
+        except TermNotFound:
+            return None
+        if not info.is_inlined():
+            offset, length = info.extent()
+            # Whoosh 2.7.4 reads the length back as a one-item tuple (it never uses it).
+            length = length[0] if isinstance(length, tuple) else length
+            postings = BufferFile(terms._postfile.get(offset, length))
+            return whoosh3.W3LeafMatcher(postings, 0, length, reader.schema[field_name].format,
+                                         term=(field_name, btext))
+    if (field_name, btext) not in reader:
+        return None
     matcher = reader.postings(field_name, btext)
     return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
