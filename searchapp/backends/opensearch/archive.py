@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -64,6 +65,8 @@ from searchapp.results import (
     Hit,
     Related,
     SearchResults,
+    period_end,
+    period_start,
 )
 from searchapp.snippets import Marks, lead, mark, mark_all, snippet
 
@@ -88,6 +91,8 @@ HEALTH_REQUEST_SECONDS = 3.0
 # The archive's articles per year and month (the timeline's "total") are counted again
 # after this long; an update through this archive counts them again at once.
 TOTALS_SECONDS = 30.0
+# Months whose articles per day are kept (a timeline of days shows one or two).
+DAY_TOTALS_MONTHS = 1_000
 RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 RELATED_TEXT_CHARS = 20_000
@@ -105,6 +110,10 @@ CONNECTIONS_PER_NODE = 16
 # The zero-result report lives in an index of its own beside the archive's.
 MISSES_SUFFIX = "-misses"
 HIT_FIELDS = ["id", "headline", "date"]
+# Searches and fetches read the copies of the shards on the node asked, where it has them:
+# no hop to another node (and the same copies for every page a reader turns); another
+# node's copies are read when it has none, or none that is started.
+LOCAL_COPIES = "_local"
 
 
 class OpenSearchArchive(Archive):
@@ -123,6 +132,8 @@ class OpenSearchArchive(Archive):
         self._lock = threading.Lock()
         self._client = None
         self._totals: tuple[float, dict] | None = None
+        # The archive's articles per day, by month: (when counted, the counts).
+        self._days: dict[date, tuple[float, Counter]] = {}
         self._health_checked = -1e18
         self._health: tuple[str, str | None] = ("", None)
 
@@ -173,7 +184,8 @@ class OpenSearchArchive(Archive):
         lines: list[dict] = []
         for body in searches:
             lines += [{"index": self.alias, "search_type": "dfs_query_then_fetch",
-                       "allow_partial_search_results": False}, body]
+                       "preference": LOCAL_COPIES, "allow_partial_search_results": False},
+                      body]
         answer = self._call("msearch", body=lines,
                             params={"request_timeout": (timeout or self._limit())
                                     + REQUEST_SLACK_SECONDS})
@@ -263,6 +275,10 @@ class OpenSearchArchive(Archive):
         found, fewer = self._match(built, parsed, results, size=size, start=start, aggs=True)
         results.total = found["hits"]["total"]["value"]
         aggregations = found.get("aggregations", {})
+        # Every match in hand (a few): their days are counted here, not asked for again.
+        matches = found["hits"]["hits"] if not start else []
+        matched_days = (timeline.count_days(_day(_first_value(hit, "date")) for hit in matches)
+                        if matches and len(matches) >= results.total else None)
         if fewer and start:
             # Few matches: all of them, then the partial ones, up to the page.
             found = self._msearch([self._search_body(built, results, results.required_words,
@@ -279,9 +295,9 @@ class OpenSearchArchive(Archive):
                 built, results, listed, fewer, wanted, per_page)
         else:
             shown = listed if start else listed[wanted - per_page:wanted]
-            page_hits = [(hit["_id"], hit.get("_score") or 0.0, [], hit.get("partial", False))
+            page_hits = [(_article_id(hit), hit.get("_score") or 0.0, [], hit.get("partial", False))
                          for hit in shown]
-        results.timeline = self._timeline(built, results, aggregations)
+        results.timeline = self._timeline(built, results, aggregations, matched_days)
         results.hits = self._hits(built, page_hits, snippets)
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
@@ -325,10 +341,10 @@ class OpenSearchArchive(Archive):
         if len(hits) < results.total:  # all of them: fewer than a ranked list needs
             hits = self._msearch([self._search_body(
                 built, results, results.required_words, results.total, False)])[0]["hits"]["hits"]
-        matched = {hit["_id"] for hit in hits}
+        matched = {_article_id(hit) for hit in hits}
         more = self._msearch([self._search_body(built, results, 1, size, False)])[0]
         results.partial = more["hits"]["total"]["value"] - results.total
-        return [dict(hit, partial=hit["_id"] not in matched) for hit in more["hits"]["hits"]]
+        return [dict(hit, partial=_article_id(hit) not in matched) for hit in more["hits"]["hits"]]
 
     def _search_body(self, built: BuiltQuery, results: SearchResults, required: int,
                      size: int, aggs: bool, start: int = 0) -> dict:
@@ -336,7 +352,9 @@ class OpenSearchArchive(Archive):
             "query": built.query(required, results.date_from, results.date_to),
             "from": start, "size": size, "track_total_hits": True,
             "timeout": f"{int(self._limit() * 1000)}ms",
-            "_source": False, "docvalue_fields": ["signature", "date", "id"],
+            # Each hit's id, date and signature from doc values: no stored field is read
+            # (the fetch of a hundred hits' stored fields cost more than the search).
+            "stored_fields": "_none_", "docvalue_fields": ["signature", "date", "id"],
         }
         if results.sort != "relevance":
             order = "asc" if results.sort == "oldest" else "desc"
@@ -365,7 +383,7 @@ class OpenSearchArchive(Archive):
             found = self._msearch([self._search_body(built, results, results.required_words,
                                                      count, False)])[0]
             listed = self._listed(built, results, found, fewer, count)
-        by_id = {hit["_id"]: hit for hit in listed}
+        by_id = {_article_id(hit): hit for hit in listed}
         collapsed = sum(len(group.copies) for group in groups)
         return ([(g.first, by_id[g.first].get("_score") or 0.0, g.copies,
                   by_id[g.first].get("partial", False))
@@ -379,7 +397,8 @@ class OpenSearchArchive(Archive):
         wanted = {doc for doc, *_ in page_hits} | {c for _, _, cs, _ in page_hits for c in cs}
         fields = HIT_FIELDS + (["body"] if snippets else [])
         answer = self._call("mget", index=self.alias, body={"ids": sorted(wanted)},
-                            params={"_source_includes": ",".join(fields)})
+                            params={"_source_includes": ",".join(fields),
+                                    "preference": LOCAL_COPIES, "realtime": "false"})
         stored = {doc["_id"]: doc.get("_source", {}) for doc in answer.get("docs", [])
                   if doc.get("found")}
         marks = (self._marks(built), self._marks(built, headline=True)) if snippets else None
@@ -418,11 +437,43 @@ class OpenSearchArchive(Archive):
         self._totals = (time.monotonic(), totals)
         return totals
 
-    def _timeline(self, built: BuiltQuery, results: SearchResults, aggregations: dict):
+    def _day_totals(self, first: date, last: date) -> Counter:
+        """Return the archive's articles per day from ``first``'s month to ``last``'s,
+        each month counted again after ``TOTALS_SECONDS``."""
+        wanted = timeline.months(first, last)
+        now = time.monotonic()
+        counted = self._days
+        missing = [month for month in wanted
+                   if month not in counted or now - counted[month][0] >= TOTALS_SECONDS]
+        if missing:
+            end = period_end(missing[-1], "month")
+            answer = self._msearch([{"size": 0, "query": everything_query(missing[0], end),
+                                     "aggs": timeline.day_aggregations()}])[0]
+            days = timeline.read_buckets(answer.get("aggregations", {}), "day")
+            by_month: dict[date, Counter] = {month: Counter() for month in missing}
+            for day, count in days.items():
+                by_month.setdefault(period_start(day, "month"), Counter())[day] = count
+            with self._lock:
+                if len(self._days) + len(by_month) > DAY_TOTALS_MONTHS:
+                    self._days = {}
+                self._days.update({month: (now, found) for month, found in by_month.items()})
+                counted = self._days
+        totals: Counter = Counter()
+        for month in wanted:
+            totals.update(counted.get(month, (now, Counter()))[1])
+        return totals
+
+    def _timeline(self, built: BuiltQuery, results: SearchResults, aggregations: dict,
+                  matched_days: Counter | None = None):
         plan = timeline.plan(aggregations, results.date_from, results.date_to)
         if plan is None:
             return []
-        if plan.unit == "day":
+        if plan.unit == "day" and "day" in aggregations:  # a date filter of a few weeks
+            counts = timeline.read_buckets(aggregations, "day")
+            totals = self._day_totals(plan.first, plan.last)
+        elif plan.unit == "day" and matched_days is not None:
+            counts, totals = matched_days, self._day_totals(plan.first, plan.last)
+        elif plan.unit == "day":
             # Days are counted only for the few weeks shown, matches and archive alike.
             query = built.query(results.required_words or 1, plan.first, plan.last)
             day_searches = [{"size": 0, "query": query,
@@ -675,7 +726,7 @@ class OpenSearchArchive(Archive):
             return update_cluster(self.client, self.alias, paths, rebuild=rebuild,
                                   progress=progress, workers=workers)
         finally:
-            self._totals = None  # the timeline's totals are counted again
+            self._totals, self._days = None, {}  # the timeline's totals are counted again
 
     # The zero-result report: an index beside the archive's, one document a miss, so that
     # every web server of the archive adds to one report, kept as long as the cluster.
@@ -741,7 +792,7 @@ def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
 def _signed(hits: list[dict]):
     """Yield (article, signature, day number or None) for ``duplicates.group_copies``."""
     for hit in hits:
-        yield hit["_id"], _signature(hit), _day_number(hit)
+        yield _article_id(hit), _signature(hit), _day_number(hit)
 
 
 def _signature(hit: dict) -> bytes:
@@ -765,12 +816,17 @@ def _copies_of(hits: list[dict], article_id: str) -> list[tuple[str, float]]:
     if target is None:
         return []
     sig, day = _signature(target), _day_number(target)
-    return [(hit["_id"], hit.get("_score") or 0.0) for hit in hits
+    return [(_article_id(hit), hit.get("_score") or 0.0) for hit in hits
             if hit is target or duplicates.is_copy(sig, _signature(hit), day, _day_number(hit))]
 
 
 def _article_id(hit: dict) -> str:
-    return (hit.get("fields", {}).get("id") or [hit["_id"]])[0]
+    """Return a hit's article id (its document's id), read from its doc values."""
+    return (hit.get("fields", {}).get("id") or [hit.get("_id")])[0]
+
+
+def _first_value(hit: dict, name: str):
+    return (hit.get("fields", {}).get(name) or [None])[0]
 
 
 def _day(value) -> date | None:
