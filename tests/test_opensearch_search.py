@@ -219,6 +219,16 @@ def test_corrections_offer_the_common_spelling(both):
     assert (too_long.total, too_long.suggestion, too_long.corrected) == (0, None, None)
 
 
+def test_correction_offered_beside_results_as_on_whoosh(both):
+    # Results found with one word fewer: the correction that has them all is offered
+    # (looked up in the same round trip as the page's articles).
+    whoosh, cluster = both
+    expected, found = whoosh.search("inflation volckerr"), cluster.search("inflation volckerr")
+    assert found.relaxed and found.total == expected.total > 0
+    assert found.suggestion == expected.suggestion == "inflation volcker"
+    assert _ids(found) == _ids(expected)
+
+
 def test_completions_most_common_first(both):
     _, cluster = both
     assert cluster.complete("cof")[0] == "coffee"

@@ -179,11 +179,18 @@ class OpenSearchArchive(Archive):
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:
             raise self._unavailable(error) from None
 
-    def _msearch(self, searches: list[dict], timeout: float | None = None) -> list[dict]:
-        """Run several searches in one round trip; each answer, or the archive's error."""
+    def _msearch(self, searches: list[dict], timeout: float | None = None,
+                 scored: bool = True) -> list[dict]:
+        """Run several searches in one round trip; each answer, or the archive's error.
+
+        Scored searches first gather the words' statistics over all shards, so that an
+        article's score does not depend on the shard it is in; ``scored=False`` skips
+        that phase for searches whose scores nobody reads.
+        """
+        search_type = "dfs_query_then_fetch" if scored else "query_then_fetch"
         lines: list[dict] = []
         for body in searches:
-            lines += [{"index": self.alias, "search_type": "dfs_query_then_fetch",
+            lines += [{"index": self.alias, "search_type": search_type,
                        "preference": LOCAL_COPIES, "allow_partial_search_results": False},
                       body]
         answer = self._call("msearch", body=lines,
@@ -246,10 +253,10 @@ class OpenSearchArchive(Archive):
         if built is None and everything and not parsed.clauses:
             built = BuiltQuery()
         if built is not None:
-            self._run(built, parsed, results, snippets=snippets,
-                      fold=fold and similar_to is None)
+            near = self._run(built, parsed, results, snippets=snippets,
+                             fold=fold and similar_to is None)
             if results.complete and not results.corrected:
-                results.suggestion = self._suggest(parsed, text, results)
+                results.suggestion = self._suggest(parsed, text, results, near)
         if correct and results.suggestion and not results.total:
             retry = self.search(results.suggestion, page, per_page, sort, *asked,
                                 snippets=snippets, correct=False, typing=typing,
@@ -260,8 +267,12 @@ class OpenSearchArchive(Archive):
         return results
 
     def _run(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
-             snippets: bool, fold: bool) -> None:
-        """Find the page of ``results``: match, fold copies, count, fetch and mark."""
+             snippets: bool, fold: bool) -> dict | None:
+        """Find the page of ``results``: match, fold copies, count, fetch and mark.
+
+        Returns the cluster's answer about the words a correction may replace, asked in
+        the same round trip as the page's articles when the matches call for one.
+        """
         page, per_page = results.page, results.per_page
         wanted = page * per_page
         if results.similar_to is not None:
@@ -298,7 +309,10 @@ class OpenSearchArchive(Archive):
             page_hits = [(_article_id(hit), hit.get("_score") or 0.0, [], hit.get("partial", False))
                          for hit in shown]
         results.timeline = self._timeline(built, results, aggregations, matched_days)
-        results.hits = self._hits(built, page_hits, snippets)
+        words = _distinct(self._correction_words(parsed, results)) if results.complete else []
+        results.hits, near = self._hits(built, page_hits, snippets,
+                                        _near_words_search(words) if words else None)
+        return near
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
                size: int, start: int = 0, aggs: bool = False) -> tuple[dict, bool]:
@@ -390,26 +404,25 @@ class OpenSearchArchive(Archive):
                  for g in groups[wanted - per_page:wanted]], collapsed)
 
     def _hits(self, built: BuiltQuery, page_hits: list[tuple[str, float, list[str], bool]],
-              snippets: bool) -> list[Hit]:
-        """Fetch the page's stored articles and cut their snippets."""
+              snippets: bool, along: dict | None = None) -> tuple[list[Hit], dict | None]:
+        """Fetch the page's stored articles and cut their snippets; run the search
+        ``along`` in the same round trip, and return its answer too."""
         if not page_hits:
-            return []
-        wanted = {doc for doc, *_ in page_hits} | {c for _, _, cs, _ in page_hits for c in cs}
+            return [], None
+        # A copy's id is its document's: only the page's own articles are read.
+        wanted = sorted({doc for doc, *_ in page_hits})
         fields = HIT_FIELDS + (["body"] if snippets else [])
-        answer = self._call("mget", index=self.alias, body={"ids": sorted(wanted)},
-                            params={"_source_includes": ",".join(fields),
-                                    "preference": LOCAL_COPIES, "realtime": "false"})
-        stored = {doc["_id"]: doc.get("_source", {}) for doc in answer.get("docs", [])
-                  if doc.get("found")}
+        fetch = {"size": len(wanted), "query": {"ids": {"values": wanted}}, "_source": fields}
+        answers = self._msearch([fetch] + ([along] if along else []), scored=False)
+        stored = {hit["_id"]: hit.get("_source", {}) for hit in answers[0]["hits"]["hits"]}
         marks = (self._marks(built), self._marks(built, headline=True)) if snippets else None
         hits = []
         for doc, score, copies, partial in page_hits:
             source = stored.get(doc)
             if source is None:  # removed since it was found
                 continue
-            similar = [stored.get(copy, {}).get("id", copy) for copy in copies]
-            hits.append(_hit(source, score, marks, snippets, similar, partial))
-        return hits
+            hits.append(_hit(source, score, marks, snippets, list(copies), partial))
+        return hits, (answers[1] if along else None)
 
     def _marks(self, built: BuiltQuery | None, headline: bool = False) -> Marks:
         if built is None:
@@ -490,7 +503,19 @@ class OpenSearchArchive(Archive):
 
     # Corrections.
 
-    def _suggest(self, parsed: ParsedQuery, text: str, results: SearchResults) -> str | None:
+    def _correction_words(self, parsed: ParsedQuery, results: SearchResults) -> list[str]:
+        """Return the words of a query a correction may replace, in order (none when every
+        word is in enough articles)."""
+        if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
+                and results.required_words >= results.query_words):
+            return []  # every word is in that many articles: none is a typo
+        return [clause.text.lower() for clause in parsed.clauses
+                if clause.kind == "word" and clause.occur != MUST_NOT
+                and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
+                and clause.text.isalpha() and analyse(clause.text.lower())]
+
+    def _suggest(self, parsed: ParsedQuery, text: str, results: SearchResults,
+                 near_answer: dict | None = None) -> str | None:
         """Return a spelling-corrected query when it finds more than ``text`` did.
 
         The same rules as on Whoosh: a word no article has is corrected to the nearest
@@ -499,17 +524,13 @@ class OpenSearchArchive(Archive):
         all its words where ``text`` had to do with fewer, or finds ``SUGGEST_RATIO``
         times as many (and at least ``MIN_SUGGESTED_RESULTS``).
         """
-        if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
-                and results.required_words >= results.query_words):
-            return None  # every word is in that many articles: none is a typo
-        words = [clause.text.lower() for clause in parsed.clauses
-                 if clause.kind == "word" and clause.occur != MUST_NOT
-                 and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
-                 and clause.text.isalpha() and analyse(clause.text.lower())]
+        words = self._correction_words(parsed, results)
         if not words:
             return None
-        distinct = list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
-        frequencies, near = self._near_words(distinct)
+        distinct = _distinct(words)
+        if near_answer is None:  # not asked along with the page
+            near_answer = self._msearch([_near_words_search(distinct)], scored=False)[0]
+        frequencies, near = _read_near_words(near_answer, distinct)
         corrected = text
         looked_up = 0
         # Clause by clause, as on Whoosh: a word typed twice is looked up twice.
@@ -547,30 +568,6 @@ class OpenSearchArchive(Archive):
                 or total >= max(SUGGEST_RATIO * results.total, MIN_SUGGESTED_RESULTS)):
             return corrected
         return None
-
-    def _near_words(self, words: list[str]) -> tuple[dict[str, int], dict[str, list]]:
-        """Return how many articles have each word (in any field), and the article words
-        near each (the cluster's term suggester on the body's unstemmed words), with
-        how many articles have them."""
-        filters = {str(n): {"multi_match": {"query": word, "fields": list(FIELD_WEIGHTS)}}
-                   for n, word in enumerate(words)}
-        suggest = {str(n): {"text": word, "term": {
-            "field": "body.words", "suggest_mode": "always", "max_edits": MAX_CORRECTION_EDITS,
-            "prefix_length": 1, "min_word_length": MIN_CORRECTION_CHARS,
-            "size": CORRECTION_CANDIDATES, "max_term_freq": 0.5}}
-            for n, word in enumerate(words)}
-        body = {"size": 0, "query": {"match_all": {}}, "suggest": suggest,
-                "aggs": {"words": {"filters": {"filters": filters}}}}
-        answer = self._msearch([body])[0]
-        buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", {})
-        frequencies = {word: buckets.get(str(n), {}).get("doc_count", 0)
-                       for n, word in enumerate(words)}
-        near: dict[str, list] = {}
-        for n, word in enumerate(words):
-            for entry in answer.get("suggest", {}).get(str(n), []):
-                near.setdefault(word, []).extend(
-                    (option["text"], option.get("freq", 0)) for option in entry["options"])
-        return frequencies, near
 
     # Completions, articles, marks.
 
@@ -778,6 +775,40 @@ def _analyser(prefixes: tuple[str, ...]):
         return form
 
     return analysed
+
+
+def _distinct(words: list[str]) -> list[str]:
+    """Return the words a correction looks up, each once, in order."""
+    return list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
+
+
+def _near_words_search(words: list[str]) -> dict:
+    """Return the search for how many articles have each word (in any field), and the
+    article words near each (the cluster's term suggester on the body's unstemmed
+    words)."""
+    filters = {str(n): {"multi_match": {"query": word, "fields": list(FIELD_WEIGHTS)}}
+               for n, word in enumerate(words)}
+    suggest = {str(n): {"text": word, "term": {
+        "field": "body.words", "suggest_mode": "always", "max_edits": MAX_CORRECTION_EDITS,
+        "prefix_length": 1, "min_word_length": MIN_CORRECTION_CHARS,
+        "size": CORRECTION_CANDIDATES, "max_term_freq": 0.5}}
+        for n, word in enumerate(words)}
+    return {"size": 0, "query": {"match_all": {}}, "suggest": suggest,
+            "aggs": {"words": {"filters": {"filters": filters}}}}
+
+
+def _read_near_words(answer: dict, words: list[str]) -> tuple[dict[str, int], dict[str, list]]:
+    """Return from ``_near_words_search``'s answer each word's article count, and the near
+    words with their article counts."""
+    buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", {})
+    frequencies = {word: buckets.get(str(n), {}).get("doc_count", 0)
+                   for n, word in enumerate(words)}
+    near: dict[str, list] = {}
+    for n, word in enumerate(words):
+        for entry in answer.get("suggest", {}).get(str(n), []):
+            near.setdefault(word, []).extend(
+                (option["text"], option.get("freq", 0)) for option in entry["options"])
+    return frequencies, near
 
 
 def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
