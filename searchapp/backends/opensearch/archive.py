@@ -2,10 +2,12 @@
 
 ``OpenSearchArchive`` is opened once per process and shared by its threads (the client is
 thread-safe and keeps a pool of connections per node). A search costs one or two round
-trips: one ``_msearch`` for the page's candidates, the count and the timeline (with the
-archive's own counts per period, cached a while), then one ``_mget`` for the stored text
-of the page's hits. Snippets and marks are cut here, in Python, by ``searchapp.snippets``
-with the index's own analysis repeated (``analysis``), so they equal the embedded index's.
+trips: one ``_msearch`` for the page's candidates (ids, dates and signatures from doc
+values), the count and the timeline (with the archive's own counts per period, cached a
+while), then one for the stored text of the page's hits, with the correction lookup when
+one may be offered; each is answered from the shard copies of the node asked. Snippets
+and marks are cut here, in Python, by ``searchapp.snippets`` with the index's own analysis
+repeated (``analysis``), so they equal the embedded index's.
 """
 
 from __future__ import annotations
