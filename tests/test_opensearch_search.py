@@ -182,6 +182,24 @@ def test_timeline_counts_matches_and_archive_per_period(both):
         assert cluster.search(query, **kwargs).timeline == expected
 
 
+def test_timeline_of_days_is_whoosh_s_however_the_days_are_counted(
+        tmp_path, opensearch_url, opensearch_index_name):
+    # Days are counted from the matches in hand (a few), by the search itself (a date
+    # filter of a few weeks), or by a search of their own (many matches in one month).
+    fillers = [_record(f"filler-{n}", f"Weather report {n}", f"Rain on day {n}; coffee.",
+                       f"1989-01-{n % 28 + 1:02}") for n in range(120)]
+    whoosh, cluster = _load_articles(tmp_path, STORIES + fillers, opensearch_url,
+                                     opensearch_index_name)
+    january = {"date_from": date(1989, 1, 1), "date_to": date(1989, 1, 31)}
+    for query, kwargs in [("volcker", {}), ("weather", {}), ("weather", {"per_page": 50}),
+                          ("coffee", january), ("rates", {"date_from": date(1987, 5, 3),
+                                                          "date_to": date(1987, 6, 20)})]:
+        expected = whoosh.search(query, **kwargs).timeline
+        assert [period.label for period in expected][0].count("-") == 2  # days
+        for _ in range(2):  # the archive's days counted, then remembered
+            assert cluster.search(query, **kwargs).timeline == expected
+
+
 def test_copies_are_folded_into_the_best_result(both):
     whoosh, cluster = both
     expected, found = whoosh.search("central bank rate"), cluster.search("central bank rate")
@@ -199,6 +217,16 @@ def test_corrections_offer_the_common_spelling(both):
     assert cluster.search("coffee").suggestion is None
     too_long = cluster.search("Volckr " * 285)  # each correction adds a letter
     assert (too_long.total, too_long.suggestion, too_long.corrected) == (0, None, None)
+
+
+def test_correction_offered_beside_results_as_on_whoosh(both):
+    # Results found with one word fewer: the correction that has them all is offered
+    # (looked up in the same round trip as the page's articles).
+    whoosh, cluster = both
+    expected, found = whoosh.search("inflation volckerr"), cluster.search("inflation volckerr")
+    assert found.relaxed and found.total == expected.total > 0
+    assert found.suggestion == expected.suggestion == "inflation volcker"
+    assert _ids(found) == _ids(expected)
 
 
 def test_completions_most_common_first(both):

@@ -2,10 +2,12 @@
 
 ``OpenSearchArchive`` is opened once per process and shared by its threads (the client is
 thread-safe and keeps a pool of connections per node). A search costs one or two round
-trips: one ``_msearch`` for the page's candidates, the count and the timeline (with the
-archive's own counts per period, cached a while), then one ``_mget`` for the stored text
-of the page's hits. Snippets and marks are cut here, in Python, by ``searchapp.snippets``
-with the index's own analysis repeated (``analysis``), so they equal the embedded index's.
+trips: one ``_msearch`` for the page's candidates (ids, dates and signatures from doc
+values), the count and the timeline (with the archive's own counts per period, cached a
+while), then one for the stored text of the page's hits, with the correction lookup when
+one may be offered; each is answered from the shard copies of the node asked. Snippets
+and marks are cut here, in Python, by ``searchapp.snippets`` with the index's own analysis
+repeated (``analysis``), so they equal the embedded index's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -64,6 +67,8 @@ from searchapp.results import (
     Hit,
     Related,
     SearchResults,
+    period_end,
+    period_start,
 )
 from searchapp.snippets import Marks, lead, mark, mark_all, snippet
 
@@ -88,6 +93,8 @@ HEALTH_REQUEST_SECONDS = 3.0
 # The archive's articles per year and month (the timeline's "total") are counted again
 # after this long; an update through this archive counts them again at once.
 TOTALS_SECONDS = 30.0
+# Months whose articles per day are kept (a timeline of days shows one or two).
+DAY_TOTALS_MONTHS = 1_000
 RELATED_ARTICLES = 5
 RELATED_KEY_TERMS = 12
 RELATED_TEXT_CHARS = 20_000
@@ -105,6 +112,10 @@ CONNECTIONS_PER_NODE = 16
 # The zero-result report lives in an index of its own beside the archive's.
 MISSES_SUFFIX = "-misses"
 HIT_FIELDS = ["id", "headline", "date"]
+# Searches and fetches read the copies of the shards on the node asked, where it has them:
+# no hop to another node (and the same copies for every page a reader turns); another
+# node's copies are read when it has none, or none that is started.
+LOCAL_COPIES = "_local"
 
 
 class OpenSearchArchive(Archive):
@@ -123,6 +134,8 @@ class OpenSearchArchive(Archive):
         self._lock = threading.Lock()
         self._client = None
         self._totals: tuple[float, dict] | None = None
+        # The archive's articles per day, by month: (when counted, the counts).
+        self._days: dict[date, tuple[float, Counter]] = {}
         self._health_checked = -1e18
         self._health: tuple[str, str | None] = ("", None)
 
@@ -168,12 +181,20 @@ class OpenSearchArchive(Archive):
         except (os_errors.TransportError, os_errors.ImproperlyConfigured) as error:
             raise self._unavailable(error) from None
 
-    def _msearch(self, searches: list[dict], timeout: float | None = None) -> list[dict]:
-        """Run several searches in one round trip; each answer, or the archive's error."""
+    def _msearch(self, searches: list[dict], timeout: float | None = None,
+                 scored: bool = True) -> list[dict]:
+        """Run several searches in one round trip; each answer, or the archive's error.
+
+        Scored searches first gather the words' statistics over all shards, so that an
+        article's score does not depend on the shard it is in; ``scored=False`` skips
+        that phase for searches whose scores nobody reads.
+        """
+        search_type = "dfs_query_then_fetch" if scored else "query_then_fetch"
         lines: list[dict] = []
         for body in searches:
-            lines += [{"index": self.alias, "search_type": "dfs_query_then_fetch",
-                       "allow_partial_search_results": False}, body]
+            lines += [{"index": self.alias, "search_type": search_type,
+                       "preference": LOCAL_COPIES, "allow_partial_search_results": False},
+                      body]
         answer = self._call("msearch", body=lines,
                             params={"request_timeout": (timeout or self._limit())
                                     + REQUEST_SLACK_SECONDS})
@@ -234,10 +255,10 @@ class OpenSearchArchive(Archive):
         if built is None and everything and not parsed.clauses:
             built = BuiltQuery()
         if built is not None:
-            self._run(built, parsed, results, snippets=snippets,
-                      fold=fold and similar_to is None)
+            near = self._run(built, parsed, results, snippets=snippets,
+                             fold=fold and similar_to is None)
             if results.complete and not results.corrected:
-                results.suggestion = self._suggest(parsed, text, results)
+                results.suggestion = self._suggest(parsed, text, results, near)
         if correct and results.suggestion and not results.total:
             retry = self.search(results.suggestion, page, per_page, sort, *asked,
                                 snippets=snippets, correct=False, typing=typing,
@@ -248,8 +269,12 @@ class OpenSearchArchive(Archive):
         return results
 
     def _run(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
-             snippets: bool, fold: bool) -> None:
-        """Find the page of ``results``: match, fold copies, count, fetch and mark."""
+             snippets: bool, fold: bool) -> dict | None:
+        """Find the page of ``results``: match, fold copies, count, fetch and mark.
+
+        Returns the cluster's answer about the words a correction may replace, asked in
+        the same round trip as the page's articles when the matches call for one.
+        """
         page, per_page = results.page, results.per_page
         wanted = page * per_page
         if results.similar_to is not None:
@@ -263,6 +288,10 @@ class OpenSearchArchive(Archive):
         found, fewer = self._match(built, parsed, results, size=size, start=start, aggs=True)
         results.total = found["hits"]["total"]["value"]
         aggregations = found.get("aggregations", {})
+        # Every match in hand (a few): their days are counted here, not asked for again.
+        matches = found["hits"]["hits"] if not start else []
+        matched_days = (timeline.count_days(_day(_first_value(hit, "date")) for hit in matches)
+                        if matches and len(matches) >= results.total else None)
         if fewer and start:
             # Few matches: all of them, then the partial ones, up to the page.
             found = self._msearch([self._search_body(built, results, results.required_words,
@@ -279,10 +308,13 @@ class OpenSearchArchive(Archive):
                 built, results, listed, fewer, wanted, per_page)
         else:
             shown = listed if start else listed[wanted - per_page:wanted]
-            page_hits = [(hit["_id"], hit.get("_score") or 0.0, [], hit.get("partial", False))
+            page_hits = [(_article_id(hit), hit.get("_score") or 0.0, [], hit.get("partial", False))
                          for hit in shown]
-        results.timeline = self._timeline(built, results, aggregations)
-        results.hits = self._hits(built, page_hits, snippets)
+        results.timeline = self._timeline(built, results, aggregations, matched_days)
+        words = _distinct(self._correction_words(parsed, results)) if results.complete else []
+        results.hits, near = self._hits(built, page_hits, snippets,
+                                        _near_words_search(words) if words else None)
+        return near
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
                size: int, start: int = 0, aggs: bool = False) -> tuple[dict, bool]:
@@ -325,10 +357,10 @@ class OpenSearchArchive(Archive):
         if len(hits) < results.total:  # all of them: fewer than a ranked list needs
             hits = self._msearch([self._search_body(
                 built, results, results.required_words, results.total, False)])[0]["hits"]["hits"]
-        matched = {hit["_id"] for hit in hits}
+        matched = {_article_id(hit) for hit in hits}
         more = self._msearch([self._search_body(built, results, 1, size, False)])[0]
         results.partial = more["hits"]["total"]["value"] - results.total
-        return [dict(hit, partial=hit["_id"] not in matched) for hit in more["hits"]["hits"]]
+        return [dict(hit, partial=_article_id(hit) not in matched) for hit in more["hits"]["hits"]]
 
     def _search_body(self, built: BuiltQuery, results: SearchResults, required: int,
                      size: int, aggs: bool, start: int = 0) -> dict:
@@ -336,7 +368,9 @@ class OpenSearchArchive(Archive):
             "query": built.query(required, results.date_from, results.date_to),
             "from": start, "size": size, "track_total_hits": True,
             "timeout": f"{int(self._limit() * 1000)}ms",
-            "_source": False, "docvalue_fields": ["signature", "date", "id"],
+            # Each hit's id, date and signature from doc values: no stored field is read
+            # (the fetch of a hundred hits' stored fields cost more than the search).
+            "stored_fields": "_none_", "docvalue_fields": ["signature", "date", "id"],
         }
         if results.sort != "relevance":
             order = "asc" if results.sort == "oldest" else "desc"
@@ -365,32 +399,32 @@ class OpenSearchArchive(Archive):
             found = self._msearch([self._search_body(built, results, results.required_words,
                                                      count, False)])[0]
             listed = self._listed(built, results, found, fewer, count)
-        by_id = {hit["_id"]: hit for hit in listed}
+        by_id = {_article_id(hit): hit for hit in listed}
         collapsed = sum(len(group.copies) for group in groups)
         return ([(g.first, by_id[g.first].get("_score") or 0.0, g.copies,
                   by_id[g.first].get("partial", False))
                  for g in groups[wanted - per_page:wanted]], collapsed)
 
     def _hits(self, built: BuiltQuery, page_hits: list[tuple[str, float, list[str], bool]],
-              snippets: bool) -> list[Hit]:
-        """Fetch the page's stored articles and cut their snippets."""
+              snippets: bool, along: dict | None = None) -> tuple[list[Hit], dict | None]:
+        """Fetch the page's stored articles and cut their snippets; run the search
+        ``along`` in the same round trip, and return its answer too."""
         if not page_hits:
-            return []
-        wanted = {doc for doc, *_ in page_hits} | {c for _, _, cs, _ in page_hits for c in cs}
+            return [], None
+        # A copy's id is its document's: only the page's own articles are read.
+        wanted = sorted({doc for doc, *_ in page_hits})
         fields = HIT_FIELDS + (["body"] if snippets else [])
-        answer = self._call("mget", index=self.alias, body={"ids": sorted(wanted)},
-                            params={"_source_includes": ",".join(fields)})
-        stored = {doc["_id"]: doc.get("_source", {}) for doc in answer.get("docs", [])
-                  if doc.get("found")}
+        fetch = {"size": len(wanted), "query": {"ids": {"values": wanted}}, "_source": fields}
+        answers = self._msearch([fetch] + ([along] if along else []), scored=False)
+        stored = {hit["_id"]: hit.get("_source", {}) for hit in answers[0]["hits"]["hits"]}
         marks = (self._marks(built), self._marks(built, headline=True)) if snippets else None
         hits = []
         for doc, score, copies, partial in page_hits:
             source = stored.get(doc)
             if source is None:  # removed since it was found
                 continue
-            similar = [stored.get(copy, {}).get("id", copy) for copy in copies]
-            hits.append(_hit(source, score, marks, snippets, similar, partial))
-        return hits
+            hits.append(_hit(source, score, marks, snippets, list(copies), partial))
+        return hits, (answers[1] if along else None)
 
     def _marks(self, built: BuiltQuery | None, headline: bool = False) -> Marks:
         if built is None:
@@ -418,11 +452,43 @@ class OpenSearchArchive(Archive):
         self._totals = (time.monotonic(), totals)
         return totals
 
-    def _timeline(self, built: BuiltQuery, results: SearchResults, aggregations: dict):
+    def _day_totals(self, first: date, last: date) -> Counter:
+        """Return the archive's articles per day from ``first``'s month to ``last``'s,
+        each month counted again after ``TOTALS_SECONDS``."""
+        wanted = timeline.months(first, last)
+        now = time.monotonic()
+        counted = self._days
+        missing = [month for month in wanted
+                   if month not in counted or now - counted[month][0] >= TOTALS_SECONDS]
+        if missing:
+            end = period_end(missing[-1], "month")
+            answer = self._msearch([{"size": 0, "query": everything_query(missing[0], end),
+                                     "aggs": timeline.day_aggregations()}])[0]
+            days = timeline.read_buckets(answer.get("aggregations", {}), "day")
+            by_month: dict[date, Counter] = {month: Counter() for month in missing}
+            for day, count in days.items():
+                by_month.setdefault(period_start(day, "month"), Counter())[day] = count
+            with self._lock:
+                if len(self._days) + len(by_month) > DAY_TOTALS_MONTHS:
+                    self._days = {}
+                self._days.update({month: (now, found) for month, found in by_month.items()})
+                counted = self._days
+        totals: Counter = Counter()
+        for month in wanted:
+            totals.update(counted.get(month, (now, Counter()))[1])
+        return totals
+
+    def _timeline(self, built: BuiltQuery, results: SearchResults, aggregations: dict,
+                  matched_days: Counter | None = None):
         plan = timeline.plan(aggregations, results.date_from, results.date_to)
         if plan is None:
             return []
-        if plan.unit == "day":
+        if plan.unit == "day" and "day" in aggregations:  # a date filter of a few weeks
+            counts = timeline.read_buckets(aggregations, "day")
+            totals = self._day_totals(plan.first, plan.last)
+        elif plan.unit == "day" and matched_days is not None:
+            counts, totals = matched_days, self._day_totals(plan.first, plan.last)
+        elif plan.unit == "day":
             # Days are counted only for the few weeks shown, matches and archive alike.
             query = built.query(results.required_words or 1, plan.first, plan.last)
             day_searches = [{"size": 0, "query": query,
@@ -439,7 +505,19 @@ class OpenSearchArchive(Archive):
 
     # Corrections.
 
-    def _suggest(self, parsed: ParsedQuery, text: str, results: SearchResults) -> str | None:
+    def _correction_words(self, parsed: ParsedQuery, results: SearchResults) -> list[str]:
+        """Return the words of a query a correction may replace, in order (none when every
+        word is in enough articles)."""
+        if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
+                and results.required_words >= results.query_words):
+            return []  # every word is in that many articles: none is a typo
+        return [clause.text.lower() for clause in parsed.clauses
+                if clause.kind == "word" and clause.occur != MUST_NOT
+                and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
+                and clause.text.isalpha() and analyse(clause.text.lower())]
+
+    def _suggest(self, parsed: ParsedQuery, text: str, results: SearchResults,
+                 near_answer: dict | None = None) -> str | None:
         """Return a spelling-corrected query when it finds more than ``text`` did.
 
         The same rules as on Whoosh: a word no article has is corrected to the nearest
@@ -448,17 +526,13 @@ class OpenSearchArchive(Archive):
         all its words where ``text`` had to do with fewer, or finds ``SUGGEST_RATIO``
         times as many (and at least ``MIN_SUGGESTED_RESULTS``).
         """
-        if (results.total >= MIN_SUGGESTED_RESULTS and not results.relaxed
-                and results.required_words >= results.query_words):
-            return None  # every word is in that many articles: none is a typo
-        words = [clause.text.lower() for clause in parsed.clauses
-                 if clause.kind == "word" and clause.occur != MUST_NOT
-                 and MIN_CORRECTION_CHARS <= len(clause.text) <= MAX_CORRECTION_CHARS
-                 and clause.text.isalpha() and analyse(clause.text.lower())]
+        words = self._correction_words(parsed, results)
         if not words:
             return None
-        distinct = list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
-        frequencies, near = self._near_words(distinct)
+        distinct = _distinct(words)
+        if near_answer is None:  # not asked along with the page
+            near_answer = self._msearch([_near_words_search(distinct)], scored=False)[0]
+        frequencies, near = _read_near_words(near_answer, distinct)
         corrected = text
         looked_up = 0
         # Clause by clause, as on Whoosh: a word typed twice is looked up twice.
@@ -496,30 +570,6 @@ class OpenSearchArchive(Archive):
                 or total >= max(SUGGEST_RATIO * results.total, MIN_SUGGESTED_RESULTS)):
             return corrected
         return None
-
-    def _near_words(self, words: list[str]) -> tuple[dict[str, int], dict[str, list]]:
-        """Return how many articles have each word (in any field), and the article words
-        near each (the cluster's term suggester on the body's unstemmed words), with
-        how many articles have them."""
-        filters = {str(n): {"multi_match": {"query": word, "fields": list(FIELD_WEIGHTS)}}
-                   for n, word in enumerate(words)}
-        suggest = {str(n): {"text": word, "term": {
-            "field": "body.words", "suggest_mode": "always", "max_edits": MAX_CORRECTION_EDITS,
-            "prefix_length": 1, "min_word_length": MIN_CORRECTION_CHARS,
-            "size": CORRECTION_CANDIDATES, "max_term_freq": 0.5}}
-            for n, word in enumerate(words)}
-        body = {"size": 0, "query": {"match_all": {}}, "suggest": suggest,
-                "aggs": {"words": {"filters": {"filters": filters}}}}
-        answer = self._msearch([body])[0]
-        buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", {})
-        frequencies = {word: buckets.get(str(n), {}).get("doc_count", 0)
-                       for n, word in enumerate(words)}
-        near: dict[str, list] = {}
-        for n, word in enumerate(words):
-            for entry in answer.get("suggest", {}).get(str(n), []):
-                near.setdefault(word, []).extend(
-                    (option["text"], option.get("freq", 0)) for option in entry["options"])
-        return frequencies, near
 
     # Completions, articles, marks.
 
@@ -675,7 +725,7 @@ class OpenSearchArchive(Archive):
             return update_cluster(self.client, self.alias, paths, rebuild=rebuild,
                                   progress=progress, workers=workers)
         finally:
-            self._totals = None  # the timeline's totals are counted again
+            self._totals, self._days = None, {}  # the timeline's totals are counted again
 
     # The zero-result report: an index beside the archive's, one document a miss, so that
     # every web server of the archive adds to one report, kept as long as the cluster.
@@ -729,6 +779,40 @@ def _analyser(prefixes: tuple[str, ...]):
     return analysed
 
 
+def _distinct(words: list[str]) -> list[str]:
+    """Return the words a correction looks up, each once, in order."""
+    return list(dict.fromkeys(words))[:MAX_CORRECTED_WORDS + 1]
+
+
+def _near_words_search(words: list[str]) -> dict:
+    """Return the search for how many articles have each word (in any field), and the
+    article words near each (the cluster's term suggester on the body's unstemmed
+    words)."""
+    filters = {str(n): {"multi_match": {"query": word, "fields": list(FIELD_WEIGHTS)}}
+               for n, word in enumerate(words)}
+    suggest = {str(n): {"text": word, "term": {
+        "field": "body.words", "suggest_mode": "always", "max_edits": MAX_CORRECTION_EDITS,
+        "prefix_length": 1, "min_word_length": MIN_CORRECTION_CHARS,
+        "size": CORRECTION_CANDIDATES, "max_term_freq": 0.5}}
+        for n, word in enumerate(words)}
+    return {"size": 0, "query": {"match_all": {}}, "suggest": suggest,
+            "aggs": {"words": {"filters": {"filters": filters}}}}
+
+
+def _read_near_words(answer: dict, words: list[str]) -> tuple[dict[str, int], dict[str, list]]:
+    """Return from ``_near_words_search``'s answer each word's article count, and the near
+    words with their article counts."""
+    buckets = answer.get("aggregations", {}).get("words", {}).get("buckets", {})
+    frequencies = {word: buckets.get(str(n), {}).get("doc_count", 0)
+                   for n, word in enumerate(words)}
+    near: dict[str, list] = {}
+    for n, word in enumerate(words):
+        for entry in answer.get("suggest", {}).get(str(n), []):
+            near.setdefault(word, []).extend(
+                (option["text"], option.get("freq", 0)) for option in entry["options"])
+    return frequencies, near
+
+
 def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
     """Make the word being typed (the last, with nothing after it) a prefix."""
     last = parsed.clauses[-1] if parsed.clauses else None
@@ -741,7 +825,7 @@ def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
 def _signed(hits: list[dict]):
     """Yield (article, signature, day number or None) for ``duplicates.group_copies``."""
     for hit in hits:
-        yield hit["_id"], _signature(hit), _day_number(hit)
+        yield _article_id(hit), _signature(hit), _day_number(hit)
 
 
 def _signature(hit: dict) -> bytes:
@@ -765,12 +849,17 @@ def _copies_of(hits: list[dict], article_id: str) -> list[tuple[str, float]]:
     if target is None:
         return []
     sig, day = _signature(target), _day_number(target)
-    return [(hit["_id"], hit.get("_score") or 0.0) for hit in hits
+    return [(_article_id(hit), hit.get("_score") or 0.0) for hit in hits
             if hit is target or duplicates.is_copy(sig, _signature(hit), day, _day_number(hit))]
 
 
 def _article_id(hit: dict) -> str:
-    return (hit.get("fields", {}).get("id") or [hit["_id"]])[0]
+    """Return a hit's article id (its document's id), read from its doc values."""
+    return (hit.get("fields", {}).get("id") or [hit.get("_id")])[0]
+
+
+def _first_value(hit: dict, name: str):
+    return (hit.get("fields", {}).get(name) or [None])[0]
 
 
 def _day(value) -> date | None:

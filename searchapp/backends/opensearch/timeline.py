@@ -9,10 +9,17 @@ here, empty ones included, exactly as ``backends/whoosh/archive._timeline`` lays
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from searchapp.results import Period, period_end, period_start, timeline_span
+from searchapp.results import (
+    TIMELINE_DAYS_UNDER,
+    Period,
+    period_end,
+    period_start,
+    timeline_span,
+)
 
 DAY_FORMAT = "yyyy-MM-dd"
 
@@ -32,10 +39,14 @@ def _histogram(unit: str) -> dict:
 
 
 def match_aggregations(date_from: date | None, date_to: date | None) -> dict:
-    """Return the aggregations a search asks for, to draw its timeline by year or month."""
-    return {"first": {"min": {"field": "date", "format": DAY_FORMAT}},
-            "last": {"max": {"field": "date", "format": DAY_FORMAT}},
-            "year": _histogram("year"), "month": _histogram("month")}
+    """Return the aggregations a search asks for, to draw its timeline by year or month,
+    and by day when the date filter alone makes it a timeline of days."""
+    aggregations = {"first": {"min": {"field": "date", "format": DAY_FORMAT}},
+                    "last": {"max": {"field": "date", "format": DAY_FORMAT}},
+                    "year": _histogram("year"), "month": _histogram("month")}
+    if date_from and date_to and (date_to - date_from).days < TIMELINE_DAYS_UNDER:
+        aggregations.update(day_aggregations())
+    return aggregations
 
 
 def total_aggregations() -> dict:
@@ -45,6 +56,22 @@ def total_aggregations() -> dict:
 
 def day_aggregations() -> dict:
     return {"day": _histogram("day")}
+
+
+def count_days(days: Iterable[date | None]) -> Counter:
+    """Return the matches per day from their dates (undated ones are not counted), as the
+    day histogram counts them."""
+    return Counter(day for day in days if day is not None)
+
+
+def months(first: date, last: date) -> list[date]:
+    """Return the first day of each month from ``first``'s to ``last``'s."""
+    found = []
+    start = period_start(first, "month")
+    while start <= last:
+        found.append(start)
+        start = period_end(start, "month") + timedelta(days=1)
+    return found
 
 
 def read_buckets(aggregations: dict, unit: str) -> Counter:
