@@ -189,15 +189,23 @@ CORRECTION_RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("query", ["volcer", "cofee", "cocao", "petrolium", "inflaton"])
-def test_corrections_are_what_whooshs_writer_gave(tmp_path, monkeypatch, query):
-    """Did-you-mean reads the spelling words' counts: the same with either writer."""
+def archives_written_both_ways(tmp_path, monkeypatch) -> dict[str, WhooshArchive]:
+    """Index CORRECTION_RECORDS with Whoosh's writer and with ours; return both archives."""
     folder = write_feed(tmp_path / "news", CORRECTION_RECORDS)
-    found = {}
+    archives = {}
     for name, writer_class in (("whoosh", SegmentWriter), ("ours", ArticleWriter)):
         monkeypatch.setattr(indexing, "ArticleWriter", writer_class)
         indexing.update_index([folder], tmp_path / name)
-        results = WhooshArchive(tmp_path / name).search(query)
+        archives[name] = WhooshArchive(tmp_path / name)
+    return archives
+
+
+@pytest.mark.parametrize("query", ["volcer", "cofee", "cocao", "petrolium", "inflaton"])
+def test_corrections_are_what_whooshs_writer_gave(tmp_path, monkeypatch, query):
+    """Did-you-mean reads the spelling words' counts: the same with either writer."""
+    found = {}
+    for name, archive in archives_written_both_ways(tmp_path, monkeypatch).items():
+        results = archive.search(query)
         found[name] = (results.suggestion, results.corrected, results.total)
     assert found["ours"] == found["whoosh"]
     assert found["ours"][0] or found["ours"][1]  # each of these has a correction
@@ -205,11 +213,7 @@ def test_corrections_are_what_whooshs_writer_gave(tmp_path, monkeypatch, query):
 
 @pytest.mark.parametrize("prefix", ["cof", "vol", "pet", "coc"])
 def test_completions_are_what_whooshs_writer_gave(tmp_path, monkeypatch, prefix):
-    folder = write_feed(tmp_path / "news", CORRECTION_RECORDS)
-    found = {}
-    for name, writer_class in (("whoosh", SegmentWriter), ("ours", ArticleWriter)):
-        monkeypatch.setattr(indexing, "ArticleWriter", writer_class)
-        indexing.update_index([folder], tmp_path / name)
-        found[name] = WhooshArchive(tmp_path / name).complete(prefix)
+    found = {name: archive.complete(prefix)
+             for name, archive in archives_written_both_ways(tmp_path, monkeypatch).items()}
     assert found["ours"] == found["whoosh"]
     assert found["ours"]

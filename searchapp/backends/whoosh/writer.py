@@ -44,15 +44,19 @@ from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
 # group made non-capturing so that findall returns whole matches: the same words.
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
 # Rough memory held here: a posting (its article, weight and the value's slot; a value
-# of one position is shared), and a word's three lists; measured with the analysis
-# caches (12,000 Reuters-21578 stories: 941,380 postings of 52,254 words, 69 MB).
-POSTING_BYTES = 60
-WORD_BYTES = 500
+# of one position is shared), and a word's three lists. Measured: 12,000 Reuters-21578
+# stories, 941,380 postings of 52,254 words, grew a process by 69 MB (these give 53);
+# 250,000 headlines, 4,598,288 postings of 323,787 words, by 248 MB (these give 281).
+POSTING_BYTES = 40
+WORD_BYTES = 300
+# Once postings have gone to Whoosh's pool, it keeps this share of the memory allowed and
+# this writer the rest, so that both together stay within the limit.
+POOL_SHARE = 0.75
 # Blocks of fewer postings than this are stored as they are: zlib would make them
 # larger, and costs time to write and to read. Whoosh reads either kind of block.
 MIN_COMPRESSED_POSTINGS = 4
 # Each distinct word is analysed once per process; past this many, start again.
-MAX_CACHED_WORDS = 1_000_000
+MAX_CACHED_WORDS = 300_000
 
 
 class ArticleWriter(SegmentWriter):
@@ -67,6 +71,7 @@ class ArticleWriter(SegmentWriter):
         self._spelling: dict[str, Counter] = {}
         self._last_terms: dict[str, tuple] = {}
         self._held = 0  # bytes held here, roughly, for the memory limit
+        self._limit = self.pool.limit
         # The text fields analysed here; known at the first article (the schema may
         # change until then: a rebuild's, an older index's missing fields).
         self._analysed_here: frozenset[str] | None = None
@@ -110,7 +115,7 @@ class ArticleWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
-        if self._held > self.pool.limit:
+        if self._held > self._limit:
             self._pour_into_pool()
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
@@ -144,10 +149,7 @@ class ArticleWriter(SegmentWriter):
             else:
                 value_bytes = pack_uint(count) + dumps(
                     [places[0], *(b - a for a, b in pairwise(places))], 2)
-            held = postings.get(term)
-            if held is None:
-                held = postings[term] = (array("I"), array("f"), [])
-                self._held += WORD_BYTES
+            held = postings.get(term) or self._new_word(postings, term)
             held[0].append(docnum)
             held[1].append(count)
             held[2].append(value_bytes)
@@ -169,10 +171,7 @@ class ArticleWriter(SegmentWriter):
         postings = self._postings.setdefault(name, {})
         length = 0
         for term, frequency, weight, value_bytes in last[1]:
-            held = postings.get(term)
-            if held is None:
-                held = postings[term] = (array("I"), array("f"), [])
-                self._held += WORD_BYTES
+            held = postings.get(term) or self._new_word(postings, term)
             held[0].append(docnum)
             held[1].append(weight)
             held[2].append(value_bytes)
@@ -185,6 +184,12 @@ class ArticleWriter(SegmentWriter):
             return 0
         self._set_length(name, docnum, length)
         return length
+
+    def _new_word(self, postings: dict, term: bytes) -> tuple[array, array, list]:
+        """Start a word's postings: its articles, weights and values."""
+        held = postings[term] = (array("I"), array("f"), [])
+        self._held += WORD_BYTES
+        return held
 
     def _set_length(self, name: str, docnum: int, length: int) -> None:
         lengths = self._lengths.get(name)
@@ -201,6 +206,9 @@ class ArticleWriter(SegmentWriter):
 
     def _pour_into_pool(self) -> None:
         """Hand every posting held here to Whoosh's pool (which spills to disk)."""
+        if self._limit == self.pool.limit:  # the first time: share the memory allowed
+            self.pool.limit = int(self._limit * POOL_SHARE)
+            self._limit -= self.pool.limit
         add = self.pool.add
         for name, postings in self._postings.items():
             for term, (docnums, weights, values) in postings.items():
