@@ -4,7 +4,7 @@ Whoosh's ``SegmentWriter`` analyses each field through a chain of generators tha
 a token object per word, puts every posting into a pool as a tuple, sorts the pool (on
 disk, pickled, once it outgrows its memory), and adds a posting to the spelling field
 for every distinct word of every article. Profiled on Reuters-21578 (BENCHMARKS.md,
-"Indexing on the embedded index"), that was most of the time to index.
+Speed, "Session 5"), that was most of the time to index.
 
 ``ArticleWriter`` writes the same segments from the same documents:
 
@@ -52,9 +52,6 @@ WORD_BYTES = 300
 # Once postings have gone to Whoosh's pool, it keeps this share of the memory allowed and
 # this writer the rest, so that both together stay within the limit.
 POOL_SHARE = 0.75
-# Blocks of fewer postings than this are stored as they are: zlib would make them
-# larger, and costs time to write and to read. Whoosh reads either kind of block.
-MIN_COMPRESSED_POSTINGS = 4
 # Each distinct word is analysed once per process; past this many, start again.
 MAX_CACHED_WORDS = 300_000
 
@@ -157,8 +154,7 @@ class ArticleWriter(SegmentWriter):
         length = sum(len(places) for places in positions.values())
         self._set_length(name, docnum, length)
         if field.separate_spelling():
-            spell_name = field.spelling_fieldname(name)
-            self._spelling.setdefault(spell_name, Counter()).update(spelling)
+            self._add_spelling(name, field, spelling)
         return length
 
     def _add_terms(self, name: str, field, value, docnum: int) -> int:
@@ -178,12 +174,15 @@ class ArticleWriter(SegmentWriter):
             length += frequency
         self._held += POSTING_BYTES * len(last[1])
         if field.separate_spelling():
-            self._spelling.setdefault(field.spelling_fieldname(name), Counter()).update(
-                field.spellable_words(value))
+            self._add_spelling(name, field, field.spellable_words(value))
         if not field.scorable:
             return 0
         self._set_length(name, docnum, length)
         return length
+
+    def _add_spelling(self, name: str, field, words) -> None:
+        """Count an article's distinct unstemmed words for the field's spelling words."""
+        self._spelling.setdefault(field.spelling_fieldname(name), Counter()).update(words)
 
     def _new_word(self, postings: dict, term: bytes) -> tuple[array, array, list]:
         """Start a word's postings: its articles, weights and values."""
@@ -195,9 +194,9 @@ class ArticleWriter(SegmentWriter):
         lengths = self._lengths.get(name)
         if lengths is None:
             lengths = self._lengths[name] = array("I")
-        offset = docnum - self.docbase
-        if len(lengths) < offset:
-            lengths.extend([0] * (offset - len(lengths)))
+        # Indexed by article number; articles without the field have 0.
+        if len(lengths) < docnum:
+            lengths.extend([0] * (docnum - len(lengths)))
         # Postings carry the length the lengths column gives back: one byte's worth.
         lengths.append(_STORED_LENGTH[length] if length < len(_STORED_LENGTH)
                        else byte_to_length(length_to_byte(length)))
@@ -237,8 +236,6 @@ class ArticleWriter(SegmentWriter):
                 continue
             postings = self._postings[name]
             lengths = self._lengths.get(name)
-            if lengths is not None and self.docbase:
-                lengths = array("I", bytes(4 * self.docbase)) + lengths
             fixed_size = self.schema[name].format.fixed_value_size()
             for term in sorted(postings):
                 _write_term(writer, term, postings[term], lengths, fixed_size)
