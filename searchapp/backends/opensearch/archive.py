@@ -25,6 +25,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from opensearchpy import exceptions as os_errors
+from rapidfuzz.distance import Levenshtein
 
 from searchapp import duplicates, reports
 from searchapp.backends import (
@@ -545,7 +546,7 @@ class OpenSearchArchive(Archive):
                 break
             edits = MAX_CORRECTION_EDITS if not frequency else 1
             minimum = frequency * SUGGEST_RATIO
-            candidates = [(edit_distance(option, word), -count, option)
+            candidates = [(Levenshtein.distance(option, word), -count, option)
                           for option, count in near.get(word, [])
                           if option != word and option.isalpha()
                           and (minimum <= 1 or count >= minimum)]
@@ -910,14 +911,4 @@ def _reason(error: Exception) -> str:
         return f"it answered {status} {kind or ''}".strip()
     return type(error).__name__
 
-
-def edit_distance(a: str, b: str) -> int:
-    """Return the Levenshtein distance between two words."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
