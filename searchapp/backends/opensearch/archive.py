@@ -910,5 +910,3 @@ def _reason(error: Exception) -> str:
     if status is not None:
         return f"it answered {status} {kind or ''}".strip()
     return type(error).__name__
-
-
