@@ -130,9 +130,9 @@ def test_search_finds_what_whoosh_finds(both, query):
         expected.query_words, expected.required_words, expected.relaxed)
 
 
-# Lucene scores each field with BM25 and blends them (``query.FIELD_TIE_BREAKER``) where
-# Whoosh saturates the weighted sum once (BM25F): near ties may fall the other way, so
-# these are queries whose order the two agree on by a clear margin.
+# Both engines score a word with BM25F, but Lucene normalises the weighted sum of the
+# fields' lengths (one byte each) where Whoosh normalises each field's: near ties may fall
+# the other way, so these are queries whose order the two agree on by a clear margin.
 @pytest.mark.parametrize("query", ["coffee", "inflation", "coffee prices", "volcker dollar",
                                    "central bank"])
 def test_search_ranks_as_whoosh_ranks(both, query):
