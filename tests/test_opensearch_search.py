@@ -9,6 +9,7 @@ both archives answer the same searches.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from opensearchpy import OpenSearch, helpers
 
 from searchapp import duplicates
 from searchapp.backends import IndexDamaged, IndexUnavailable
-from searchapp.backends.opensearch import analysis
+from searchapp.backends.opensearch import analysis, mapping
 from searchapp.backends.opensearch.archive import OpenSearchArchive
 from searchapp.backends.opensearch.mapping import index_body
 from searchapp.backends.whoosh import WhooshArchive
@@ -67,8 +68,10 @@ STORIES = [
 
 
 def _load_articles(tmp_path: Path, records: list[dict], url: str, index_name: str,
-                   extra: dict | None = None) -> tuple[WhooshArchive, OpenSearchArchive]:
-    """Index ``records`` (and ``extra`` files) in Whoosh and in the cluster alike."""
+                   extra: dict | None = None, body: dict | None = None
+                   ) -> tuple[WhooshArchive, OpenSearchArchive]:
+    """Index ``records`` (and ``extra`` files) in Whoosh and in the cluster alike (the
+    cluster's index created with ``body``, by default the mapping's)."""
     folder = tmp_path / "articles"
     files = {"stories.jsonl": "\n".join(json.dumps(r) for r in records)}
     write_articles(folder, {**files, **(extra or {})})
@@ -77,7 +80,7 @@ def _load_articles(tmp_path: Path, records: list[dict], url: str, index_name: st
     assert not report.skipped
     client = OpenSearch([url], timeout=60)
     physical = f"{index_name}-1"
-    client.indices.create(index=physical, body=index_body(2, 1))
+    client.indices.create(index=physical, body=body or index_body(2, 1))
     client.indices.put_alias(index=physical, name=index_name)
     with open_index(index_dir).searcher() as searcher:
         stored = list(searcher.documents())
@@ -127,14 +130,57 @@ def test_search_finds_what_whoosh_finds(both, query):
         expected.query_words, expected.required_words, expected.relaxed)
 
 
-# Lucene scores each field with BM25 and blends them (``query.FIELD_TIE_BREAKER``) where
-# Whoosh saturates the weighted sum once (BM25F): near ties may fall the other way, so
-# these are queries whose order the two agree on by a clear margin.
+# Both engines score a word with BM25F, but Lucene normalises the weighted sum of the
+# fields' lengths (one byte each) where Whoosh normalises each field's: near ties may fall
+# the other way, so these are queries whose order the two agree on by a clear margin.
 @pytest.mark.parametrize("query", ["coffee", "inflation", "coffee prices", "volcker dollar",
                                    "central bank"])
 def test_search_ranks_as_whoosh_ranks(both, query):
     whoosh, cluster = both
     assert _ids(cluster.search(query, fold=False)) == _ids(whoosh.search(query, fold=False))
+
+
+def _index_body_before_combined_field() -> dict:
+    """The mapping of archives indexed before the combined field (session 6)."""
+    body = copy.deepcopy(index_body(2, 1))  # not the module's own mapping
+    fields = body["mappings"]["properties"]
+    del fields[mapping.COMBINED_FIELD]
+    for name in mapping.COPIES:
+        fields[name] = {key: value for key, value in fields[name].items() if key != "copy_to"}
+    return body
+
+
+def test_archive_indexed_before_the_combined_field_is_still_searched(
+        tmp_path, opensearch_url, opensearch_index_name):
+    whoosh, cluster = _load_articles(tmp_path, STORIES, opensearch_url, opensearch_index_name,
+                                     body=_index_body_before_combined_field())
+    for query in ("coffee", "coffee prices", "volcker dollar", "coff*", "coffee -cocoa"):
+        expected, found = whoosh.search(query), cluster.search(query)
+        assert sorted(_ids(found)) == sorted(_ids(expected)) != []
+        assert found.total == expected.total
+    assert _ids(cluster.search("coffee", fold=False)) == _ids(whoosh.search("coffee", fold=False))
+
+
+def test_word_in_headline_and_body_saturates_once_as_on_whoosh(
+        tmp_path, opensearch_url, opensearch_index_name):
+    # BM25F adds a word's weighted frequencies over the fields and saturates them once:
+    # "tin" once in the headline (weight 1.5) and once in the body is worth less than three
+    # times in a body as long. Blending each field's own BM25 (cross_fields) ranked the
+    # headline's article first.
+    filler = "Officials spoke about trade, shipping, weather and prices. "
+    records = [
+        _record("both", "Tin exports", filler + "Tin held; copper rose; zinc fell; lead firm.",
+                "1987-01-01"),
+        _record("body", "Metals review", filler + "Tin rose; tin fell; tin held; copper rose.",
+                "1987-01-02"),
+    ] + [_record(f"other-{n}", "Weekly report", filler + (
+        "Tin firm; copper rose; zinc fell; lead held." if n < 8 else
+        "Copper rose; zinc fell; lead held; nickel firm."), "1987-02-01") for n in range(198)]
+    whoosh, cluster = _load_articles(tmp_path, records, opensearch_url, opensearch_index_name)
+    expected = _ids(whoosh.search("tin", fold=False))
+    found = _ids(cluster.search("tin", fold=False))
+    assert found[:2] == expected[:2] == ["body", "both"]  # the rest tie
+    assert sorted(found) == sorted(expected)
 
 
 @pytest.mark.parametrize("query", ["coffee prices", '"mineral springs"', "inflation coffee",

@@ -44,6 +44,7 @@ from searchapp.backends.opensearch.connection import (
     connect,
     parse_address,
 )
+from searchapp.backends.opensearch.mapping import COMBINED_FIELD
 from searchapp.backends.opensearch.query import (
     FIELD_WEIGHTS,
     BuiltQuery,
@@ -135,6 +136,9 @@ class OpenSearchArchive(Archive):
         self._lock = threading.Lock()
         self._client = None
         self._totals: tuple[float, dict] | None = None
+        # Whether the index has the combined field that scores words with BM25F: (when
+        # asked, the answer). An index built before it existed is searched the old way.
+        self._combined: tuple[float, bool] | None = None
         # The archive's articles per day, by month: (when counted, the counts).
         self._days: dict[date, tuple[float, Counter]] = {}
         self._health_checked = -1e18
@@ -172,7 +176,10 @@ class OpenSearchArchive(Archive):
     def _call(self, method: str, **arguments):
         """Call the client, turning the cluster's failures into the archive's errors."""
         try:
-            return getattr(self.client, method)(**arguments)
+            target = self.client
+            for name in method.split("."):  # "indices.get_field_mapping" too
+                target = getattr(target, name)
+            return target(**arguments)
         except os_errors.NotFoundError as error:
             if _is_missing_index(error):
                 raise self._missing() from None
@@ -246,13 +253,14 @@ class OpenSearchArchive(Archive):
         if typing:
             _read_last_word_as_prefix(parsed, text)
         self._archive_totals()  # an archive without articles cannot be searched yet
+        combined = self._has_combined_field()
         asked = (date_from, date_to)
         date_from = max(filter(None, (date_from, parsed.date_from)), default=None)
         date_to = min(filter(None, (date_to, parsed.date_to)), default=None)
         results = SearchResults(text, 0, page, per_page, 0.0, sort, date_from, date_to)
         results.truncated = parsed.truncated
         results.similar_to = similar_to
-        built = build_query(parsed)
+        built = build_query(parsed, combined)
         if built is None and everything and not parsed.clauses:
             built = BuiltQuery()
         if built is not None:
@@ -436,6 +444,25 @@ class OpenSearchArchive(Archive):
         return Marks(_analyser(prefixes) if prefixes else analyse, frozenset(words),
                      tuple(phrases))
 
+    def _has_combined_field(self) -> bool:
+        """Say whether the archive's index has the field that scores a word over headline,
+        body and caption with BM25F (``mapping.COMBINED_FIELD``); asked again after
+        ``TOTALS_SECONDS``, so a server sees a rebuilt index soon after the swap.
+
+        An index built before that field existed has no copy of the text in it: its
+        searches blend the fields' scores as they did then, and
+        ``searchapp index --rebuild`` gives it the field.
+        """
+        cached = self._combined
+        if cached is not None and time.monotonic() - cached[0] < TOTALS_SECONDS:
+            return cached[1]
+        answer = self._call("indices.get_field_mapping", index=self.alias,
+                            fields=COMBINED_FIELD)
+        combined = bool(answer) and all(COMBINED_FIELD in index.get("mappings", {})
+                                        for index in answer.values())
+        self._combined = (time.monotonic(), combined)
+        return combined
+
     # The timeline.
 
     def _archive_totals(self) -> dict:
@@ -558,7 +585,7 @@ class OpenSearchArchive(Archive):
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:
             return None
         parsed_again = parse_query(corrected)
-        built = build_query(parsed_again)
+        built = build_query(parsed_again, self._has_combined_field())
         if built is None:
             return None
         found = SearchResults(corrected, 0, 1, 1, 0.0, results.sort, results.date_from,
@@ -726,7 +753,8 @@ class OpenSearchArchive(Archive):
             return update_cluster(self.client, self.alias, paths, rebuild=rebuild,
                                   progress=progress, workers=workers)
         finally:
-            self._totals, self._days = None, {}  # the timeline's totals are counted again
+            # The timeline's totals are counted again; a rebuilt index's fields looked at.
+            self._totals, self._days, self._combined = None, {}, None
 
     # The zero-result report: an index beside the archive's, one document a miss, so that
     # every web server of the archive adds to one report, kept as long as the cluster.

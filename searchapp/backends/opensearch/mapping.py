@@ -5,9 +5,17 @@ that may hold a dot (``U.S``, ``3.5``), lower-cased; words of one letter and the
 of Whoosh's English list are dropped; the rest are stemmed with Porter2 (Snowball English)
 and their accents folded, so "Élysée" finds "Elysee". ``body.words`` keeps the body's words
 unstemmed, for completions and spelling corrections.
+
+``weighted_text`` holds the headline, body and caption together, each copied in as many times as
+its weight (``COPIES``: 1.5, 1 and 0.5, doubled to whole copies), so that one BM25 score of
+it is BM25F: a word's weighted frequencies over the fields added up and saturated once, with
+the weighted length normalised, as Lucene's ``CombinedFieldQuery`` (Elasticsearch's
+``combined_fields``, which OpenSearch lacks) scores it. Its k1 is doubled with the copies.
 """
 
 from __future__ import annotations
+
+from searchapp.matching import FIELD_WEIGHTS
 
 # Whoosh 2.7.4's English stop words (whoosh.analysis.STOP_WORDS), which the embedded index
 # drops: the same words are dropped here, so both engines find and rank the same articles.
@@ -23,6 +31,14 @@ WORD_PATTERN = r"\w+(\.?\w+)*"
 BM25_K1 = 1.6
 BM25_B = 0.65
 TEXT_FIELDS = ("headline", "body", "caption", "author")
+# The field that scores a word over headline, body and caption at once (BM25F).
+COMBINED_FIELD = "weighted_text"
+# Copies of each field in the combined field per unit of its weight: the weights are
+# halves, so two copies a unit make them whole (headline 3, body 2, caption 1).
+COPIES_PER_WEIGHT = 2
+COPIES = {name: round(weight * COPIES_PER_WEIGHT) for name, weight in FIELD_WEIGHTS.items()}
+assert all(copies == weight * COPIES_PER_WEIGHT
+           for copies, weight in zip(COPIES.values(), FIELD_WEIGHTS.values(), strict=True))
 
 ANALYSIS = {
     "tokenizer": {
@@ -47,13 +63,23 @@ ANALYSIS = {
 }
 
 TEXT = {"type": "text", "analyzer": "article"}
+
+
+def _copied(name: str) -> dict:
+    """A text field copied into the combined field as many times as its weight asks."""
+    return {**TEXT, "copy_to": [COMBINED_FIELD] * COPIES[name]}
+
+
 MAPPINGS = {
     "dynamic": "strict",
     "properties": {
         "id": {"type": "keyword"},
-        "headline": TEXT,
-        "body": {**TEXT, "fields": {"words": {"type": "text", "analyzer": "plain_words"}}},
-        "caption": TEXT,
+        "headline": _copied("headline"),
+        "body": {**_copied("body"),
+                 "fields": {"words": {"type": "text", "analyzer": "plain_words"}}},
+        "caption": _copied("caption"),
+        # Scored only, never shown nor phrase-searched: frequencies without positions.
+        COMBINED_FIELD: {**TEXT, "index_options": "freqs", "similarity": "bm25f"},
         "author": TEXT,
         "date": {"type": "date", "format": "strict_date"},
         "url": {"type": "keyword", "index": False, "doc_values": False},
@@ -77,7 +103,10 @@ def index_body(shards: int, replicas: int) -> dict:
             "index": {
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
-                "similarity": {"default": {"type": "BM25", "k1": BM25_K1, "b": BM25_B}},
+                "similarity": {
+                    "default": {"type": "BM25", "k1": BM25_K1, "b": BM25_B},
+                    "bm25f": {"type": "BM25", "k1": BM25_K1 * COPIES_PER_WEIGHT, "b": BM25_B},
+                },
             },
             "analysis": ANALYSIS,
         },

@@ -3,10 +3,11 @@
 Only plain, analysed clauses are built (``multi_match``, ``match``, ``match_phrase``,
 ``prefix``, ``range``), never ``query_string``: nothing a reader types can be read by the
 cluster as syntax, so no query makes it answer 400. Each plain word is looked for in
-the headline, body and caption, weighted as the embedded index weights them, its
-document frequency blended over the fields (the commonest field's, as Whoosh's BM25F
-takes); each phrase (or word the analyzer splits, "state-of-the-art") is a phrase in
-those fields; a prefix looks for the commonest words it starts, a bounded number of them.
+the headline, body and caption at once, in the mapping's weighted combined field, which
+scores it with BM25F as the embedded index does (an archive indexed before that field
+existed blends the fields' scores instead, ``cross_fields``, until it is rebuilt); each
+phrase (or word the analyzer splits, "state-of-the-art") is a phrase in those fields; a
+prefix looks for the commonest words it starts, a bounded number of them.
 Which words each result must have is ``BuiltQuery.query(required)``: see ``matching``.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from searchapp.backends.opensearch.analysis import analyse, fold, terms
+from searchapp.backends.opensearch.mapping import COMBINED_FIELD
 from searchapp.matching import (
     FIELD_WEIGHTS,
     MIN_PREFIX_CHARS,
@@ -23,8 +25,9 @@ from searchapp.matching import (
 )
 from searchapp.querylang import MUST, MUST_NOT, SHOULD, Clause, ParsedQuery
 
-# How a word's scores in several fields add up: 0 takes the best field's, 1 adds them all.
-# Tuned on the five test collections (BENCHMARKS.md, "OpenSearch ranking").
+# Without the combined field: how a word's scores in several fields add up (0 takes the
+# best field's, 1 adds them all); also phrases' and prefixes'. Tuned on the five test
+# collections (BENCHMARKS.md, "OpenSearch ranking").
 FIELD_TIE_BREAKER = 0.3
 
 
@@ -86,17 +89,20 @@ def everything_query(date_from: date | None = None, date_to: date | None = None)
     return BuiltQuery().query(1, date_from, date_to)
 
 
-def build_query(parsed: ParsedQuery) -> BuiltQuery | None:
+def build_query(parsed: ParsedQuery, combined: bool = True) -> BuiltQuery | None:
     """Turn parsed clauses into DSL parts, or None when nothing is searchable.
 
     Words count towards the score each; a word typed twice weighs twice. Plain stop
     words ("what", "which", "about") are left out unless they are all there is.
+
+    :param combined: whether the index has the combined field (``mapping.COMBINED_FIELD``)
+        that scores a word over the fields with BM25F.
     """
     weights, prefix_terms = weighed_clauses(parsed)
     built = BuiltQuery()
     for (text, kind, field_name, occur), count in weights.items():
         clause = Clause(text, kind, field_name, occur)
-        dsl = _clause_query(clause, count, prefix_terms)
+        dsl = _clause_query(clause, count, prefix_terms, combined)
         if dsl is None:
             continue
         {SHOULD: built.words, MUST: built.must, MUST_NOT: built.must_not}[occur].append(dsl)
@@ -113,7 +119,8 @@ def _fields(clause: Clause) -> list[str]:
     return [f"{name}^{weight}" for name, weight in FIELD_WEIGHTS.items()]
 
 
-def _clause_query(clause: Clause, boost: int, prefix_terms: int) -> dict | None:
+def _clause_query(clause: Clause, boost: int, prefix_terms: int,
+                  combined: bool = True) -> dict | None:
     """Return one clause's DSL, or None when it holds no word the index keeps."""
     if clause.kind == "prefix" and len(clause.text) >= MIN_PREFIX_CHARS:
         return _prefix_query(clause, boost, prefix_terms)
@@ -123,6 +130,8 @@ def _clause_query(clause: Clause, boost: int, prefix_terms: int) -> dict | None:
     kind = "phrase" if len(words) > 1 else "cross_fields"
     if clause.field and kind != "phrase":
         return {"match": {clause.field: {"query": clause.text, "boost": boost}}}
+    if combined and kind != "phrase":
+        return {"match": {COMBINED_FIELD: {"query": clause.text, "boost": boost}}}
     return {"multi_match": {"query": clause.text, "type": kind, "fields": _fields(clause),
                             "tie_breaker": FIELD_TIE_BREAKER, "boost": boost}}
 
