@@ -31,8 +31,7 @@ import zlib
 from array import array
 from collections import Counter
 from hashlib import md5
-from itertools import pairwise
-from operator import sub
+from operator import itemgetter, sub
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
@@ -121,42 +120,46 @@ class ArticleWriter(SegmentWriter):
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
         """Index a text field's words with their positions; return its length."""
+        words = WORD_PATTERN.findall(value)
         analysed = _ANALYSED
-        positions: dict[bytes, list[int]] = {}
-        spelling = set()
-        position = None
-        for number, word in enumerate(WORD_PATTERN.findall(value)):
-            entry = analysed.get(word)
-            if entry is None:
-                entry = analysed[word] = term_and_spelling(word)
-                if len(analysed) > MAX_CACHED_WORDS:
-                    analysed.clear()
-            if not entry:
-                continue  # a stop word or a single letter: no position, as Whoosh does
-            position = number if position is None else position + 1
-            term, spelled = entry
-            if term in positions:
-                positions[term].append(position)
-            else:
-                positions[term] = [position]
-            spelling.add(spelled)
-        if not positions:
+        # Each step below runs over all the words in C; only distinct words get a loop.
+        entries = list(map(analysed.get, words))
+        if None in entries:
+            if len(analysed) > MAX_CACHED_WORDS:
+                analysed.clear()
+            for word in set(words).difference(analysed):
+                analysed[word] = term_and_spelling(word)
+            entries = list(map(analysed.__getitem__, words))
+        kept = list(filter(None, entries))  # stop words and single letters give ()
+        if not kept:
             return 0
+        # As Whoosh numbers them: the first word kept has its place among all the words,
+        # and each word kept after it the next number.
+        start = entries.index(kept[0])
+        terms = list(map(_first, kept))
+        # The places of each term's words, term by term: a stable sort keeps each
+        # term's places in order, and the counts cut the sorted places into terms.
+        counts = Counter(terms)
+        places = sorted(range(len(terms)), key=terms.__getitem__)
         postings = self._postings.setdefault(name, {})
-        for term, places in positions.items():
-            count = len(places)
+        taken = 0
+        for term in sorted(counts):
+            count = counts[term]
             if count == 1:
-                value_bytes = _single(places[0])
+                value_bytes = _single(start + places[taken])
             else:
+                mine = places[taken:taken + count]
                 value_bytes = pack_uint(count) + dumps(
-                    [places[0], *(b - a for a, b in pairwise(places))], 2)
+                    [start + mine[0], *map(sub, mine[1:], mine)], 2)
+            taken += count
             held = postings.get(term) or self._new_word(postings, term)
             held[0].append(docnum)
             held[1].append(count)
             held[2].append(value_bytes)
-        self._held += POSTING_BYTES * len(positions)
-        length = sum(len(places) for places in positions.values())
+        self._held += POSTING_BYTES * len(counts)
+        length = len(kept)
         self._set_length(name, docnum, length)
+        spelling = set(map(_second, kept))
         if field.separate_spelling():
             self._add_spelling(name, field, spelling)
         return length
@@ -394,5 +397,6 @@ def _single(position: int) -> bytes:
 
 # Lengths as the one-byte lengths column gives them back, for the common lengths.
 _STORED_LENGTH = array("I", (byte_to_length(length_to_byte(n)) for n in range(65536)))
+_first, _second = itemgetter(0), itemgetter(1)
 # Each word met, by its text as found: (term bytes, spelling word), or () to skip it.
 _ANALYSED: dict[str, tuple] = {}
