@@ -122,7 +122,7 @@ class ArticleWriter(SegmentWriter):
         """Index a text field's words with their positions; return its length."""
         words = WORD_PATTERN.findall(value)
         analysed = _ANALYSED
-        # Each step below runs over all the words in C; only distinct words get a loop.
+        # Looked up in C over all the words; only words new to this process are analysed.
         entries = list(map(analysed.get, words))
         if None in entries:
             if len(analysed) > MAX_CACHED_WORDS:
@@ -135,33 +135,29 @@ class ArticleWriter(SegmentWriter):
             return 0
         # As Whoosh numbers them: the first word kept has its place among all the words,
         # and each word kept after it the next number.
-        start = entries.index(kept[0])
-        terms = list(map(_first, kept))
-        # The places of each term's words, term by term: a stable sort keeps each
-        # term's places in order, and the counts cut the sorted places into terms.
-        counts = Counter(terms)
-        places = sorted(range(len(terms)), key=terms.__getitem__)
-        postings = self._postings.setdefault(name, {})
-        taken = 0
-        for term in sorted(counts):
-            count = counts[term]
-            if count == 1:
-                value_bytes = _single(start + places[taken])
+        positions: dict[bytes, list[int]] = {}
+        for position, term in enumerate(map(_first, kept), entries.index(kept[0])):
+            if term in positions:
+                positions[term].append(position)
             else:
-                mine = places[taken:taken + count]
+                positions[term] = [position]
+        postings = self._postings.setdefault(name, {})
+        for term, places in positions.items():
+            count = len(places)
+            if count == 1:
+                value_bytes = _single(places[0])
+            else:
                 value_bytes = pack_uint(count) + dumps(
-                    [start + mine[0], *map(sub, mine[1:], mine)], 2)
-            taken += count
+                    [places[0], *map(sub, places[1:], places)], 2)
             held = postings.get(term) or self._new_word(postings, term)
             held[0].append(docnum)
             held[1].append(count)
             held[2].append(value_bytes)
-        self._held += POSTING_BYTES * len(counts)
+        self._held += POSTING_BYTES * len(positions)
         length = len(kept)
         self._set_length(name, docnum, length)
-        spelling = set(map(_second, kept))
         if field.separate_spelling():
-            self._add_spelling(name, field, spelling)
+            self._add_spelling(name, field, set(map(_second, kept)))
         return length
 
     def _add_terms(self, name: str, field, value, docnum: int) -> int:
