@@ -571,6 +571,7 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
     path = source.path
     mine, sharers = share
     compressed = path.name.lower().endswith(".gz")
+    base_id = source.base_id  # the ids of records without one: base_id/line
     try:
         records = 0
         # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
@@ -593,7 +594,7 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
                     yield Skip(f"{path}:{number}", "line too long for an article")
                     continue
                 try:
-                    article = parse_jsonl_record(line, f"{source.base_id}/{number}")
+                    article = parse_jsonl_record(line, f"{base_id}/{number}")
                 except _Unusable as error:
                     yield Skip(f"{path}:{number}", str(error))
                     continue

@@ -83,3 +83,15 @@ def test_spaces_and_controls_are_cleaned_as_one_pass_over_every_character_would(
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
         expected = spaces.sub(" ", controls.sub("", unicodedata.normalize("NFC", text)))
         assert normalize_space(text) == expected.strip(), repr(text)
+
+
+def test_clean_paragraphs_cleans_as_normalising_then_dropping_brackets_does():
+    """The path for paragraphs without brackets gives what the two steps give."""
+    import random
+
+    alphabet = "ab é,.;:!?()[]  \t\u00a0\u2003\u3000\u200b\x00\x85\u2028—-"
+    rng = random.Random(16)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
+        expected = drop_dangling_brackets(normalize_space(text))
+        assert clean_paragraphs([text]) == ([expected] if expected else []), repr(text)

@@ -412,11 +412,7 @@ def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, repo
     shares = _share_out(changed, workers)
     results = _run_workers(ix, shares, rebuild, progress, sum(f.size for f in changed))
     parts = [segment for segment, _, _ in results]
-    found = sorted(
-        (file_number, line, worker, docnum, article_id, origin)
-        for worker, (_, entries, _) in enumerate(results)
-        for file_number, line, docnum, article_id, origin in entries
-    )
+    found = _in_file_order([articles for _, articles, _ in results])
     skips = sorted(
         ((file_number, line, skip) for _, _, skipped in results
          for file_number, line, skip in skipped),
@@ -431,12 +427,14 @@ def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, repo
         for file_number, source in enumerate(changed):
             report.skipped += [skip for number, _, skip in skips if number == file_number]
             ids = set()
-            while position < len(found) and found[position][0] == file_number:
-                _, _, worker, docnum, article_id, origin = found[position]
+            while position < len(found) and found[position] >> _FILE_SHIFT == file_number:
+                line, worker, index = _placed(found[position])
                 position += 1
+                article_id = results[worker][1].ids[index]
                 problem = _id_conflict(article_id, source.key, owners, lookup, gone)
                 if problem:
-                    parts[worker].delete_document(docnum)
+                    parts[worker].delete_document(results[worker][1].docnums[index])
+                    origin = f"{source.path}:{line}" if line else source.key
                     report.skipped.append(Skip(origin, problem))
                     continue
                 owners[article_id] = source.key
@@ -444,6 +442,55 @@ def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, repo
             if ids:  # an unusable new version never replaces a usable old one
                 _replace_source(writer, searcher, source, ids, indexed, report)
     return [part for part in parts if part is not None]
+
+
+class WorkerArticles:
+    """The articles a worker indexed, in the order it indexed them: for each, its file
+    (its number in the run), its line (0 for a whole file), its number in the worker's
+    segment and its id. Arrays, not a tuple an article: a million headlines' tuples, each
+    with its "path:line" origin, held hundreds of megabytes in the main process and again
+    in the workers (BENCHMARKS.md, "Indexing speed (issue 16, session 6)")."""
+
+    def __init__(self) -> None:
+        self.files = array("I")
+        self.lines = array("Q")
+        self.docnums = array("I")
+        self.ids: list[str] = []
+
+    def add(self, file_number: int, line: int, docnum: int, article_id: str) -> None:
+        self.files.append(file_number)
+        self.lines.append(line)
+        self.docnums.append(docnum)
+        self.ids.append(article_id)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+# An article's place in the run as one number, sorted as (file, line, worker, index in
+# the worker's articles): a small int each instead of a tuple each.
+_INDEX_BITS, _WORKER_BITS, _LINE_BITS = 32, 16, 40
+_FILE_SHIFT = _INDEX_BITS + _WORKER_BITS + _LINE_BITS
+
+
+def _in_file_order(found: list[WorkerArticles]) -> list[int]:
+    """Return every worker's articles as places (``_placed``), in file and line order."""
+    places = []
+    for worker, articles in enumerate(found):
+        places += [((file_number << _LINE_BITS | line) << _WORKER_BITS | worker)
+                   << _INDEX_BITS | index
+                   for index, (file_number, line)
+                   in enumerate(zip(articles.files, articles.lines, strict=True))]
+    places.sort()
+    return places
+
+
+def _placed(place: int) -> tuple[int, int, int]:
+    """Return the line, worker and index in the worker's articles of a place."""
+    index = place & (1 << _INDEX_BITS) - 1
+    worker = place >> _INDEX_BITS & (1 << _WORKER_BITS) - 1
+    line = place >> (_INDEX_BITS + _WORKER_BITS) & (1 << _LINE_BITS) - 1
+    return line, worker, index
 
 
 def _share_out(changed: list[SourceFile], workers: int) -> list[list]:
@@ -540,8 +587,8 @@ _worker: dict = {}
 def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     """Read and index one share of the files into a new segment (in a worker process).
 
-    :returns: the segment (None when nothing was indexed), the articles as
-        (file number, line, article number in the segment, id, origin), and the
+    :returns: the segment (None when nothing was indexed), the articles
+        (``WorkerArticles``), and the
         skips as (file number, line, Skip).
     """
     ix = open_index(Path(index_dir))
@@ -553,7 +600,7 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
     # each worker gets a folder of its own.
     own = ix.storage.temp_storage(f"{INDEX_NAME}.{os.getpid()}.tmp")
     writer._tempstorage = writer.pool.tempstore = own
-    entries, skips = [], []
+    entries, skips = WorkerArticles(), []
     try:
         for file_number, source, part in share:
             key = _source_key(source)
@@ -562,8 +609,8 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
                 if isinstance(item, Skip):
                     skips.append((file_number, _line(item.path), item))
                     continue
-                entries.append((file_number, _line(item.origin), writer.docnum, item.id,
-                                item.origin or source.key))
+                entries.add(file_number, _line(item.origin) if item.origin else 0,
+                            writer.docnum, item.id)
                 writer.add_document(**_document(item, key))
                 if len(entries) % PROGRESS_EVERY == 0:
                     _worker["read"].value += PROGRESS_EVERY

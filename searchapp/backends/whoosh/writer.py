@@ -26,15 +26,18 @@ running short) goes through Whoosh's own pool as before.
 from __future__ import annotations
 
 import re
+import struct
 import zlib
 from array import array
 from collections import Counter
-from itertools import pairwise
+from hashlib import md5
+from operator import itemgetter, sub
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.filedb.filetables import md5_hash
 from whoosh.formats import Positions
-from whoosh.system import pack_int, pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -117,27 +120,27 @@ class ArticleWriter(SegmentWriter):
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
         """Index a text field's words with their positions; return its length."""
+        words = WORD_PATTERN.findall(value)
         analysed = _ANALYSED
+        # Looked up in C over all the words; only words new to this process are analysed.
+        entries = list(map(analysed.get, words))
+        if None in entries:
+            if len(analysed) > MAX_CACHED_WORDS:
+                analysed.clear()
+            for word in set(words).difference(analysed):
+                analysed[word] = term_and_spelling(word)
+            entries = list(map(analysed.__getitem__, words))
+        kept = list(filter(None, entries))  # stop words and single letters give ()
+        if not kept:
+            return 0
+        # As Whoosh numbers them: the first word kept has its place among all the words,
+        # and each word kept after it the next number.
         positions: dict[bytes, list[int]] = {}
-        spelling = set()
-        position = None
-        for number, word in enumerate(WORD_PATTERN.findall(value)):
-            entry = analysed.get(word)
-            if entry is None:
-                entry = analysed[word] = term_and_spelling(word)
-                if len(analysed) > MAX_CACHED_WORDS:
-                    analysed.clear()
-            if not entry:
-                continue  # a stop word or a single letter: no position, as Whoosh does
-            position = number if position is None else position + 1
-            term, spelled = entry
+        for position, term in enumerate(map(_first, kept), entries.index(kept[0])):
             if term in positions:
                 positions[term].append(position)
             else:
                 positions[term] = [position]
-            spelling.add(spelled)
-        if not positions:
-            return 0
         postings = self._postings.setdefault(name, {})
         for term, places in positions.items():
             count = len(places)
@@ -145,16 +148,16 @@ class ArticleWriter(SegmentWriter):
                 value_bytes = _single(places[0])
             else:
                 value_bytes = pack_uint(count) + dumps(
-                    [places[0], *(b - a for a, b in pairwise(places))], 2)
+                    [places[0], *map(sub, places[1:], places)], 2)
             held = postings.get(term) or self._new_word(postings, term)
             held[0].append(docnum)
             held[1].append(count)
             held[2].append(value_bytes)
         self._held += POSTING_BYTES * len(positions)
-        length = sum(len(places) for places in positions.values())
+        length = len(kept)
         self._set_length(name, docnum, length)
         if field.separate_spelling():
-            self._add_spelling(name, field, spelling)
+            self._add_spelling(name, field, set(map(_second, kept)))
         return length
 
     def _add_terms(self, name: str, field, value, docnum: int) -> int:
@@ -229,91 +232,151 @@ class ArticleWriter(SegmentWriter):
         every = {**self._postings, **self._spelling}
         for name in sorted(every):
             writer.start_field(name, self.schema[name])
+            prefix = pack_ushort(writer._fieldid)
             if name in self._spelling:
-                for word, count in sorted(self._spelling[name].items()):
-                    _write_inline_term(writer, word.encode("utf-8"), count)
-                writer.finish_field()
-                continue
-            postings = self._postings[name]
-            lengths = self._lengths.get(name)
-            fixed_size = self.schema[name].format.fixed_value_size()
-            for term in sorted(postings):
-                _write_term(writer, term, postings[term], lengths, fixed_size)
+                entries = [(prefix + word.encode("utf-8"), _inline_term_info(count))
+                           for word, count in sorted(self._spelling[name].items())]
+            else:
+                entries = _write_postings(writer, prefix, self._postings[name],
+                                          self._lengths.get(name),
+                                          self.schema[name].format.fixed_value_size())
+            _add_to_words_file(writer._tindex, entries)
             writer.finish_field()
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
 
 
-def _write_inline_term(fieldwriter, term: bytes, count: int) -> None:
-    """Write a spelling word with its one posting (article 0, weight ``count``) kept in
-    the words file itself, not in a block of its own in the postings file.
+# A term info's fixed part in the words file (W3TermInfo's layout).
+_TERM_INFO = W3TermInfo._struct
+# Pickles shorter than this are written uncompressed (the block's info says so, and
+# Whoosh's reader decompresses only blocks marked compressed): zlib's header and checksum
+# make a small block longer, not shorter, and the call cost as much as the rest of the
+# block (BENCHMARKS.md, "Indexing speed (issue 16, session 6)").
+MIN_COMPRESSED_BYTES = 64
+# A words-file record's key and value lengths (Whoosh's HashWriter's).
+_KEY_VALUE_LENGTHS = struct.Struct("!ii")
+# Postings bytes gathered before they are written to the file in one call.
+WRITE_BYTES = 2**20
+
+
+def _inline_term_info(count: int) -> bytes:
+    """Return the words-file entry of a spelling word with its one posting (article 0,
+    weight ``count``) kept in the entry itself, not in a block of the postings file.
 
     Whoosh 2.7.4 reads such "inlined" postings, but its writer cannot make them (it
     calls ``set_inline`` on a term info whose method is ``set_inlined``). Spelling
     words are half the words of a segment, so a block each was a third of writing it.
     """
     weight = float(count)
-    info = W3TermInfo(weight=weight, df=1, maxweight=weight, minid=0, maxid=0)
-    info.set_inlined((0,), (weight,), (pack_uint(count),))
-    fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, info.to_bytes())
+    return (_TERM_INFO.pack(1, weight, 1, 0, 0, weight, 0, 0)
+            + dumps(((0,), (weight,), (pack_uint(count),)), 2))
 
 
-def _write_term(fieldwriter, term: bytes, held: tuple[array, array, list],
-                lengths: array | None,
-                fixed_size: int | None) -> None:
-    """Write one word's postings and its entry in the words file, as Whoosh's
-    ``W3PostingsWriter`` and ``W3FieldWriter`` do a posting at a time.
+def _write_postings(fieldwriter, prefix: bytes, postings: dict, lengths: array | None,
+                    fixed_size: int | None) -> list[tuple[bytes, bytes]]:
+    """Write a field's words' postings, in word order, as Whoosh's ``W3PostingsWriter``
+    does a posting at a time; return each word's key and entry for the words file."""
+    postfile = fieldwriter._postfile
+    codec = fieldwriter._codec
+    size, compression = codec._blocklimit, codec._compression
+    offset = postfile.tell()
+    pending: list[bytes] = []
+    pending_bytes = 0
+    entries = []
+    for term in sorted(postings):
+        data, stats = _term_blocks(postings[term], lengths, fixed_size, size, compression)
+        pending.append(data)
+        pending_bytes += len(data)
+        entries.append((prefix + term, _TERM_INFO.pack(0, *stats) + pack_long(offset)
+                        + pack_int(len(data))))
+        offset += len(data)
+        if pending_bytes >= WRITE_BYTES:
+            postfile.write(b"".join(pending))
+            pending, pending_bytes = [], 0
+    postfile.write(b"".join(pending))
+    return entries
+
+
+def _term_blocks(held: tuple[array, array, list], lengths: array | None,
+                 fixed_size: int | None, size: int, compression: int) -> tuple[bytes, tuple]:
+    """Return one word's postings as the postings file keeps them, and its statistics
+    as the words file does (total weight, articles, shortest and longest length codes,
+    top weight, first and last article).
 
     ``held`` is the articles, weights and values, in article order; ``lengths`` gives each
     article's length in the field (None: the field keeps none); ``fixed_size`` is the
     field format's value size (None: values vary; 0: there are none).
     """
-    postfile = fieldwriter._postfile
-    codec = fieldwriter._codec
-    size, compression = codec._blocklimit, codec._compression
-    offset = postfile.tell()
-    postfile.write(WHOOSH3_HEADER_MAGIC)
-    total, top_weight, shortest, longest = 0.0, 0, None, 0
     all_docnums, all_weights, all_values = held
     count = len(all_docnums)
+    parts = [WHOOSH3_HEADER_MAGIC]
+    total, top_weight, shortest, longest = 0.0, 0, None, 0
     for first in range(0, count, size):
-        docnums = all_docnums[first:first + size]
-        weights = all_weights[first:first + size]
-        values = all_values[first:first + size]
-        total += sum(weights)
+        if count <= size:
+            docnums, weights, values = all_docnums, all_weights, all_values
+        else:
+            docnums = all_docnums[first:first + size]
+            weights = all_weights[first:first + size]
+            values = all_values[first:first + size]
         block_top = max(max(weights), 0)
         top_weight = max(top_weight, block_top)
         block_shortest = block_longest = None
         if lengths is not None:
-            found = [lengths[docnum] for docnum in docnums if lengths[docnum]]
+            found = [length for length in map(lengths.__getitem__, docnums) if length]
             if found:
                 block_shortest, block_longest = min(found), max(found)
                 shortest = block_shortest if shortest is None else min(shortest, block_shortest)
                 longest = max(longest, block_longest)
-        if all(weight == 1.0 for weight in weights):
+        block_total = sum(weights)
+        total += block_total
+        if weights.count(1.0) == len(weights):
             mini_weights = None
-        elif all(weight == weights[0] for weight in weights):
+        elif weights.count(weights[0]) == len(weights):
             mini_weights = weights[0]
         else:
             mini_weights = tuple(weights)
-        present = [value for value in values if value]
-        mini_values = (tuple(present) if fixed_size is None else
-                       None if fixed_size == 0 else b"".join(present))
-        deltas = (docnums[0], *(b - a for a, b in pairwise(docnums)))
+        if fixed_size is None:
+            mini_values = tuple(values) if all(values) else tuple(filter(None, values))
+        else:
+            mini_values = None if fixed_size == 0 else b"".join(values)
+        deltas = (docnums[0], *map(sub, docnums[1:], docnums)) if len(docnums) > 1 else (
+            docnums[0],)
         data = dumps((deltas, mini_weights, mini_values), 2)
-        if compression:
-            data = zlib.compress(data, compression)
-        info = dumps((len(docnums), docnums[-1], block_top, compression,
+        packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
+        if packed:
+            data = zlib.compress(data, packed)
+        info = dumps((len(docnums), docnums[-1], block_top, packed,
                       length_to_byte(block_shortest), length_to_byte(block_longest or 0)), 2)
         # The last block's length is stored negative.
         sign = -1 if first + size >= count else 1
-        postfile.write(pack_int(sign * (len(info) + len(data))))
-        postfile.write(info)
-        postfile.write(data)
-    term_info = W3TermInfo(weight=total, df=count, minlength=shortest, maxlength=longest,
-                           maxweight=top_weight, minid=all_docnums[0], maxid=all_docnums[-1])
-    term_info.set_extent(offset, postfile.tell() - offset)
-    fieldwriter._tindex.add(pack_ushort(fieldwriter._fieldid) + term, term_info.to_bytes())
+        parts += (pack_int(sign * (len(info) + len(data))), info, data)
+    stats = (total, count, length_to_byte(shortest), length_to_byte(longest), top_weight,
+             all_docnums[0], all_docnums[-1])
+    return b"".join(parts), stats
+
+
+def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
+    """Add words' keys and entries to the words file in one write, as Whoosh's
+    ``OrderedHashWriter.add`` does one at a time (the same bytes, the same hash table)."""
+    if not entries:
+        return
+    if entries[0][0] <= tindex.lastkey:
+        raise ValueError(f"Keys must increase: {tindex.lastkey!r}..{entries[0][0]!r}")
+    dbfile, buckets, index = tindex.dbfile, tindex.buckets, tindex.index
+    hashfn = tindex.hashfn
+    fast_hash = hashfn is md5_hash
+    position = dbfile.tell()
+    chunks = []
+    for key, value in entries:
+        index.append(position)
+        record = _KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
+        chunks.append(record)
+        # Whoosh's md5_hash, the words file's: the low 32 bits of the key's MD5.
+        code = int.from_bytes(md5(key).digest()[-4:], "big") if fast_hash else hashfn(key)
+        buckets[code & 255].append((code, position))
+        position += len(record)
+    dbfile.write(b"".join(chunks))
+    tindex.lastkey = entries[-1][0]
 
 
 def _single_position(position: int) -> bytes:
@@ -330,5 +393,6 @@ def _single(position: int) -> bytes:
 
 # Lengths as the one-byte lengths column gives them back, for the common lengths.
 _STORED_LENGTH = array("I", (byte_to_length(length_to_byte(n)) for n in range(65536)))
+_first, _second = itemgetter(0), itemgetter(1)
 # Each word met, by its text as found: (term bytes, spelling word), or () to skip it.
 _ANALYSED: dict[str, tuple] = {}
