@@ -12,7 +12,16 @@ indexers may feed one archive at once from different folders (and machines).
 ``--rebuild`` fills a new physical index, made for speed (no replica, no refresh) and
 set back to normal when full, then moves the alias to it in one ``_aliases`` call and
 deletes the old one: readers see the old archive or the new one, never a half-built one.
-A rebuild that dies leaves its half-built index behind; the next run deletes it.
+A rebuild that dies leaves its half-built index behind; the next run deletes it. An
+archive's first run fills its (new, empty) index the same way, behind the alias from the
+start so that other indexers may feed it at once; whichever run ends sets the replicas and
+refresh back and waits for the replicas' copy, and a run that finds a first run dead does
+it before anything else.
+
+Reading and writing overlap: the reading processes stream their articles back while they
+read, and up to ``IN_FLIGHT`` bulk requests are out at once, each from a thread of its own;
+their answers are acted on here, oldest first, so a file's record still goes only once
+every one of its actions is answered.
 
 The number of shards and replicas of a new index: ``SEARCHAPP_OPENSEARCH_SHARDS``
 (default 2) and ``SEARCHAPP_OPENSEARCH_REPLICAS`` (default 1). Two shards spread the
