@@ -82,6 +82,9 @@ PROGRESS_EVERY = 500
 # An archive's first run fills its index as a rebuild does: no replica (copied as files at
 # the end instead of every article written twice) and no refresh until it is full.
 FILLING = "filling"
+# COPIED_AS_FILES: a filled index is flushed (its segments committed) before it gets its
+# replicas: a new replica copies the last commit's files and then replays the operations
+# after it, so without the flush it would index every article again from the translog.
 FILL_SETTINGS = {"number_of_replicas": 0, "refresh_interval": "-1"}
 # Bulk requests out at once, each sent from a thread of its own: the cluster always has
 # the next one to write while the indexer reads and gathers more.
@@ -358,6 +361,7 @@ def _end_filling(client, alias: str, physical: str, meta: dict) -> None:
     replicas = meta.get("replicas")
     if not isinstance(replicas, int) or replicas < 0:
         replicas = shards_and_replicas()[1]
+    client.indices.flush(**WAIT, index=physical)  # see COPIED_AS_FILES
     client.indices.put_settings(**WAIT, index=physical, body={"index": {
         "number_of_replicas": replicas, "refresh_interval": None}})
     client.indices.refresh(**WAIT, index=physical)
@@ -386,6 +390,7 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
         finally:
             writer.close()
         report.written = True
+        client.indices.flush(**WAIT, index=[name, files.files_index(name)])  # COPIED_AS_FILES
         for index in (name, files.files_index(name)):
             client.indices.put_settings(**WAIT, index=index, body={"index": {
                 "number_of_replicas": replicas, "refresh_interval": None}})
