@@ -368,10 +368,11 @@ def _end_filling(client, alias: str, physical: str, meta: dict) -> None:
     client.indices.put_mapping(**WAIT, index=physical, body={"_meta": _meta(alias, "live")})
     # The replicas are copied as files from the full index (not written document by
     # document as they would be from the start); a run ends with every copy in place, as
-    # a first run always has. Replicas that no node can take (too few nodes) are not
-    # waited for.
+    # a first run always has, unless the copy takes longer than the wait (the cluster
+    # answers 408 then, and goes on copying). Replicas that no node can take (too few
+    # nodes) are not waited for.
     client.cluster.health(**WAIT, index=physical, wait_for_no_initializing_shards=True,
-                          timeout=f"{REQUEST_TIMEOUT}s")
+                          timeout=f"{REQUEST_TIMEOUT}s", ignore=408)
 
 
 def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> None:
