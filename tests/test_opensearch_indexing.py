@@ -588,3 +588,23 @@ def test_a_killed_first_run_is_set_back_and_finished_by_the_next_run(
     assert report.unchanged < 100 and not report.skipped
     assert index_state(client, name) == ("1", None, "live")
     assert len(stored(client, alias)) == 400
+
+
+def _reader_that_dies(tasks, results):
+    """A reading worker's stand-in that dies at once (in the worker process)."""
+    os._exit(3)
+
+
+def test_a_reading_worker_that_dies_is_an_indexer_error(tmp_path, monkeypatch):
+    from searchapp.backends import IndexReport
+    from searchapp.backends.opensearch import reading
+    from searchapp.changes import find_sources
+
+    folder = tmp_path / "exports"
+    versioned_files(folder, 1, count=4)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reading, "_serve", _reader_that_dies)
+    walk = find_sources([folder], IndexReport())
+    with pytest.raises(IndexerError, match=r"reading worker process died \(exit code 3\)"):
+        for read in reading.read_files(walk.found, workers=2):
+            list(read.items)
