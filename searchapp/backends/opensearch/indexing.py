@@ -333,7 +333,7 @@ def _update(client, alias: str, physical: str, walk, report: IndexReport, progre
     indexed = files.read_records(client, records, walk.roots)
     changed, gone = plan_changes(walk, indexed, report)
     if changed or gone:
-        beat = (lambda: _meta(alias, FILLING, filling["replicas"])) if first and filling \
+        beat = (lambda: _meta(alias, FILLING, filling.get("replicas"))) if first and filling \
             else None
         writer = Writer(client, physical, records, indexed, report, progress, beat=beat)
         try:
