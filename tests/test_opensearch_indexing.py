@@ -538,3 +538,73 @@ def test_an_index_searchapp_did_not_make_is_replaced_only_by_a_rebuild(client, a
     assert report.added == 6
     assert archive_exists(client, alias) and len(physical(client, alias)) == 1
     assert "stray" not in stored(client, alias)
+
+
+def index_state(client, name) -> tuple[str, str | None, str]:
+    """Return an index's replicas, refresh interval (None: the default) and _meta state."""
+    settings = client.indices.get_settings(index=name)[name]["settings"]["index"]
+    meta = client.indices.get_mapping(index=name)[name]["mappings"]["_meta"]["searchapp"]
+    return settings["number_of_replicas"], settings.get("refresh_interval"), meta["state"]
+
+
+def test_a_first_run_fills_without_replica_and_ends_with_every_copy_in_place(
+        client, alias, tmp_path):
+    folder = tmp_path / "exports"
+    versioned_files(folder, 1, count=20)
+    during = []
+
+    def progress(done, total, articles):
+        if not during:
+            during.append(index_state(client, physical(client, alias)[0]))
+
+    report = update_cluster(client, alias, [folder], progress=progress)
+    assert report.added == 80
+    assert during == [("0", "-1", "filling")]
+    [name] = physical(client, alias)
+    assert index_state(client, name) == ("1", None, "live")
+    health = client.cluster.health(index=name)
+    assert (health["status"], health["active_shards"]) == ("green", 4)
+    assert len(stored(client, alias)) == 80
+
+
+def test_a_killed_first_run_is_set_back_and_finished_by_the_next_run(
+        opensearch_url, client, alias, tmp_path):
+    folder = tmp_path / "exports"
+    versioned_files(folder, 1, count=100)
+    process = start_indexer(opensearch_url, alias, folder, batch=4)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        names = client.indices.get_alias(name=alias, ignore=404)
+        if names and "error" not in names and \
+                client.count(index=list(names)[0] + files.FILES_SUFFIX)["count"] > 10:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the first run ended before it could be killed"
+    settle(client)
+    [name] = physical(client, alias)
+    assert index_state(client, name) == ("0", "-1", "filling")
+    report = update_cluster(client, alias, [folder])
+    assert report.unchanged < 100 and not report.skipped
+    assert index_state(client, name) == ("1", None, "live")
+    assert len(stored(client, alias)) == 400
+
+
+def _reader_that_dies(tasks, results):
+    """A reading worker's stand-in that dies at once (in the worker process)."""
+    os._exit(3)
+
+
+def test_a_reading_worker_that_dies_is_an_indexer_error(tmp_path, monkeypatch):
+    from searchapp.backends import IndexReport
+    from searchapp.backends.opensearch import reading
+    from searchapp.changes import find_sources
+
+    folder = tmp_path / "exports"
+    versioned_files(folder, 1, count=4)
+    monkeypatch.setattr(reading, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(reading, "_serve", _reader_that_dies)
+    walk = find_sources([folder], IndexReport())
+    with pytest.raises(IndexerError, match=r"reading worker process died \(exit code 3\)"):
+        for read in reading.read_files(walk.found, workers=2):
+            list(read.items)

@@ -437,3 +437,29 @@ def test_pages_without_folding_are_those_of_whoosh(tmp_path, opensearch_url,
             assert (found.total, found.partial) == (expected.total, expected.partial)
             assert [h.partial for h in found.hits] == [h.partial for h in expected.hits]
             assert found.timeline == expected.timeline
+
+
+def test_relaxed_words_are_searched_in_one_round_trip_and_listed_as_on_whoosh(
+        tmp_path, opensearch_url, opensearch_index_name, monkeypatch):
+    fillers = [_record(f"filler-{n}", f"Weather report {n}",
+                       f"Rain and wind are expected on day {n} across the northern plains.",
+                       "1989-01-01") for n in range(150)]
+    whoosh, cluster = _load_articles(tmp_path, STORIES + fillers, opensearch_url,
+                                     opensearch_index_name)
+    cluster.search("coffee")  # the archive's totals, kept for a while, are in hand
+    trips: list[int] = []
+    real = OpenSearchArchive._msearch
+
+    def counted(self, searches, *args, **kwargs):
+        trips.append(len(searches))
+        return real(self, searches, *args, **kwargs)
+
+    monkeypatch.setattr(OpenSearchArchive, "_msearch", counted)
+    query = "coffee cocoa zebra"  # no article has all three words; one fewer finds one
+    found, expected = cluster.search(query), whoosh.search(query)
+    assert found.relaxed and found.required_words == expected.required_words == 2
+    assert (found.total, found.partial) == (expected.total, expected.partial) == (1, 3)
+    assert [(h.id, h.partial) for h in found.hits] == [(h.id, h.partial) for h in expected.hits]
+    # All three words; then two and one together (the one-word answer is the partial
+    # matches listed after the matches, not asked for again).
+    assert trips[:2] == [1, 2]

@@ -294,7 +294,8 @@ class OpenSearchArchive(Archive):
         else:  # just the page, unless partial matches are listed after the matches
             size = per_page
         start = 0 if fold or results.similar_to is not None else wanted - per_page
-        found, fewer = self._match(built, parsed, results, size=size, start=start, aggs=True)
+        found, fewer, any_word = self._match(built, parsed, results, size=size, start=start,
+                                             aggs=True)
         results.total = found["hits"]["total"]["value"]
         aggregations = found.get("aggregations", {})
         # Every match in hand (a few): their days are counted here, not asked for again.
@@ -306,7 +307,7 @@ class OpenSearchArchive(Archive):
             found = self._msearch([self._search_body(built, results, results.required_words,
                                                      results.total, False)])[0]
             size, start = wanted, 0
-        listed = self._listed(built, results, found, fewer, size)
+        listed = self._listed(built, results, found, fewer, size, any_word)
         if results.similar_to is not None:
             ranked = _copies_of(found["hits"]["hits"], results.similar_to)
             results.total, results.partial = len(ranked), 0
@@ -326,26 +327,34 @@ class OpenSearchArchive(Archive):
         return near
 
     def _match(self, built: BuiltQuery, parsed: ParsedQuery, results: SearchResults, *,
-               size: int, start: int = 0, aggs: bool = False) -> tuple[dict, bool]:
+               size: int, start: int = 0, aggs: bool = False
+               ) -> tuple[dict, bool, dict | None]:
         """Search for the articles with the query's words (``matching``), one word fewer at
         a time only when none has them; note in ``results`` which, and whether the time
         limit cut the search short.
 
         Returns the cluster's answer, which the count, the timeline and the date sorts are
-        made of, and whether a ranked list that these alone would leave short goes on
-        with the articles that have any of the words.
+        made of, whether a ranked list that these alone would leave short goes on
+        with the articles that have any of the words, and those articles when they were
+        found on the way (the same first ``size`` from the start).
         """
         words = built.optional_words
         required = asked = required_words(words) if not parsed.any_word else min(words, 1)
-        first_total = None
-        while True:
-            body = self._search_body(built, results, required, size, aggs, start)
-            found = self._msearch([body])[0]
-            total = found["hits"]["total"]["value"]
-            first_total = total if first_total is None else first_total
-            if total or required <= 1 or found.get("timed_out"):
-                break
-            required -= 1
+        found = self._msearch([self._search_body(built, results, required, size, aggs,
+                                                 start)])[0]
+        first_total = found["hits"]["total"]["value"]
+        any_word = None
+        if not first_total and required > 1 and not found.get("timed_out"):
+            # None has all the words: the searches with one word fewer at a time go in one
+            # round trip, and the first that finds any is taken.
+            steps = range(required - 1, 0, -1)
+            answers = self._msearch([self._search_body(built, results, r, size, aggs, start)
+                                     for r in steps])
+            any_word = answers[-1] if not start else None
+            for step, answer in zip(steps, answers, strict=True):
+                required, found = step, answer
+                if found["hits"]["total"]["value"] or found.get("timed_out"):
+                    break
         results.query_words, results.required_words = words, required
         results.relaxed = required < asked
         results.complete = results.complete and not found.get("timed_out")
@@ -353,21 +362,25 @@ class OpenSearchArchive(Archive):
         # words asked for (none of a tiny archive is enough), else ranked with them.
         fewer = (results.sort == "relevance" and required > 1 and results.complete
                  and first_total < enough_ranked_matches(self._archive_totals()["articles"]))
-        return found, fewer
+        return found, fewer, any_word
 
     def _listed(self, built: BuiltQuery, results: SearchResults, found: dict, fewer: bool,
-                size: int) -> list[dict]:
+                size: int, any_word: dict | None = None) -> list[dict]:
         """Return the first ``size`` results to list: the matches, or, when ``fewer``,
-        the articles with any of the words in BM25's order, those that are not matches
-        marked ``partial``."""
+        the articles with any of the words in BM25's order (``any_word`` when they are
+        in hand), those that are not matches marked ``partial``."""
         hits = found["hits"]["hits"]
         if not fewer:
             return hits
+        searches = [] if any_word else [self._search_body(built, results, 1, size, False)]
         if len(hits) < results.total:  # all of them: fewer than a ranked list needs
-            hits = self._msearch([self._search_body(
-                built, results, results.required_words, results.total, False)])[0]["hits"]["hits"]
+            searches.append(self._search_body(built, results, results.required_words,
+                                              results.total, False))
+        answers = self._msearch(searches) if searches else []  # one round trip for both
+        more = any_word or answers.pop(0)
+        if answers:
+            hits = answers[0]["hits"]["hits"]
         matched = {_article_id(hit) for hit in hits}
-        more = self._msearch([self._search_body(built, results, 1, size, False)])[0]
         results.partial = more["hits"]["total"]["value"] - results.total
         return [dict(hit, partial=_article_id(hit) not in matched) for hit in more["hits"]["hits"]]
 
@@ -590,7 +603,7 @@ class OpenSearchArchive(Archive):
             return None
         found = SearchResults(corrected, 0, 1, 1, 0.0, results.sort, results.date_from,
                               results.date_to)
-        answer, _ = self._match(built, parsed_again, found, size=0)
+        answer, _, _ = self._match(built, parsed_again, found, size=0)
         total = answer["hits"]["total"]["value"]
         if not found.complete or not total:
             return None

@@ -12,7 +12,16 @@ indexers may feed one archive at once from different folders (and machines).
 ``--rebuild`` fills a new physical index, made for speed (no replica, no refresh) and
 set back to normal when full, then moves the alias to it in one ``_aliases`` call and
 deletes the old one: readers see the old archive or the new one, never a half-built one.
-A rebuild that dies leaves its half-built index behind; the next run deletes it.
+A rebuild that dies leaves its half-built index behind; the next run deletes it. An
+archive's first run fills its (new, empty) index the same way, behind the alias from the
+start so that other indexers may feed it at once; whichever run ends sets the replicas and
+refresh back and waits for the replicas' copy, and a run that finds a first run dead does
+it before anything else.
+
+Reading and writing overlap: the reading processes stream their articles back while they
+read, and up to ``IN_FLIGHT`` bulk requests are out at once, each from a thread of its own;
+their answers are acted on here, oldest first, so a file's record still goes only once
+every one of its actions is answered.
 
 The number of shards and replicas of a new index: ``SEARCHAPP_OPENSEARCH_SHARDS``
 (default 2) and ``SEARCHAPP_OPENSEARCH_REPLICAS`` (default 1). Two shards spread the
@@ -27,9 +36,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +53,7 @@ from searchapp.backends.opensearch.bulk import (
     REQUEST_TIMEOUT,
     Action,
     Batch,
+    Outcome,
     cluster_error,
     send,
 )
@@ -67,6 +79,16 @@ BATCH_LOOKUP = 1000
 # A file-records index without its archive index is a dead run's once this old.
 ORPHAN_RECORDS_SECONDS = 60
 PROGRESS_EVERY = 500
+# An archive's first run fills its index as a rebuild does: no replica (copied as files at
+# the end instead of every article written twice) and no refresh until it is full.
+FILLING = "filling"
+# COPIED_AS_FILES: a filled index is flushed (its segments committed) before it gets its
+# replicas: a new replica copies the last commit's files and then replays the operations
+# after it, so without the flush it would index every article again from the translog.
+FILL_SETTINGS = {"number_of_replicas": 0, "refresh_interval": "-1"}
+# Bulk requests out at once, each sent from a thread of its own: the cluster always has
+# the next one to write while the indexer reads and gathers more.
+IN_FLIGHT = 2
 
 
 def update_cluster(client, alias: str, paths: Iterable[Path], rebuild: bool = False,
@@ -89,8 +111,9 @@ def update_cluster(client, alias: str, paths: Iterable[Path], rebuild: bool = Fa
                 raise IndexerError(
                     f"{alias} is an index searchapp did not make (not an alias to one): "
                     "`searchapp index --rebuild` replaces it with an archive")
+            first = current is None
             current = current or _create_first(client, alias)
-            _update(client, current, walk, report, progress, workers)
+            _update(client, alias, current, walk, report, progress, workers, first)
     except TransportError as error:  # ConnectionError and time-outs are TransportErrors
         raise cluster_error(error) from error
     report.seconds = time.perf_counter() - started
@@ -179,19 +202,23 @@ def _new_name(alias: str) -> str:
     return f"{alias}-{datetime.now(timezone.utc):%Y%m%dt%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _meta(alias: str, state: str) -> dict:
-    return {"searchapp": {"alias": alias, "state": state, "host": os.uname().nodename,
-                          "pid": os.getpid(), "heartbeat": files.now_millis()}}
+def _meta(alias: str, state: str, replicas: int | None = None) -> dict:
+    meta = {"alias": alias, "state": state, "host": os.uname().nodename,
+            "pid": os.getpid(), "heartbeat": files.now_millis()}
+    if replicas is not None:
+        meta["replicas"] = replicas  # what a first fill sets back when it ends
+    return {"searchapp": meta}
 
 
 def _create(client, alias: str, name: str, state: str, replicas: int, shards: int,
-            settings: dict | None = None, aliases: dict | None = None) -> None:
+            settings: dict | None = None, aliases: dict | None = None,
+            meta: dict | None = None) -> None:
     """Create a physical index and its file records' index (that one first)."""
     client.indices.create(**WAIT, index=files.files_index(name),
                           body=files.files_index_body(replicas))
     body = index_body(shards, replicas)
     body["settings"]["index"].update(settings or {})
-    body["mappings"] = {**body["mappings"], "_meta": _meta(alias, state)}
+    body["mappings"] = {**body["mappings"], "_meta": meta or _meta(alias, state)}
     if aliases:
         body["aliases"] = aliases
     client.indices.create(**WAIT, index=name, body=body)
@@ -200,12 +227,15 @@ def _create(client, alias: str, name: str, state: str, replicas: int, shards: in
 def _create_first(client, alias: str) -> str:
     """Create the archive's first physical index with the alias; return its name.
 
-    Two first runs at once each create one: the alias then names both for a moment, and
-    the one made later gives way.
+    It is made for filling, as a rebuild's is (no replica, no refresh), and marked
+    "filling" with the replicas it gets when a run over it ends (``_end_filling``). The
+    file records' index has its replicas from the start. Two first runs at once each
+    create one: the alias then names both for a moment, and the one made later gives way.
     """
     shards, replicas = shards_and_replicas()
     name = _new_name(alias)
-    _create(client, alias, name, "live", replicas, shards, aliases={alias: {}})
+    _create(client, alias, name, FILLING, replicas, shards, FILL_SETTINGS,
+            aliases={alias: {}}, meta=_meta(alias, FILLING, replicas))
     winner = sorted(client.indices.get_alias(name=alias))[0]
     if winner != name:
         client.indices.delete(**WAIT, index=[name, files.files_index(name)],
@@ -243,6 +273,11 @@ def _is_dead(meta: dict) -> bool:
     """Tell whether the run that made an index (not behind the alias) is over."""
     if meta.get("state") != "building":
         return True  # a finished index the alias has moved away from
+    return _builder_gone(meta)
+
+
+def _builder_gone(meta: dict) -> bool:
+    """Tell whether the run that last noted its heartbeat in ``meta`` is over."""
     if meta.get("host") == os.uname().nodename and not _process_alive(meta.get("pid")):
         return True
     return files.now_millis() - int(meta.get("heartbeat", 0)) > STALE_SECONDS * 1000
@@ -281,21 +316,63 @@ def _day(millis) -> datetime | None:
 # An update and a rebuild
 
 
-def _update(client, physical: str, walk, report: IndexReport, progress, workers) -> None:
-    """Apply the changes under the run's folders to the archive's physical index."""
+def _update(client, alias: str, physical: str, walk, report: IndexReport, progress,
+            workers, first: bool = False) -> None:
+    """Apply the changes under the run's folders to the archive's physical index.
+
+    ``first``: this run made the archive, and notes while it fills that it is alive.
+    """
     records = files.files_index(physical)
     _require_writable(client, physical)
+    filling = _filling(client, physical)
+    if filling and not first and _builder_gone(filling):
+        _end_filling(client, alias, physical, filling)  # a first run that was killed
+        filling = None
     # Make what a killed run wrote visible to the searches below.
     client.indices.refresh(**WAIT, index=[physical, records])
     indexed = files.read_records(client, records, walk.roots)
     changed, gone = plan_changes(walk, indexed, report)
-    if not (changed or gone):
-        return
-    writer = Writer(client, physical, records, indexed, report, progress)
-    writer.remove(sorted(gone))
-    writer.announce([f for f in changed if f.key not in indexed])
-    writer.write(read_files(changed, workers), changed)
-    writer.finish(walk.roots)
+    if changed or gone:
+        beat = (lambda: _meta(alias, FILLING, filling.get("replicas"))) if first and filling \
+            else None
+        writer = Writer(client, physical, records, indexed, report, progress, beat=beat)
+        try:
+            writer.remove(sorted(gone))
+            writer.announce([f for f in changed if f.key not in indexed])
+            writer.write(read_files(changed, workers), changed)
+            writer.finish(walk.roots)
+        finally:
+            writer.close()
+    if filling:
+        # Any run over a filling archive sets it back when done (the first run, or one
+        # that ran beside it): what it wrote gets its replicas before it returns.
+        _end_filling(client, alias, physical, filling)
+
+
+def _filling(client, physical: str) -> dict | None:
+    """Return the ``_meta`` of an archive being filled by its first run, else None."""
+    mappings = client.indices.get_mapping(**WAIT, index=physical)[physical]["mappings"]
+    meta = (mappings.get("_meta") or {}).get("searchapp") or {}
+    return meta if meta.get("state") == FILLING else None
+
+
+def _end_filling(client, alias: str, physical: str, meta: dict) -> None:
+    """Give a filled archive its replicas and refreshes, and wait for the replicas' copy."""
+    replicas = meta.get("replicas")
+    if not isinstance(replicas, int) or replicas < 0:
+        replicas = shards_and_replicas()[1]
+    client.indices.flush(**WAIT, index=physical)  # see COPIED_AS_FILES
+    client.indices.put_settings(**WAIT, index=physical, body={"index": {
+        "number_of_replicas": replicas, "refresh_interval": None}})
+    client.indices.refresh(**WAIT, index=physical)
+    client.indices.put_mapping(**WAIT, index=physical, body={"_meta": _meta(alias, "live")})
+    # The replicas are copied as files from the full index (not written document by
+    # document as they would be from the start); a run ends with every copy in place, as
+    # a first run always has, unless the copy takes longer than the wait (the cluster
+    # answers 408 then, and goes on copying). Replicas that no node can take (too few
+    # nodes) are not waited for.
+    client.cluster.health(**WAIT, index=physical, wait_for_no_initializing_shards=True,
+                          timeout=f"{REQUEST_TIMEOUT}s", ignore=408)
 
 
 def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> None:
@@ -307,10 +384,14 @@ def _rebuild(client, alias, old, concrete, walk, report, progress, workers) -> N
     try:
         report.unchanged = 0
         writer = Writer(client, name, files.files_index(name), {}, report, progress,
-                        rebuild=alias)
-        writer.write(read_files(walk.found, workers), walk.found)
-        writer.finish(walk.roots)
+                        rebuild=alias, beat=lambda: _meta(alias, "building"))
+        try:
+            writer.write(read_files(walk.found, workers), walk.found)
+            writer.finish(walk.roots)
+        finally:
+            writer.close()
         report.written = True
+        client.indices.flush(**WAIT, index=[name, files.files_index(name)])  # COPIED_AS_FILES
         for index in (name, files.files_index(name)):
             client.indices.put_settings(**WAIT, index=index, body={"index": {
                 "number_of_replicas": replicas, "refresh_interval": None}})
@@ -350,8 +431,10 @@ class Writer:
     """Write files' articles in batches, deletions after them, each file's record last."""
 
     def __init__(self, client, physical: str, records: str, indexed: dict[str, str],
-                 report: IndexReport, progress: Progress | None, rebuild: str | None = None):
+                 report: IndexReport, progress: Progress | None, rebuild: str | None = None,
+                 beat: Callable[[], dict] | None = None):
         self.client = client
+        self.beat = beat
         self.physical = physical
         self.records = records
         self.indexed = indexed
@@ -366,6 +449,8 @@ class Writer:
         self.total_bytes = 0
         self.articles = 0
         self.heartbeat = time.monotonic()
+        self.sent: deque[Request] = deque()  # requests out, oldest first
+        self.stopping = threading.Event()
 
     # What each file needs.
 
@@ -505,10 +590,17 @@ class Writer:
             self._flush()
 
     def _flush(self) -> None:
+        """Send the batch, once fewer than ``IN_FLIGHT`` requests are out."""
         batch, self.batch = self.batch, Batch()
         if not len(batch):
             return
-        for outcome in send(self.client, batch.actions):
+        while len(self.sent) >= IN_FLIGHT:
+            self._answered()
+        self.sent.append(Request(self.client, batch.actions, self.stopping))
+
+    def _answered(self) -> None:
+        """Wait for the oldest request's answer and act on it (here, never in its thread)."""
+        for outcome in self.sent.popleft().outcomes():
             job = outcome.action.tag
             if outcome.conflict:
                 self._refuse(job, outcome.action.id)
@@ -519,9 +611,17 @@ class Writer:
         self._beat()
 
     def _drain(self) -> None:
-        """Send everything queued, records that became due included."""
-        while len(self.batch):
-            self._flush()
+        """Send everything queued and wait for every answer, records that became due
+        included."""
+        while len(self.batch) or self.sent:
+            if len(self.batch):
+                self._flush()
+            else:
+                self._answered()
+
+    def close(self) -> None:
+        """Stop the requests still out from retrying (a run that failed)."""
+        self.stopping.set()
 
     def _refuse(self, job: FileJob, article_id: str) -> None:
         """Note an id another file (of another run) holds, unless it is this file's own."""
@@ -551,11 +651,40 @@ class Writer:
             self.progress(done, self.total_bytes, self.articles)
 
     def _beat(self) -> None:
-        """Note in a rebuild's index, now and then, that its builder is alive."""
-        if self.rebuild and time.monotonic() - self.heartbeat > HEARTBEAT_SECONDS:
+        """Note in an index being built or filled, now and then, that its builder is alive."""
+        if self.beat and time.monotonic() - self.heartbeat > HEARTBEAT_SECONDS:
             self.heartbeat = time.monotonic()
             self.client.indices.put_mapping(**WAIT, index=self.physical,
-                                            body={"_meta": _meta(self.rebuild, "building")})
+                                            body={"_meta": self.beat()})
+
+
+class Request:
+    """One bulk request, sent from a thread of its own so that the indexer reads on."""
+
+    def __init__(self, client, actions: list[Action], stopping: threading.Event):
+        self.actions = actions
+        self.stopping = stopping
+        self.answer: list[Outcome] | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._send, args=(client,), daemon=True)
+        self.thread.start()
+
+    def outcomes(self) -> list[Outcome]:
+        """Return each action's outcome; raise what sending raised."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+    def _send(self, client) -> None:
+        try:
+            self.answer = send(client, self.actions, sleep=self._pause)
+        except BaseException as error:  # noqa: BLE001 - raised in the indexer's thread
+            self.error = error
+
+    def _pause(self, seconds: float) -> None:
+        if self.stopping.wait(seconds):
+            raise IndexerError("stopped: another request of the run failed")
 
 
 class FileJob:

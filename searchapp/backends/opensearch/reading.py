@@ -3,20 +3,23 @@
 Reading, cleaning, the near-duplicate signature and JSON encoding cost far more than the
 cluster's own work, so a large batch of files is read by several processes: JSON Lines
 exports line by line between them, other files whole. Each file's results come back in
-the order of its lines, so ids taken twice are settled exactly as one process would.
+the order of its lines, so ids taken twice are settled exactly as one process would, and
+as they are read: the indexer sends a file's first articles while the workers read on.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import json
+import pickle
+import queue
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from operator import itemgetter
 
 from searchapp import duplicates
 from searchapp.articles import Article, Skip, SourceFile, file_kind, read_articles
@@ -31,8 +34,12 @@ PARALLEL_MIN_BYTES = 2 * 2**20
 SHARE_MIN_BYTES = 256 * 1024
 # Small files go to a worker in groups of about this many bytes.
 GROUP_BYTES = 512 * 1024
-# Tasks handed out ahead of the one being waited for, per worker.
-AHEAD = 2
+# A worker sends its items back this many at a time, and may be this many chunks ahead of
+# the indexer, so reading goes on while the indexer waits for the cluster.
+CHUNK_ITEMS = 200
+CHUNKS_AHEAD = 16
+# How often a wait for a worker checks that it is still alive.
+WAIT_SECONDS = 1.0
 # The words the index counts in a body (the analyser's, without stemming).
 WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
 STOPS = frozenset(word for word in STOP_WORDS if len(word) > 1)  # one-letter words go anyway
@@ -137,43 +144,110 @@ def _tasks(changed: list[SourceFile], workers: int) -> list[list[tuple]]:
     return tasks
 
 
-def _read_task(task: list[tuple]) -> list[tuple[int, list]]:
-    """Read one task's files or shares (in a worker process)."""
-    return [(number, list(read_part(source, share))) for number, source, share in task]
-
-
 def _read_in_parallel(changed: list[SourceFile], workers: int) -> Iterator[FileRead]:
-    """Read the files in ``workers`` processes and yield them whole, in order."""
-    tasks = iter(_tasks(changed, workers))
-    pending: deque = deque()
-    current: FileRead | None = None
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    """Read the files in ``workers`` processes and yield them in order, each file's items
+    arriving while its later lines are still being read."""
+    tasks = _tasks(changed, workers)
+    context = get_context("spawn")
+    readers = [_Reader(context) for _ in range(workers)]
+    for number, task in enumerate(tasks):
+        readers[number % workers].tasks.put(task)
     try:
-        for task in tasks:
-            pending.append(pool.submit(_read_task, task))
-            if len(pending) >= workers * AHEAD:
-                break
-        while pending:
-            results = pending.popleft().result()
-            for task in tasks:  # one more in place of the one done
-                pending.append(pool.submit(_read_task, task))
-                break
-            for number, items in results:
-                if current is not None and current.number != number:
-                    yield _in_line_order(current)
-                    current = None
-                if current is None:
-                    current = FileRead(number, changed[number], [])
-                current.items.extend(items)
-        if current is not None:
-            yield _in_line_order(current)
-    except BrokenProcessPool as error:
-        raise IndexerError(f"a reading worker process died ({error}); articles written so "
-                           "far stay, and the next run does their files again") from error
+        for reader in readers:
+            reader.start()
+        at = 0
+        while at < len(tasks):
+            number, source, share = tasks[at][0]
+            if share[1] > 1:
+                # An export shared line by line: its shares are the next `workers` tasks,
+                # one in each reader, each in line order; merged, the lines are in order.
+                shares = [readers[(at + k) % workers].items(number) for k in range(workers)]
+                items = heapq.merge(*shares, key=itemgetter(0))
+                yield FileRead(number, source, items)
+                deque(items, maxlen=0)  # whatever the caller left
+                at += workers
+                continue
+            reader = readers[at % workers]
+            for number, source, _ in tasks[at]:
+                items = reader.items(number)
+                yield FileRead(number, source, items)
+                deque(items, maxlen=0)
+            at += 1
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for reader in readers:
+            reader.stop()
 
 
-def _in_line_order(read: FileRead) -> FileRead:
-    read.items.sort(key=lambda item: item[0])
-    return read
+class _Reader:
+    """A worker process reading its tasks in order, its items sent back in chunks; it may
+    be at most ``CHUNKS_AHEAD`` chunks ahead of the indexer."""
+
+    def __init__(self, context):
+        self.tasks = context.Queue()
+        self.results = context.Queue(CHUNKS_AHEAD)
+        self.process = context.Process(target=_serve, args=(self.tasks, self.results),
+                                       daemon=True)
+
+    def start(self) -> None:
+        self.tasks.put(None)  # no task after those given
+        self.process.start()
+
+    def items(self, number: int) -> Iterator[tuple[int, Entry | Skip]]:
+        """Yield the items of file ``number``, the next file this reader sends."""
+        while True:
+            kind, sent, payload = self._next()
+            if kind == "error":
+                raise payload
+            if sent != number:
+                raise RuntimeError(f"reading worker sent file {sent}, expected {number}")
+            if kind == "done":
+                return
+            yield from payload
+
+    def _next(self) -> tuple:
+        while True:
+            try:
+                return self.results.get(timeout=WAIT_SECONDS)
+            except queue.Empty:
+                if self.process.exitcode is not None:
+                    raise IndexerError(
+                        f"a reading worker process died (exit code {self.process.exitcode}); "
+                        "articles written so far stay, and the next run does their files "
+                        "again") from None
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        if self.process.pid is not None:
+            self.process.join(WAIT_SECONDS)
+        for channel in (self.tasks, self.results):
+            channel.cancel_join_thread()
+            channel.close()
+
+
+def _serve(tasks, results) -> None:
+    """Read tasks until there are none left (in a worker process)."""
+    while (task := tasks.get()) is not None:
+        for number, source, share in task:
+            chunk: list = []
+            try:
+                for item in read_part(source, share):
+                    chunk.append(item)
+                    if len(chunk) >= CHUNK_ITEMS:
+                        results.put(("items", number, chunk))
+                        chunk = []
+            except BaseException as error:  # noqa: BLE001 - the indexer raises it
+                results.put(("error", number, _sendable(error)))
+                return
+            if chunk:
+                results.put(("items", number, chunk))
+            results.put(("done", number, None))
+
+
+def _sendable(error: BaseException) -> BaseException:
+    """Return ``error`` if it survives pickling, else an ``IndexerError`` saying what it was."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return IndexerError(f"a reading worker failed: {error!r}")
+    return error
