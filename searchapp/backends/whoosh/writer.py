@@ -30,12 +30,10 @@ import struct
 import zlib
 from array import array
 from collections import Counter
-from hashlib import md5
 from operator import itemgetter, sub
 from pickle import dumps
 
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
-from whoosh.filedb.filetables import md5_hash
 from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -336,11 +334,10 @@ def _term_blocks(held: tuple[array, array, list], lengths: array | None,
         else:
             mini_weights = tuple(weights)
         if fixed_size is None:
-            mini_values = tuple(values) if all(values) else tuple(filter(None, values))
+            mini_values = tuple(filter(None, values))
         else:
             mini_values = None if fixed_size == 0 else b"".join(values)
-        deltas = (docnums[0], *map(sub, docnums[1:], docnums)) if len(docnums) > 1 else (
-            docnums[0],)
+        deltas = (docnums[0], *map(sub, docnums[1:], docnums))
         data = dumps((deltas, mini_weights, mini_values), 2)
         packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
         if packed:
@@ -364,15 +361,13 @@ def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
         raise ValueError(f"Keys must increase: {tindex.lastkey!r}..{entries[0][0]!r}")
     dbfile, buckets, index = tindex.dbfile, tindex.buckets, tindex.index
     hashfn = tindex.hashfn
-    fast_hash = hashfn is md5_hash
     position = dbfile.tell()
     chunks = []
     for key, value in entries:
         index.append(position)
         record = _KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
         chunks.append(record)
-        # Whoosh's md5_hash, the words file's: the low 32 bits of the key's MD5.
-        code = int.from_bytes(md5(key).digest()[-4:], "big") if fast_hash else hashfn(key)
+        code = hashfn(key)
         buckets[code & 255].append((code, position))
         position += len(record)
     dbfile.write(b"".join(chunks))
