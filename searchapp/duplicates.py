@@ -20,6 +20,7 @@ import re
 import sys
 import zlib
 from array import array
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -234,11 +235,36 @@ def _shared_bands(items: list, numbers: list[int], part: slice,
     for place in compress(count(), map(repeated.__contains__, bands)):
         sharers.setdefault(bands[place], []).append(numbers[place // per_article])
     shared: dict[int, list[int]] = {}
+    days = [day for _, _, day in items]
     for band, having in sharers.items():
-        if among is None or not among.isdisjoint(having):
-            for n in having:
-                shared.setdefault(n, []).append(band)
+        if among is None:
+            having = _dated_near(having, having, days)
+        elif among.isdisjoint(having):
+            continue
+        else:  # flashes meet all that have the band, the others meet flashes
+            flashes = [n for n in having if n in among]
+            having = (_dated_near([n for n in having if n not in among], flashes, days)
+                      + _dated_near(flashes, having, days))
+        for n in having:
+            shared.setdefault(n, []).append(band)
     return shared
+
+
+def _dated_near(numbers: list[int], others: list[int], days: list) -> list[int]:
+    """Return those of ``numbers`` dated within ``MAX_DAYS_APART`` of one of ``others``
+    (undated: of an undated one) other than themselves."""
+    if len(numbers) == 2 and numbers is others:  # most bands are shared by two
+        first, second = days[numbers[0]], days[numbers[1]]
+        near = (first is None if second is None else
+                first is not None and abs(first - second) <= MAX_DAYS_APART)
+        return numbers if near else []
+    dated = sorted(days[n] for n in others if days[n] is not None)
+    undated = len(others) - len(dated)
+    others = set(others)
+    return [n for n in numbers if (undated if days[n] is None else
+                                   bisect_right(dated, days[n] + MAX_DAYS_APART)
+                                   - bisect_left(dated, days[n] - MAX_DAYS_APART))
+            > (n in others)]
 
 
 def _placed_bands(items: list, numbers: list[int], part: slice) -> list[int]:

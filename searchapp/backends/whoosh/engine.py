@@ -97,6 +97,9 @@ class Segment:
     # The segment's words, unstemmed and sorted, read when a correction first needs them:
     # Whoosh's own walk over the term file reads it a few bytes at a time.
     words: list[str] | None = None
+    # The articles' near-duplicate signatures, one after another, read when folding
+    # copies first needs them (only for a small segment: see archive._signatures).
+    signatures: bytes | None = None
 
 
 @dataclass
