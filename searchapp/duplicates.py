@@ -177,7 +177,7 @@ def _homes(items: list[tuple[Hashable, bytes, int | None]]) -> dict[int, int]:
             (flashes if sig.startswith(_NO_BODY) else stories).append(n)
     # Most results share no band with any other: the bands seen more than once are found
     # for the whole list at once, and only the results that have one are compared one by
-    # one (the Reuters-21578 queries' grouping took 3.0 ms a query before, 0.9 after).
+    # one (grouping the Reuters-21578 speed queries' results: 1.9 ms a query before, 1.1).
     body_bands = _shared_bands(items, stories, _BODY)
     headline_bands = (_shared_bands(items, sorted(stories + flashes), _HEADLINE, set(flashes))
                       if flashes else {})
@@ -214,7 +214,8 @@ def _homes(items: list[tuple[Hashable, bytes, int | None]]) -> dict[int, int]:
 
 _BAND_BYTES = BAND_BINS * BIN_BYTES
 _NO_BODY = bytes(BODY_BYTES)
-# A band as an 8-byte number: its place in the signature, and its bins in the low bytes.
+# A band as an 8-byte number: its place in the signature, and its bins (up to 4 bytes) in
+# the low bytes.
 _PLACES = array("Q", [place << 32 for place in range(SIGNATURE_BYTES // _BAND_BYTES)]).tobytes()
 _BINS_AT = 0 if sys.byteorder == "little" else 8 - _BAND_BYTES
 _EMPTY_BANDS = array("Q", _PLACES).tolist()
