@@ -150,8 +150,11 @@ def test_group_copies_folds_planted_copies_flashes_and_reruns_a_day_apart():
 
 
 @pytest.mark.whoosh_only  # how the Whoosh archive reads its signature column
-def test_signatures_and_days_read_for_folding_are_those_whoosh_stores(tmp_path):
+@pytest.mark.parametrize("kept_bytes", [0, 2**21])  # read one by one, or kept in memory
+def test_signatures_and_days_read_for_folding_are_those_whoosh_stores(tmp_path, monkeypatch,
+                                                                      kept_bytes):
     from searchapp.backends.whoosh import WhooshArchive
+    from searchapp.backends.whoosh import archive as whoosh_archive
     from searchapp.backends.whoosh.archive import _column_file, _day, _signed
     from searchapp.backends.whoosh.engine import UNDATED_KEY
     from searchapp.backends.whoosh.indexing import update_index
@@ -165,6 +168,7 @@ def test_signatures_and_days_read_for_folding_are_those_whoosh_stores(tmp_path):
             "\n".join(json.dumps(r) for r in records[part * 20:][:20]), encoding="utf-8")
         update_index([tmp_path / f"wire{n}.jsonl" for n in range(part + 1)],
                      tmp_path / "index")
+    monkeypatch.setattr(whoosh_archive, "MAX_KEPT_SIGNATURE_BYTES", kept_bytes)
     archive = WhooshArchive(tmp_path / "index")
     searcher = archive._searcher()
     leaves = archive._leaves(searcher)
@@ -181,3 +185,4 @@ def test_signatures_and_days_read_for_folding_are_those_whoosh_stores(tmp_path):
         key = leaf.segment.dates[docnum - leaf.offset]
         assert day == (_day(key).toordinal() if key < UNDATED_KEY else None)
     assert sum(day is None for _, _, day in signed) > 0
+    assert all((leaf.segment.signatures is not None) == bool(kept_bytes) for leaf in leaves)

@@ -685,7 +685,7 @@ def _signatures(leaf: Leaf, docnums: list[int]) -> list[bytes]:
         return [kept[docnum * size:(docnum + 1) * size] if docnum < stored else column[docnum]
                 for docnum in docnums]
     # Whoosh reads a value through four layers of file objects that seek and read; one
-    # read at the value's place (thread-safe: no file position) costs a quarter of that.
+    # read at the value's place (thread-safe: no file position) costs a quarter as much.
     return [os.pread(fileno, size, start + docnum * size) if docnum < stored
             else column[docnum] for docnum in docnums]
 
