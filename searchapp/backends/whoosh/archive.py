@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -98,6 +99,8 @@ SEARCH_SECONDS = 2.0
 HEALTH_SECONDS = 5.0
 # Segments whose columns an Archive keeps read; more means the index was rewritten.
 MAX_CACHED_SEGMENTS = 64
+# States of the index (sets of segments) whose timeline totals an Archive keeps.
+MAX_CACHED_STATES = 8
 # The date field, to turn its column's keys back into dates.
 DATE_FIELD = make_schema()["date"]
 RELATED_ARTICLES = 5
@@ -161,7 +164,7 @@ class WhooshArchive(Archive):
         # The articles of each segment per day, for the timeline: id(segment) -> counts.
         self._days: dict[int, tuple[Segment, Counter]] = {}
         # The archive's articles per period, for each set of segments and unit.
-        self._periods: dict[tuple[int, ...], tuple[tuple[Segment, ...], dict[str, Counter]]] = {}
+        self._periods: dict[tuple[int, ...], tuple[tuple, dict[str, Counter]]] = {}
 
     def damage(self) -> str | None:
         """Return why the index cannot be read, or None when it reads well (or is absent).
@@ -547,13 +550,15 @@ class WhooshArchive(Archive):
         Adding up the archive's days for every search took a third of the timeline's
         time on 1M headlines (3,500 days), and the days of each segment a further tenth.
         """
-        segments = tuple(leaf.segment for leaf in self._leaves(searcher))
+        segments = [leaf.segment for leaf in self._leaves(searcher)]
         key = tuple(map(id, segments))
         cached = self._periods.get(key)
-        if cached is None or any(a is not b for a, b in zip(cached[0], segments, strict=True)):
-            cached = (segments, {})
+        # Weak references: an index state gone by keeps none of its segments in memory.
+        if cached is None or any(ref() is not segment
+                                 for ref, segment in zip(cached[0], segments, strict=True)):
+            cached = (tuple(map(weakref.ref, segments)), {})
             with self._lock:
-                if len(self._periods) >= MAX_CACHED_SEGMENTS:
+                if len(self._periods) >= MAX_CACHED_STATES:
                     self._periods.clear()
                 self._periods[key] = cached
         by_unit = cached[1]
