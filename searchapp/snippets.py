@@ -47,7 +47,7 @@ _ABBREVIATIONS = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Co", "Inc", "Corp"
                   "Dec")
 # A sentence ends at punctuation or a blank line. The pattern starts with one set of
 # characters, so the search skips along the text in C to the next of them (a pattern
-# that starts with a choice is tried at every character: a third slower over Reuters).
+# that starts with a choice is tried at every character: a quarter slower on prose).
 _SENTENCE_END = re.compile(
     r"[.!?\n](?:(?<=[.!?])(?<!\b[A-Z][.!?])"
     + "".join(rf"(?<!\b{word}[.!?])" for word in _ABBREVIATIONS)
@@ -238,7 +238,7 @@ def _starting_with(initials: frozenset[str]) -> re.Pattern:
     first = "".join(map(re.escape, ascii_letters)) + r"\x80-\U0010ffff"
     # The first letter is matched first, so the search skips in C to the next letter
     # that may start a word; the look-behinds then check that it starts one. (Looking
-    # behind first tried them at every character: half the time of marking a snippet.)
+    # behind first tried them at every character: a third of the time more.)
     return re.compile(rf"[{first}](?<=\w)(?<!\w.)(?<!\w\..)\w*(?:\.?\w+)*", re.DOTALL)
 
 
@@ -328,8 +328,9 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 # What a sentence end (``_SENTENCE_END``) starts with: found with str.find, which
-# skips along the text some twenty times faster than the pattern's search, and the
-# pattern is tried only there. Sentences cost a third of a snippet before.
+# skips along the text hundreds of times faster than the pattern's search (0.06 against
+# 29 ns a character), and the pattern is tried only there. Looking for sentences with
+# the pattern alone took a quarter of a snippet's time.
 _SENTENCE_MARKS = ".!?\n"
 
 
