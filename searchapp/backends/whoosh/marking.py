@@ -41,8 +41,8 @@ def _analyser(analyzer):
 
     The indexer's own analyzer shares one cache; an index built with another analyzer
     is read with its own. Which it is, is remembered for each analyzer object (one per
-    searcher): comparing two analyzers compares their maps of accents, 60 µs, which
-    was a third of working out what to mark.
+    searcher): comparing two analyzers compares their maps of accents, which took
+    three quarters of the time of working out what to mark (0.24 ms a search; 0.07 now).
     """
     known = _ANALYSERS.get(id(analyzer))
     if known is not None and known[0] is analyzer:
