@@ -459,6 +459,18 @@ def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch
     assert ids(Archive(tmp_path / "ix").search("general")) == ["strike"]
 
 
+@pytest.mark.whoosh_only  # a Whoosh index with another analyzer
+def test_an_index_built_with_another_stemmer_is_marked_with_it(tmp_path, monkeypatch):
+    folder = write_articles(tmp_path / "a", {"strike.txt": "Strike\n\nThe general strike ended."})
+    monkeypatch.setattr(indexing, "ANALYZER", StemmingAnalyzer())  # Porter's "gener"
+    update_index([folder], tmp_path / "ix")
+    monkeypatch.undo()
+    archive = Archive(tmp_path / "ix")
+    for _ in range(2):  # the second time with what the first remembered of the analyzer
+        assert archive.search("generals").hits[0].snippet == (
+            "The <mark>general</mark> strike ended.")
+
+
 @pytest.mark.parametrize("query", ["author:smith", 'author:"anna smith"', "by:smith",
                                    'headline:"spa town"', "caption:vineyard", "caption:vine*"])
 def test_a_word_or_phrase_in_one_named_field_is_found_there(tmp_path, query, make_archive):

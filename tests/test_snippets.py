@@ -143,3 +143,30 @@ def test_the_lead_of_a_huge_article_is_short_and_cut_at_a_word():
     shown = lead(text)
     assert shown.endswith(" …") and len(shown) <= SNIPPET_CHARS + 2
     assert set(shown[:-2].split()) <= set(text.split()[:100])
+
+
+SENTENCE_FILLER = "Nothing happened in the city that day at all, officials said. " * 4
+
+
+@pytest.mark.parametrize("sentence, shown", [
+    ('He said: "The U.S. Treasury and Mr. Baker agreed on rates." ',
+     'He said: "The U.S. Treasury and Mr. Baker agreed on rates."'),
+    ("Prices (in Jan. and Feb.) rose at No. 2 Treasury Inc. plants! ",
+     "Prices (in Jan. and Feb.) rose at No. 2 Treasury Inc. plants!"),
+    ("Was the Treasury right? ", "Was the Treasury right?"),
+    ("Bond market\n\nThe Treasury sold notes on Monday\n\n", "The Treasury sold notes on Monday"),
+])
+def test_the_sentence_shown_runs_from_its_start_to_its_end(sentence, shown):
+    """Initials, abbreviations and quotes do not end a sentence; a blank line does."""
+    marked = snippet(SENTENCE_FILLER + sentence + SENTENCE_FILLER, matches("treasury"))
+    assert plain(marked) == f"{ELLIPSIS} {shown} {ELLIPSIS}"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("U.S.-Japan trade", "U.S.-<mark>Japan</mark> trade"),
+    ("The Japan.Inc story", ""),  # one word, as the index reads it: no match
+    ("Tokyo.Japan talks", ""),
+    ("_japan and 1japan; japan.", "_japan and 1japan; <mark>japan</mark>."),
+])
+def test_only_whole_words_are_marked_next_to_full_stops_and_digits(text, expected):
+    assert snippet(text, matches("japan")) == expected

@@ -89,3 +89,22 @@ def test_a_month_link_leads_to_a_timeline_of_days(timeline_index):
     assert len(bars) == 31
     assert bars[1]["aria-label"] == "March 2, 1987: 1 matching article of 2 (50.0%)"
     assert "per day" in page.select_one(".timeline figcaption").get_text()
+
+
+@pytest.mark.whoosh_only  # OpenSearch counts its totals again only every TOTALS_SECONDS
+def test_the_archives_totals_follow_the_index_as_it_changes(timeline_index, tmp_path):
+    archive = timeline_index.open()
+    march = {"date_from": date(1987, 3, 1), "date_to": date(1987, 3, 31)}
+    assert [p.total for p in archive.search("wheat").timeline] == [8, 1, 0, 2]
+    assert {p.label: p.total for p in archive.search("wheat", **march).timeline}[
+        "1987-03-09"] == 0
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "may.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        _record(30, "1987-05-04", "coffee"), _record(31, "1987-05-05", "coffee"),
+        _record(32, "1987-03-09", "coffee")]), encoding="utf-8")
+    timeline_index.update([more])
+    # The same archive, still open, counts the new articles in their months and days.
+    assert [p.total for p in archive.search("wheat").timeline] == [9, 1, 2, 2]
+    assert {p.label: p.total for p in archive.search("wheat", **march).timeline}[
+        "1987-03-09"] == 1

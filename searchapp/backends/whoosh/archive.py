@@ -17,10 +17,12 @@ import os
 import re
 import threading
 import time
+import weakref
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 from whoosh import query as wq
@@ -103,6 +105,8 @@ MAX_CACHED_SEGMENTS = 64
 # take up to this much (about 22,000 articles: Reuters-21578 whole); a larger segment's
 # are read article by article, to hold no more memory for a large archive.
 MAX_KEPT_SIGNATURE_BYTES = 2 * 1024 * 1024
+# States of the index (sets of segments) whose timeline totals an Archive keeps.
+MAX_CACHED_STATES = 8
 # The date field, to turn its column's keys back into dates.
 DATE_FIELD = make_schema()["date"]
 # Keys of the date column in a day (microseconds).
@@ -167,6 +171,8 @@ class WhooshArchive(Archive):
         self._failure: tuple[tuple, str] | None = None
         # The articles of each segment per day, for the timeline: id(segment) -> counts.
         self._days: dict[int, tuple[Segment, Counter]] = {}
+        # The archive's articles per period, for each set of segments and unit.
+        self._periods: dict[tuple[int, ...], tuple[tuple, dict[str, Counter]]] = {}
 
     def damage(self) -> str | None:
         """Return why the index cannot be read, or None when it reads well (or is absent).
@@ -322,8 +328,8 @@ class WhooshArchive(Archive):
             results.hits = [_hit(searcher, docnum, score, marks, snippets, copies,
                                  partial=matched is not None and docnum not in matched)
                             for docnum, score, copies in best]
-            results.timeline = _timeline(matches, self._archive_days(searcher), date_from,
-                                         date_to)
+            results.timeline = _timeline(
+                matches, functools.partial(self._archive_periods, searcher), date_from, date_to)
             results.complete = not run.expired
             if results.complete:
                 results.suggestion = self._suggest(searcher, parsed, text, results, run)
@@ -545,6 +551,33 @@ class WhooshArchive(Archive):
             matches.append((leaf, scores))
         return matches
 
+    def _archive_periods(self, searcher, unit: str) -> Counter:
+        """Return how many articles the archive holds per year, month or day (``unit``),
+        worked out once per state of the index.
+
+        They were added up from each segment's days (3,500 of them in the 1M headlines)
+        for every search: with that, the timeline took 6.5-7.2 ms CPU a search there,
+        3.1 now.
+        """
+        segments = [leaf.segment for leaf in self._leaves(searcher)]
+        key = tuple(map(id, segments))
+        cached = self._periods.get(key)
+        # Weak references: an index state gone by keeps none of its segments in memory.
+        if cached is None or any(ref() is not segment
+                                 for ref, segment in zip(cached[0], segments, strict=True)):
+            cached = (tuple(map(weakref.ref, segments)), {})
+            with self._lock:
+                if len(self._periods) >= MAX_CACHED_STATES:
+                    self._periods.clear()
+                self._periods[key] = cached
+        by_unit = cached[1]
+        if unit not in by_unit:
+            totals: Counter = Counter()
+            for day, count in self._archive_days(searcher).items():
+                totals[period_start(day, unit)] += count
+            by_unit[unit] = totals
+        return by_unit[unit]
+
     def _archive_days(self, searcher) -> Counter:
         """Return how many articles the archive holds per day (read once per segment)."""
         days: Counter = Counter()
@@ -592,25 +625,24 @@ def _read_last_word_as_prefix(parsed: ParsedQuery, text: str) -> None:
         last.kind = "prefix"
 
 
-def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
+def _timeline(matches: list[tuple[Leaf, ranking.Scores]],
+              archive_periods: Callable[[str], Counter],
               date_from: date | None = None, date_to: date | None = None) -> list[Period]:
     """Count matches per year, per month when they span a short time, per day within a
-    month (or a date filter of a few weeks), with the archive's articles per period."""
-    dates: Counter = Counter()
+    month (or a date filter of a few weeks), with the archive's articles per period
+    (``archive_periods(unit)``)."""
+    keys: Counter = Counter()
     for leaf, scores in matches:
-        dates.update(map(leaf.segment.dates.__getitem__, scores))
-    days = Counter()
-    for key, count in dates.items():
-        if key < UNDATED_KEY:
-            days[_day(key)] += count
-    if not days:
+        keys.update(_date_keys_of(leaf.segment.dates, scores))
+    dated = [key for key in keys if key < UNDATED_KEY]
+    if not dated:
         return []
-    first, last = min(days), max(days)
-    first, last, unit = timeline_span(first, last, date_from, date_to)
-    counts, totals = Counter(), Counter()
-    for source, target in ((days, counts), (archive_days, totals)):
-        for day, count in source.items():
-            target[period_start(day, unit)] += count
+    # Keys grow with the date, so the first and last keys are the first and last days.
+    first, last, unit = timeline_span(_day(min(dated)), _day(max(dated)), date_from, date_to)
+    counts: Counter = Counter()
+    for key in dated:
+        counts[_period_of(key, unit)] += keys[key]
+    totals = archive_periods(unit)
     periods = []
     start = period_start(first, unit)
     while start <= last:
@@ -620,6 +652,18 @@ def _timeline(matches: list[tuple[Leaf, ranking.Scores]], archive_days: Counter,
         periods.append(Period(label, start, end, counts[start], totals[start]))
         start = end + timedelta(days=1)
     return periods
+
+
+def _date_keys_of(dates, docnums) -> Iterable[int]:
+    """Return the date keys of some articles of a segment."""
+    # One itemgetter call takes them all: a third less time than a map on 1M headlines.
+    return itemgetter(*docnums)(dates) if len(docnums) > 1 else [dates[d] for d in docnums]
+
+
+@functools.lru_cache(maxsize=100_000)
+def _period_of(key: int, unit: str) -> date:
+    """Return the first day of the period (``unit``) of a raw date-column key."""
+    return period_start(_day(key), unit)
 
 
 
