@@ -47,7 +47,7 @@ CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
 # Words whose article counts a searcher remembers (``word_frequency``).
 MAX_CACHED_FREQUENCIES = 50_000
 # Words a segment's reader remembers the look-up of (``_term_info``).
-MAX_CACHED_TERMS = 20_000
+MAX_CACHED_TERMS = 10_000
 # A block of postings: its length (negative for a term's last block), then the pickle of
 # its info, then its data (``whoosh3.W3LeafMatcher._goto``).
 BLOCK_LENGTH = struct.Struct("!i")
