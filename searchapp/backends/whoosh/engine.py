@@ -163,12 +163,18 @@ class Run:
             self._idf[text] = _idf(self.searcher, text)
         return self._idf[text]
 
-    def norms(self, field_name: str, weight: float) -> list[float]:
-        return _length_norms(weight, self.searcher.get_parent().avg_field_length(field_name))
+    def norms(self, field_name: str, weight: float) -> np.ndarray:
+        # The average is remembered by the searcher, which sees one state of the index:
+        # Whoosh adds up every segment's total length each time it is asked.
+        parent = self.searcher.get_parent()
+        averages = parent.__dict__.setdefault("_searchapp_average_lengths", {})
+        if field_name not in averages:
+            averages[field_name] = parent.avg_field_length(field_name)
+        return _length_norms(weight, averages[field_name])
 
 
 @functools.lru_cache(maxsize=64)
-def _length_norms(weight: float, average_length: float) -> list[float]:
+def _length_norms(weight: float, average_length: float) -> np.ndarray:
     """A field's length normalisation for each length code (averages change on commits)."""
     return ranking.length_norms(weight, average_length, BM25_B, CODED_LENGTHS)
 
