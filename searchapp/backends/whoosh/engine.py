@@ -151,7 +151,7 @@ class Run:
 
     def counted(self, parts: list[wq.Query], leaf: Leaf) -> tuple[ranking.Matches, np.ndarray]:
         """Return the sum of ``parts``' scores and how many of them match, per article of
-        ``leaf``: worked out once for this run, folding in one part at a time."""
+        ``leaf``: worked out once for this run."""
         key = (tuple(map(id, parts)), leaf.offset)
         if key not in self._counted:
             self._counted[key] = ranking.count_matches(
