@@ -46,8 +46,6 @@ SEARCHABLE_FIELDS = sorted(set(FIELD_WEIGHTS) | set(FIELD_ALIASES.values()))
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
 # Words whose article counts a searcher remembers (``word_frequency``).
 MAX_CACHED_FREQUENCIES = 50_000
-# Words a segment's reader remembers the look-up of (``_term_info``).
-MAX_CACHED_TERMS = 10_000
 # A block of postings: its length (negative for a term's last block), then the pickle of
 # its info, then its data (``whoosh3.W3LeafMatcher._goto``).
 BLOCK_LENGTH = struct.Struct("!i")
@@ -142,6 +140,8 @@ class Run:
         self.expired = False
         self.postings = 0
         self._idf: dict[str, float] = {}
+        # Each term's look-up in a segment's word table: (reader, field, term) -> info.
+        self.term_infos: dict[tuple, object] = {}
         self._counted: dict[tuple, tuple[ranking.Matches, np.ndarray]] = {}
 
     def out_of_time(self) -> bool:
@@ -265,7 +265,7 @@ def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int
     shifts: dict[bytes, list[int]] = {}  # a word's offsets in the phrase (more if repeated)
     for word, offset in zip(words, offsets, strict=True):
         shifts.setdefault(field.to_bytes(word), []).append(offset)
-    infos = {term: _term_info(reader, field_name, term) for term in shifts}
+    infos = {term: _term_info(reader, field_name, term, run) for term in shifts}
     if any(info is None for info in infos.values()):
         return {}
     order = sorted(shifts, key=lambda term: infos[term].doc_frequency())
@@ -313,9 +313,9 @@ def _frequency_arrays(reader, field_name: str, btext: bytes, run: Run
 
     Deleted articles are included; the caller drops them once for the whole query.
     """
-    postings = _postings_bytes(reader, field_name, btext)
+    postings = _postings_bytes(reader, field_name, btext, run)
     if postings is None:
-        matcher = _leaf_matcher(reader, field_name, btext)
+        matcher = _leaf_matcher(reader, field_name, btext, run)
         ids, counts = [], []
         while matcher is not None and matcher.is_active():
             ids.append(matcher.id())
@@ -349,14 +349,14 @@ def _postings(reader, field_name: str, btext: bytes, run: Run):
 
     Deleted articles are included; the caller drops them once for the whole query.
     """
-    postings = _postings_bytes(reader, field_name, btext, positions=True)
+    postings = _postings_bytes(reader, field_name, btext, run, positions=True)
     if postings is not None:
         for count, _, data, compressed in _blocks(postings):
             ids, values = _positions(zlib.decompress(data) if compressed else data)
             run.postings += count
             yield ids, values
         return
-    matcher = _leaf_matcher(reader, field_name, btext)
+    matcher = _leaf_matcher(reader, field_name, btext, run)
     while matcher is not None and matcher.is_active():
         run.postings += 1
         yield (matcher.id(),), (matcher.value(),)
@@ -366,7 +366,7 @@ def _postings(reader, field_name: str, btext: bytes, run: Run):
 def _wanted_postings(reader, field_name: str, btext: bytes, wanted: list[int], run: Run):
     """Yield (article number, encoded positions) of a term for the sorted ``wanted``
     articles only, skipping unread the blocks of postings that hold none of them."""
-    postings = _postings_bytes(reader, field_name, btext, positions=True)
+    postings = _postings_bytes(reader, field_name, btext, run, positions=True)
     if postings is None:
         keep = set(wanted)
         for ids, values in _postings(reader, field_name, btext, run):
@@ -394,7 +394,8 @@ def _blocks(postings: bytes):
     if not postings:  # the segment has no such term
         return
     if postings[:len(whoosh3.WHOOSH3_HEADER_MAGIC)] != whoosh3.WHOOSH3_HEADER_MAGIC:
-        raise whoosh_index.IndexError("a term's postings do not start as postings do")
+        # Whoosh's own words for it (W3LeafMatcher._read_header).
+        raise whoosh_index.IndexError(f"Block tag error {postings[:4]!r}")
     stream = io.BytesIO(postings)
     position = len(whoosh3.WHOOSH3_HEADER_MAGIC)
     last = False
@@ -456,35 +457,33 @@ def _unpacked_head(data: bytes) -> bytes:
     return head
 
 
-def _leaf_matcher(reader, field_name: str, btext: bytes):
+def _leaf_matcher(reader, field_name: str, btext: bytes, run: Run):
     """Return a matcher over a term's postings in one segment, deleted articles included
     (None when no article of the segment has the term)."""
-    if _term_info(reader, field_name, btext) is None:
+    if _term_info(reader, field_name, btext, run) is None:
         return None
     matcher = reader.postings(field_name, btext)
     return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
 
-def _term_info(reader, field_name: str, btext: bytes):
+def _term_info(reader, field_name: str, btext: bytes, run: Run):
     """Return a term's statistics and place in one segment (None when it has no such term).
 
-    Remembered by the segment's reader, which sees one state of the segment: a look-up in
-    Whoosh's word table is a few reads of the file, and a query looks up each word in
-    every field of every segment, again for each page and each relaxed retry.
+    Remembered for the run: a look-up in Whoosh's word table is a few reads of the file,
+    and a query looks up each word in every field of every segment, again when it asks
+    for fewer of its words. Not for longer: a search then reads the table again, and a
+    damaged index is noticed (``_reads_index``).
     """
-    terms = reader.__dict__.setdefault("_searchapp_term_infos", {})
-    key = (field_name, btext)
-    if key not in terms:
-        if len(terms) >= MAX_CACHED_TERMS:
-            terms.clear()
+    key = (id(reader), field_name, btext)
+    if key not in run.term_infos:
         try:
-            terms[key] = reader.term_info(field_name, btext)
+            run.term_infos[key] = reader.term_info(field_name, btext)
         except TermNotFound:
-            terms[key] = None
-    return terms[key]
+            run.term_infos[key] = None
+    return run.term_infos[key]
 
 
-def _postings_bytes(reader, field_name: str, btext: bytes, positions: bool = False
+def _postings_bytes(reader, field_name: str, btext: bytes, run: Run, positions: bool = False
                     ) -> bytes | None:
     """Return a term's postings as the postings file holds them, read in one go: empty
     when the segment has no such term, None when they are not read so (a term with one
@@ -499,7 +498,7 @@ def _postings_bytes(reader, field_name: str, btext: bytes, positions: bool = Fal
         return None
     if positions and reader.schema[field_name].format.fixed_value_size() is not None:
         return None  # not encoded positions, one bytes string each: Whoosh decodes them
-    info = _term_info(reader, field_name, btext)
+    info = _term_info(reader, field_name, btext, run)
     if info is None:
         return b""
     if info.is_inlined():
