@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 from conftest import write_articles
 
@@ -127,9 +128,14 @@ def test_bm25f_frequencies_are_weighted_length_normalised_then_saturated_once():
 
     headline = ranking.length_norms(1.5, average_length=10, b=0.75, lengths=[10, 20])
     body = ranking.length_norms(1.0, average_length=100, b=0.75, lengths=[0, 50, 200])
-    frequencies = {}
-    ranking.add_frequencies(frequencies, [3], [1.0], bytes([0, 0, 0, 1]), headline)
-    ranking.add_frequencies(frequencies, [3, 5], [2.0, 1.0], bytes([0, 0, 0, 2, 0, 1]), body)
+    fields = [
+        ranking.field_frequencies(np.array([3]), np.array([1.0]), np.array([0, 0, 0, 1]),
+                                  headline),
+        ranking.field_frequencies(np.array([3, 5]), np.array([2.0, 1.0]),
+                                  np.array([0, 0, 0, 2, 0, 1]), body),
+    ]
+    frequencies, counts = ranking.count_matches(fields)
+    assert list(frequencies) == [3, 5] and list(counts) == [2, 1]
     expected_3 = 1.5 / (0.25 + 0.75 * 20 / 10) + 2.0 / (0.25 + 0.75 * 200 / 100)
     assert frequencies[3] == pytest.approx(expected_3)
     assert frequencies[5] == pytest.approx(1.0 / (0.25 + 0.75 * 50 / 100))

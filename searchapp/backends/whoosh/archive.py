@@ -50,6 +50,7 @@ from searchapp.backends.whoosh.engine import (
     Leaf,
     Run,
     Segment,
+    date_column,
     date_keys,
     first_matches,
     read_segment,
@@ -546,8 +547,7 @@ class WhooshArchive(Archive):
             if leaf.segment.deleted:
                 scores = ranking.without(scores, leaf.segment.deleted)
             if low is not None:
-                dates = leaf.segment.dates
-                scores = ranking.only(scores, lambda d, dates=dates: low <= dates[d] <= high)
+                scores = ranking.within(scores, date_column(leaf.segment), low, high)
             matches.append((leaf, scores))
         return matches
 

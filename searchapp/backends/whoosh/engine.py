@@ -1,26 +1,31 @@
 """Evaluate a query tree term at a time over the index's postings.
 
-A word's postings are read a block at a time (Whoosh decodes a block of 128 at once) into
-a table of article number to BM25F score (``ranking``); phrases are found from their
-rarest word's postings. Each segment of the index is evaluated on its own, with the length
-and date columns it needs read once (``Segment``) and shared by all threads. Whoosh's own
-matchers score only prefixes and quoted single words.
+A word's postings are read a block of 128 at a time into arrays of article numbers and
+frequencies, scored with BM25F in a few array operations (``ranking``); phrases are found
+from their rarest word's postings. Each segment of the index is evaluated on its own,
+with the length and date columns it needs read once (``Segment``) and shared by all
+threads. Whoosh's own matchers score only prefixes and quoted single words.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import io
 import itertools
 import math
+import pickle
+import struct
 import time
+import zlib
 from array import array
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.codec import whoosh3
-from whoosh.filedb.structfile import BufferFile
 from whoosh.matching import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
@@ -41,6 +46,20 @@ SEARCHABLE_FIELDS = sorted(set(FIELD_WEIGHTS) | set(FIELD_ALIASES.values()))
 CODED_LENGTHS = [byte_to_length(code) for code in range(256)]
 # Words whose article counts a searcher remembers (``word_frequency``).
 MAX_CACHED_FREQUENCIES = 50_000
+# A block of postings: its length (negative for a term's last block), then the pickle of
+# its info, then its data (``whoosh3.W3LeafMatcher._goto``).
+BLOCK_LENGTH = struct.Struct("!i")
+# Where a block's positions start in its data, the pickle of (gaps between article
+# numbers, frequencies, positions): Python pickles each article's positions (bytes) as
+# a call of ``_codecs.encode``, the first of them spelled out in full. (Nothing before
+# them can hold these bytes: the gaps and frequencies are pickled as opcodes K, M, J and
+# G, none of which is among them, each followed by 1 to 8 bytes.)
+POSITIONS_START = b"c_codecs\nencode\n"
+# The same call with the ``bytes`` constructor (protocol 2 spells builtins so).
+BYTES_GLOBAL = b"c__builtin__\nbytes\n"
+# How much of a block's data is unpacked at a time, looking for its positions: the
+# article numbers and frequencies before them take 1,400 bytes of a body word's block.
+HEAD_BYTES = 1024
 
 
 def _read_ids(self):
@@ -124,16 +143,18 @@ class Run:
         self.expired = False
         self.postings = 0
         self._idf: dict[str, float] = {}
-        self._counted: dict[tuple, tuple[ranking.Scores, dict]] = {}
+        # Each term's look-up in a segment's word table: (reader, field, term) -> info.
+        self.term_infos: dict[tuple, object] = {}
+        self._counted: dict[tuple, tuple[ranking.Matches, np.ndarray]] = {}
 
     def out_of_time(self) -> bool:
         if not self.expired and time.monotonic() > self.deadline:
             self.expired = True
         return self.expired
 
-    def counted(self, parts: list[wq.Query], leaf: Leaf) -> tuple[ranking.Scores, dict]:
+    def counted(self, parts: list[wq.Query], leaf: Leaf) -> tuple[ranking.Matches, np.ndarray]:
         """Return the sum of ``parts``' scores and how many of them match, per article of
-        ``leaf``: worked out once for this run, folding in one part at a time."""
+        ``leaf``: worked out once for this run."""
         key = (tuple(map(id, parts)), leaf.offset)
         if key not in self._counted:
             self._counted[key] = ranking.count_matches(
@@ -145,12 +166,18 @@ class Run:
             self._idf[text] = _idf(self.searcher, text)
         return self._idf[text]
 
-    def norms(self, field_name: str, weight: float) -> list[float]:
-        return _length_norms(weight, self.searcher.get_parent().avg_field_length(field_name))
+    def norms(self, field_name: str, weight: float) -> np.ndarray:
+        # The average is remembered by the searcher, which sees one state of the index:
+        # Whoosh adds up every segment's total length each time it is asked.
+        parent = self.searcher.get_parent()
+        averages = parent.__dict__.setdefault("_searchapp_average_lengths", {})
+        if field_name not in averages:
+            averages[field_name] = parent.avg_field_length(field_name)
+        return _length_norms(weight, averages[field_name])
 
 
 @functools.lru_cache(maxsize=64)
-def _length_norms(weight: float, average_length: float) -> list[float]:
+def _length_norms(weight: float, average_length: float) -> np.ndarray:
     """A field's length normalisation for each length code (averages change on commits)."""
     return ranking.length_norms(weight, average_length, BM25_B, CODED_LENGTHS)
 
@@ -170,7 +197,6 @@ def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
         totals, counts = run.counted(query.subqueries, leaf)
         return ranking.counted_at_least(totals, counts, query.minmatch, query.boost)
     if isinstance(query, (wq.Or, wq.And)):
-        # Folded in one part at a time: a query's 128 words never hold 128 tables at once.
         parts = (score_segment(q, leaf, run) for q in query.subqueries)
         combine = ranking.union if isinstance(query, wq.Or) else ranking.intersection
         return combine(parts, query.boost)
@@ -181,13 +207,13 @@ def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
         # Exclusions first: an article may be listed only if all of them were read.
         excluded = score_segment(query.b, leaf, run)
         if run.out_of_time():
-            return {}
+            return ranking.NO_MATCHES
         return ranking.without(score_segment(query.a, leaf, run), excluded, query.boost)
     if isinstance(query, wq.Every):
         # Every article scores the same: no table the size of the archive.
         return ranking.Everything(leaf.segment.doc_count)
     if run.out_of_time():
-        return {}
+        return ranking.NO_MATCHES
     if isinstance(query, WordQuery):
         return _word_scores(query, leaf, run)
     if isinstance(query, PhraseQuery):
@@ -196,18 +222,19 @@ def score_segment(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
 
 
 def _word_scores(query: WordQuery, leaf: Leaf, run: Run) -> ranking.Scores:
-    """Score a word with BM25F, reading each field's postings a block at a time."""
+    """Score a word with BM25F, from each field's postings in turn."""
     reader = leaf.searcher.reader()
-    frequencies: ranking.Scores = {}
+    fields = []
     for term in query.subqueries:
         name = term.fieldname
         btext = reader.schema[name].to_bytes(term.text)
-        norms = run.norms(name, term.boost)
-        codes = leaf.segment.lengths[name]
-        for ids, counts in _postings(reader, name, btext, run):
-            ranking.add_frequencies(frequencies, ids, counts, codes, norms)
-            if run.out_of_time():
-                break
+        ids, counts = _frequency_arrays(reader, name, btext, run)
+        codes = np.frombuffer(leaf.segment.lengths[name], dtype=np.uint8)
+        fields.append(ranking.field_frequencies(ids, counts, codes,
+                                                run.norms(name, term.boost)))
+        if run.expired:
+            break
+    frequencies, _ = ranking.count_matches(fields)
     return ranking.saturate(frequencies, query.boost * run.idf(query.subqueries[0].text),
                             BM25_K1)
 
@@ -215,11 +242,14 @@ def _word_scores(query: WordQuery, leaf: Leaf, run: Run) -> ranking.Scores:
 def _phrase_scores(query: PhraseQuery, leaf: Leaf, run: Run) -> ranking.Scores:
     """Score a phrase with BM25F: its occurrences stand for a word's, its words' idfs add up."""
     reader = leaf.searcher.reader()
-    frequencies: ranking.Scores = {}
+    fields = []
     for part in query.subqueries:
-        counts = _phrase_counts(reader, part.fieldname, part.words, query.offsets, run)
-        norms, codes = run.norms(part.fieldname, part.boost), leaf.segment.lengths[part.fieldname]
-        ranking.add_frequencies(frequencies, counts.keys(), counts.values(), codes, norms)
+        counts = ranking.Matches.of(
+            _phrase_counts(reader, part.fieldname, part.words, query.offsets, run))
+        codes = np.frombuffer(leaf.segment.lengths[part.fieldname], dtype=np.uint8)
+        fields.append(ranking.field_frequencies(counts.ids, counts.scores, codes,
+                                                run.norms(part.fieldname, part.boost)))
+    frequencies, _ = ranking.count_matches(fields)
     weight = query.boost * sum(run.idf(word) for word in query.subqueries[0].words)
     return ranking.saturate(frequencies, weight, BM25_K1)
 
@@ -238,9 +268,10 @@ def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int
     shifts: dict[bytes, list[int]] = {}  # a word's offsets in the phrase (more if repeated)
     for word, offset in zip(words, offsets, strict=True):
         shifts.setdefault(field.to_bytes(word), []).append(offset)
-    if any((field_name, term) not in reader for term in shifts):
+    infos = {term: _term_info(reader, field_name, term, run) for term in shifts}
+    if any(info is None for info in infos.values()):
         return {}
-    order = sorted(shifts, key=lambda term: reader.doc_frequency(field_name, term))
+    order = sorted(shifts, key=lambda term: infos[term].doc_frequency())
     decode = field.format.decode_positions
 
     def starts(term: bytes, encoded: bytes) -> set[int]:
@@ -254,7 +285,7 @@ def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int
     first = order[0]
     # The rarest word's positions, kept encoded (compact) until the next word is read.
     encoded: dict[int, bytes] = {}
-    for ids, values in _postings(reader, field_name, first, run, positions=True):
+    for ids, values in _postings(reader, field_name, first, run):
         encoded.update(zip(ids, values, strict=True))
         if run.out_of_time():
             return {}
@@ -278,90 +309,207 @@ def _phrase_counts(reader, field_name: str, words: list[str], offsets: tuple[int
     return {docnum: len(found) for docnum, found in places.items() if found}
 
 
-def _postings(reader, field_name: str, btext: bytes, run: Run, positions: bool = False):
-    """Yield a term's postings a block at a time: (article numbers, frequencies), or with
-    ``positions`` (article numbers, encoded positions).
+def _frequency_arrays(reader, field_name: str, btext: bytes, run: Run
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Return a term's postings in one segment as arrays of article numbers and
+    frequencies: all of them, or the blocks read before the run ran out of time.
 
     Deleted articles are included; the caller drops them once for the whole query.
     """
-    matcher = _leaf_matcher(reader, field_name, btext)
-    if matcher is None:
-        return
-    if not isinstance(matcher, whoosh3.W3LeafMatcher):
-        while matcher.is_active():
-            run.postings += 1
-            yield (matcher.id(),), (matcher.value() if positions else matcher.weight(),)
+    postings = _postings_bytes(reader, field_name, btext, run)
+    if postings is None:
+        matcher = _leaf_matcher(reader, field_name, btext, run)
+        ids, counts = [], []
+        while matcher is not None and matcher.is_active():
+            ids.append(matcher.id())
+            counts.append(matcher.weight())
             matcher.next()
+        run.postings += len(ids)
+        return np.array(ids, dtype=np.int64), np.array(counts, dtype=np.float64)
+    # Every gap between article numbers in one array, added up in one go at the end:
+    # a block's first number is whole, so the last number of the block before it (its
+    # info says which) is taken off.
+    gaps, counts = array("q"), array("d")
+    last = 0
+    for count, top, data, compressed in _blocks(postings):
+        block_gaps, weights = _gaps_and_weights(data, compressed, count)
+        start = len(gaps)
+        gaps.extend(block_gaps)
+        gaps[start] -= last
+        last = top
+        if weights is None or isinstance(weights, float):
+            weights = (1.0 if weights is None else weights,) * count
+        counts.extend(weights)
+        run.postings += count
+        if run.out_of_time():
+            break
+    ids = np.cumsum(np.frombuffer(gaps, dtype=np.int64)) if gaps else np.zeros(0, np.int64)
+    return ids, np.frombuffer(counts, dtype=np.float64) if counts else np.zeros(0)
+
+
+def _postings(reader, field_name: str, btext: bytes, run: Run):
+    """Yield a term's postings a block at a time, as (article numbers, encoded positions).
+
+    Deleted articles are included; the caller drops them once for the whole query.
+    """
+    postings = _postings_bytes(reader, field_name, btext, run, positions=True)
+    if postings is not None:
+        for count, _, data, compressed in _blocks(postings):
+            ids, values = _positions(zlib.decompress(data) if compressed else data)
+            run.postings += count
+            yield ids, values
         return
-    # Whoosh 2.7.4 decodes a whole block at once; reading it so saves a call a posting.
-    while matcher.is_active():
-        matcher._read_ids()
-        run.postings += len(matcher._ids)
-        if positions:
-            matcher._read_values()
-            yield matcher._ids, matcher._values
-        else:
-            matcher._read_weights()
-            yield matcher._ids, matcher._weights
-        matcher._next_block()
+    matcher = _leaf_matcher(reader, field_name, btext, run)
+    while matcher is not None and matcher.is_active():
+        run.postings += 1
+        yield (matcher.id(),), (matcher.value(),)
+        matcher.next()
 
 
 def _wanted_postings(reader, field_name: str, btext: bytes, wanted: list[int], run: Run):
     """Yield (article number, encoded positions) of a term for the sorted ``wanted``
     articles only, skipping unread the blocks of postings that hold none of them."""
-    matcher = _leaf_matcher(reader, field_name, btext)
-    if matcher is None:
-        return
-    if not isinstance(matcher, whoosh3.W3LeafMatcher):
+    postings = _postings_bytes(reader, field_name, btext, run, positions=True)
+    if postings is None:
         keep = set(wanted)
-        for ids, values in _postings(reader, field_name, btext, run, positions=True):
+        for ids, values in _postings(reader, field_name, btext, run):
             yield from ((d, v) for d, v in zip(ids, values, strict=True) if d in keep)
         return
     if not wanted:
         return
     keep = set(wanted)
     below = 0  # wanted[below] is the first wanted article past the blocks read
-    while matcher.is_active():
-        top = matcher.block_max_id()
+    for count, top, data, compressed in _blocks(postings):
         if top >= wanted[below]:  # the block may hold some: read it
-            matcher._read_ids()
-            matcher._read_values()
-            run.postings += len(matcher._ids)
-            for docnum, value in zip(matcher._ids, matcher._values, strict=True):
+            ids, values = _positions(zlib.decompress(data) if compressed else data)
+            run.postings += count
+            for docnum, value in zip(ids, values, strict=True):
                 if docnum in keep:
                     yield docnum, value
             below = bisect.bisect_right(wanted, top, below)
             if below == len(wanted) or run.out_of_time():
                 return
-        matcher._next_block()
 
 
-def _leaf_matcher(reader, field_name: str, btext: bytes):
+def _blocks(postings: bytes):
+    """Yield each block of a term's postings (``_postings_bytes``) as (how many postings,
+    the last article number, its data, whether the data is compressed)."""
+    if not postings:  # the segment has no such term
+        return
+    if postings[:len(whoosh3.WHOOSH3_HEADER_MAGIC)] != whoosh3.WHOOSH3_HEADER_MAGIC:
+        # Whoosh's own words for it (W3LeafMatcher._read_header).
+        raise whoosh_index.IndexError(f"Block tag error {postings[:4]!r}")
+    stream = io.BytesIO(postings)
+    position = len(whoosh3.WHOOSH3_HEADER_MAGIC)
+    last = False
+    while not last:
+        (length,) = BLOCK_LENGTH.unpack_from(postings, position)
+        last = length < 0
+        end = position + BLOCK_LENGTH.size + abs(length)
+        stream.seek(position + BLOCK_LENGTH.size)
+        count, top, _, compressed, _, _ = pickle.load(stream)
+        data = postings[stream.tell():end]
+        yield count, top, data, compressed
+        position = end
+
+
+def _positions(data: bytes) -> tuple[tuple[int, ...], tuple[bytes, ...]]:
+    """Return a block's article numbers and each one's encoded positions.
+
+    Each article's positions are rebuilt by ``bytes(text, "latin1")`` rather than the
+    pickle's ``_codecs.encode(text, "latin1")``: the same bytes, and a third less time to
+    unpickle a block, as the codec is not looked up for each article.
+    """
+    gaps, _, values = pickle.loads(data.replace(POSITIONS_START, BYTES_GLOBAL, 1))
+    return tuple(itertools.accumulate(gaps)), values
+
+
+def _gaps_and_weights(data: bytes, compressed: int, count: int
+                      ) -> tuple[tuple[int, ...], tuple[float, ...] | float | None]:
+    """Return the gaps between a block's article numbers and its frequencies (a tuple,
+    one float for all, or None for all 1.0), without unpickling its positions.
+
+    Python pickles each article's positions (bytes) as a call of ``_codecs.encode``:
+    unpickling them with the rest was four fifths of reading a body word's postings, and
+    unpacking them a tenth (BENCHMARKS.md, "Session 7: matching"). Here the data is
+    unpacked up to where the positions start, and the pickle cut there.
+    """
+    head = _unpacked_head(data) if compressed else data
+    cut = head.find(POSITIONS_START)
+    if cut > 0:
+        # The data pickles a 3-tuple item by item (protocol 2): up to the cut, it holds
+        # the first two items, and the positions tuple's mark when it has more than 3.
+        head = head[:cut - 1] if head[cut - 1:cut] == b"(" else head[:cut]
+        try:
+            gaps, weights = pickle.loads(head + pickle.TUPLE2 + pickle.STOP)
+        except Exception:  # noqa: BLE001 - not cut where expected: read it all below
+            gaps, weights = None, None
+        if (isinstance(gaps, tuple) and len(gaps) == count
+                and (weights is None or isinstance(weights, float) or len(weights) == count)):
+            return gaps, weights
+    gaps, weights, _ = pickle.loads(zlib.decompress(data) if compressed else data)
+    return gaps, weights
+
+
+def _unpacked_head(data: bytes) -> bytes:
+    """Unpack compressed block data as far as its positions (or all of it)."""
+    unpacker = zlib.decompressobj()
+    head = unpacker.decompress(data, HEAD_BYTES)
+    while unpacker.unconsumed_tail and head.find(POSITIONS_START, -HEAD_BYTES - 16) < 0:
+        head += unpacker.decompress(unpacker.unconsumed_tail, HEAD_BYTES)
+    return head
+
+
+def _leaf_matcher(reader, field_name: str, btext: bytes, run: Run):
     """Return a matcher over a term's postings in one segment, deleted articles included
-    (None when no article of the segment has the term).
+    (None when no article of the segment has the term)."""
+    if _term_info(reader, field_name, btext, run) is None:
+        return None
+    matcher = reader.postings(field_name, btext)
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
 
-    A term's postings are read from the file in one go and decoded from memory: Whoosh
-    2.7.4 reads them block by block, a few bytes at a time (the block's header is
+
+def _term_info(reader, field_name: str, btext: bytes, run: Run):
+    """Return a term's statistics and place in one segment (None when it has no such term).
+
+    Remembered for the run: a look-up in Whoosh's word table is a few reads of the file,
+    and a query looks up each word in every field of every segment, again when it asks
+    for fewer of its words. Not for longer: a search then reads the table again, and a
+    damaged index is noticed (``_reads_index``).
+    """
+    key = (id(reader), field_name, btext)
+    if key not in run.term_infos:
+        try:
+            run.term_infos[key] = reader.term_info(field_name, btext)
+        except TermNotFound:
+            run.term_infos[key] = None
+    return run.term_infos[key]
+
+
+def _postings_bytes(reader, field_name: str, btext: bytes, run: Run, positions: bool = False
+                    ) -> bytes | None:
+    """Return a term's postings as the postings file holds them, read in one go: empty
+    when the segment has no such term, None when they are not read so (a term with one
+    posting kept in the words file, an index of another codec or layout).
+
+    Whoosh 2.7.4 reads them block by block, a few bytes at a time (the block's header is
     unpickled straight from the file), a seek and a read each, which was a tenth of a
     search's time.
     """
     terms = getattr(reader, "_terms", None)
-    if isinstance(terms, whoosh3.W3TermsReader):
-        try:
-            info = terms.term_info(field_name, btext)
-        except TermNotFound:
-            return None
-        if not info.is_inlined():
-            offset, length = info.extent()
-            # Whoosh 2.7.4 reads the length back as a one-item tuple (it never uses it).
-            length = length[0] if isinstance(length, tuple) else length
-            postings = BufferFile(terms._postfile.get(offset, length))
-            return whoosh3.W3LeafMatcher(postings, 0, length, reader.schema[field_name].format,
-                                         term=(field_name, btext))
-    if (field_name, btext) not in reader:
+    if not isinstance(terms, whoosh3.W3TermsReader):
         return None
-    matcher = reader.postings(field_name, btext)
-    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
+    if positions and reader.schema[field_name].format.fixed_value_size() is not None:
+        return None  # not encoded positions, one bytes string each: Whoosh decodes them
+    info = _term_info(reader, field_name, btext, run)
+    if info is None:
+        return b""
+    if info.is_inlined():
+        return None
+    offset, length = info.extent()
+    # Whoosh 2.7.4 reads the length back as a one-item tuple (it never uses it).
+    length = length[0] if isinstance(length, tuple) else length
+    return terms._postfile.get(offset, length)
 
 
 def _matcher_scores(query: wq.Query, leaf: Leaf, run: Run) -> ranking.Scores:
@@ -397,22 +545,25 @@ def first_matches(matches: list[tuple[Leaf, ranking.Scores]], count: int,
         return sorted(found, key=lambda item: (-item[1], item[0]))[:count]
     keyed = []
     for leaf, scores in matches:
-        key = _date_order(leaf.segment.dates, sort)
-        keyed += [(key(d), -score, leaf.offset + d) for d, score in
-                  ranking.first_by(scores, count, key)]
+        keys = _date_order(leaf.segment.dates, sort)
+        keyed += [(int(keys[d]), -score, leaf.offset + d) for d, score in
+                  ranking.first_by_keys(scores, count, keys)]
     return [(docnum, -negated) for _, negated, docnum in sorted(keyed)[:count]]
 
 
-def _date_order(dates: array, sort: str):
-    """Return the sort key of an article number for ``sort``, undated articles last."""
+def _date_order(dates: array, sort: str) -> np.ndarray:
+    """Return each article's sort key for ``sort`` (smallest first), undated articles last."""
+    keys = np.frombuffer(dates, dtype=np.uint64)
     if sort == "oldest":
-        return dates.__getitem__
-    return lambda docnum: _newest_first(dates[docnum])
+        return keys
+    # Whoosh gives an undated article the largest key: keep it largest, turn the rest
+    # round (what negating them would do, in unsigned numbers).
+    return np.where(keys == UNDATED_KEY, keys, np.uint64(UNDATED_KEY - 1) - keys)
 
 
-def _newest_first(key: int) -> int:
-    # Whoosh gives an undated article the largest key; keep it largest, negate the rest.
-    return key if key >= UNDATED_KEY else -key
+def date_column(segment: Segment) -> np.ndarray:
+    """Return a segment's raw date keys as an array (a view of ``Segment.dates``)."""
+    return np.frombuffer(segment.dates, dtype=np.uint64)
 
 
 def date_keys(searcher, date_from: date | None, date_to: date | None):
