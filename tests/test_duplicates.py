@@ -202,8 +202,8 @@ def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, mon
 
     monkeypatch.setattr(indexing, "make_schema", without_signature)
     real_document = indexing._document
-    monkeypatch.setattr(indexing, "_document", lambda article, key: {
-        k: v for k, v in real_document(article, key).items() if k != "signature"})
+    monkeypatch.setattr(indexing, "_document", lambda article, key, signature: {
+        k: v for k, v in real_document(article, key, signature).items() if k != "signature"})
     first = tmp_path / "a.jsonl"
     first.write_text("\n".join(json.dumps(r) for r in RECORDS[:2]), encoding="utf-8")
     update_index([first], tmp_path / "index")
