@@ -395,6 +395,11 @@ MIN_COMPRESSED_BYTES = 64
 _KEY_VALUE_LENGTHS = struct.Struct("!ii")
 # Postings bytes gathered before they are written to the file in one call.
 WRITE_BYTES = 2**20
+# The pickle protocol of a block's articles, weights and values. Whoosh writes protocol 2,
+# which pickles each value (bytes) as a call to codecs.encode with a string; its reader
+# loads any protocol, and protocol 3 keeps bytes as they are: a third smaller before
+# compression, and a third of the time to pickle (BENCHMARKS.md, "Session 7: indexing").
+BLOCK_PROTOCOL = 3
 
 
 def _inline_term_info(count: int) -> bytes:
@@ -483,7 +488,7 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
                 mini_values = tuple(filter(None, values[start:end]))
             else:
                 mini_values = None if fixed_size == 0 else b"".join(values[start:end])
-            data = dumps((tuple(gaps[start:end]), mini_weights, mini_values), 2)
+            data = dumps((tuple(gaps[start:end]), mini_weights, mini_values), BLOCK_PROTOCOL)
             packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
             if packed:
                 data = zlib.compress(data, packed)
