@@ -54,8 +54,6 @@ BAND_BINS = 2
 
 # Articles whose signatures are made together: NumPy's arrays stay small.
 SIGNATURE_BATCH = 256
-# Words whose hashes are remembered; past this many, start again.
-MAX_CACHED_CODES = 300_000
 
 _WORD = re.compile(r"\w+")
 _MASK = np.uint64(2**64 - 1)
@@ -99,17 +97,7 @@ def signatures(texts: Iterable[tuple[str, str]]) -> list[bytes]:
 
 
 def _codes(words: list[str]) -> list[int]:
-    """Return each word's hash (CRC-32 of its UTF-8), each distinct word hashed once."""
-    found = list(map(_CODES.get, words))
-    if None in found:
-        new = {word: zlib.crc32(word.encode()) for word, code in zip(words, found, strict=True)
-               if code is None}
-        if len(_CODES) > MAX_CACHED_CODES:
-            _CODES.clear()
-        _CODES.update(new)
-        found = [new[word] if code is None else code
-                 for word, code in zip(words, found, strict=True)]
-    return found
+    return list(map(zlib.crc32, map(str.encode, words)))
 
 
 def _min_hashes(texts: list[list[int]], size: int, bins: int) -> list[bytes]:
@@ -137,10 +125,6 @@ def _min_hashes(texts: list[list[int]], size: int, bins: int) -> list[bytes]:
     kept[np.bincount(cells, minlength=len(smallest)) == 0] = 0
     rows = kept.reshape(len(texts), bins)
     return [row.tobytes() for row in rows]
-
-
-# Each word's hash, by the word (lower case).
-_CODES: dict[str, int] = {}
 
 
 def similarity(a: bytes, b: bytes) -> float:
