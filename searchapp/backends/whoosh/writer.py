@@ -395,6 +395,8 @@ MIN_COMPRESSED_BYTES = 64
 _KEY_VALUE_LENGTHS = struct.Struct("!ii")
 # Postings bytes gathered before they are written to the file in one call.
 WRITE_BYTES = 2**20
+# Postings whose articles, gaps and weights are made Python numbers at a time.
+POSTINGS_AT_ONCE = 2**16
 # The pickle protocol of a block's articles, weights and values. Whoosh writes protocol 2,
 # which pickles each value (bytes) as a call to codecs.encode with a string; its reader
 # loads any protocol, and protocol 3 keeps bytes as they are: a third smaller before
@@ -460,10 +462,9 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
         block_shortest, block_longest = _length_codes(shortest), _length_codes(longest)
         term_shortest = _length_codes(np.minimum.reduceat(shortest, first_blocks))
         term_longest = _length_codes(np.maximum.reduceat(longest, first_blocks))
-    gaps = np.diff(docnums, prepend=0)
-    gaps[block_starts] = docnums[block_starts]
-    gaps, docnums = gaps.tolist(), docnums.tolist()
-    weight_list, values = weights.tolist(), postings.values
+    all_gaps = np.diff(docnums, prepend=0)
+    all_gaps[block_starts] = docnums[block_starts]
+    values = postings.values
     blocks = zip(block_starts.tolist(), block_ends.tolist(), block_tops.tolist(),
                  weight_kinds.tolist(), block_shortest.tolist(), block_longest.tolist(),
                  strict=True)
@@ -471,37 +472,47 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
     pending: list[bytes] = []
     pending_bytes = 0
     entries = []
+    base = loaded_end = 0
     for term, first, count, blocks_here, term_total, top, shortest, longest in zip(
             postings.terms, postings.term_starts.tolist(), term_counts.tolist(),
             block_counts.tolist(), term_totals.tolist(), term_tops.tolist(),
             term_shortest.tolist(), term_longest.tolist(), strict=True):
+        if first + count > loaded_end:
+            # Python's numbers for the next postings only: for all of them at once, a
+            # million headlines' worth took hundreds of megabytes.
+            base, loaded_end = first, first + max(count, POSTINGS_AT_ONCE)
+            gaps = all_gaps[base:loaded_end].tolist()
+            docnum_list = docnums[base:loaded_end].tolist()
+            weight_list = weights[base:loaded_end].tolist()
         parts = [WHOOSH3_HEADER_MAGIC]
         for left in range(blocks_here - 1, -1, -1):
             start, end, block_top, kind, block_short, block_long = next(blocks)
             if kind == 0:
                 mini_weights = None
             elif kind == 1:
-                mini_weights = weight_list[start]
+                mini_weights = weight_list[start - base]
             else:
-                mini_weights = tuple(weight_list[start:end])
+                mini_weights = tuple(weight_list[start - base:end - base])
             if fixed_size is None:
                 mini_values = tuple(filter(None, values[start:end]))
             else:
                 mini_values = None if fixed_size == 0 else b"".join(values[start:end])
-            data = dumps((tuple(gaps[start:end]), mini_weights, mini_values), BLOCK_PROTOCOL)
+            data = dumps((tuple(gaps[start - base:end - base]), mini_weights, mini_values),
+                         BLOCK_PROTOCOL)
             packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
             if packed:
                 data = zlib.compress(data, packed)
-            info = dumps((end - start, docnums[end - 1], block_top if block_top > 0 else 0,
-                          packed, block_short, block_long), 2)
+            info = dumps((end - start, docnum_list[end - 1 - base],
+                          block_top if block_top > 0 else 0, packed, block_short, block_long), 2)
             # The last block's length is stored negative.
             parts += (pack_int((len(info) + len(data)) * (-1 if not left else 1)), info, data)
         data = b"".join(parts)
         pending.append(data)
         pending_bytes += len(data)
         entries.append((prefix + term, _TERM_INFO.pack(
-            0, term_total, count, shortest, longest, top if top > 0 else 0, docnums[first],
-            docnums[first + count - 1]) + pack_long(offset) + pack_int(len(data))))
+            0, term_total, count, shortest, longest, top if top > 0 else 0,
+            docnum_list[first - base], docnum_list[first + count - 1 - base])
+            + pack_long(offset) + pack_int(len(data))))
         offset += len(data)
         if pending_bytes >= WRITE_BYTES:
             postfile.write(b"".join(pending))
