@@ -26,6 +26,7 @@ running short) goes through Whoosh's own pool as before.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zlib
@@ -404,6 +405,8 @@ POSTINGS_AT_ONCE = 2**16
 BLOCK_PROTOCOL = 3
 
 
+# Most spelling words are in few articles: an entry is made once for each count.
+@functools.lru_cache(maxsize=4096)
 def _inline_term_info(count: int) -> bytes:
     """Return the words-file entry of a spelling word with its one posting (article 0,
     weight ``count``) kept in the entry itself, not in a block of the postings file.
