@@ -9,10 +9,12 @@ import pytest
 
 from searchapp.duplicates import (
     NO_SIGNATURE,
+    SIGNATURE_BATCH,
     SIGNATURE_BYTES,
     group_copies,
     is_copy,
     signature,
+    signatures,
     similarity,
 )
 
@@ -97,6 +99,16 @@ def test_signatures_are_the_bytes_earlier_versions_made():
     now = [signature(body, headline) for body, headline in _texts_to_sign()]
     assert hashlib.sha256(b"".join(now)).hexdigest() == EARLIER_SIGNATURES_SHA256
     assert sum(map(any, now)) > len(now) // 2  # most of them sign something
+
+
+def test_signatures_made_together_are_the_bytes_made_one_by_one():
+    """Indexing signs many articles at once: each gets its own bytes, across batches."""
+    earlier = list(_texts_to_sign())
+    texts = earlier * (SIGNATURE_BATCH // len(earlier) + 2)
+    together = signatures(texts)
+    assert together == [signature(body, headline) for body, headline in texts]
+    assert (hashlib.sha256(b"".join(together[:len(earlier)])).hexdigest()
+            == EARLIER_SIGNATURES_SHA256)
 
 
 def test_copies_fold_into_the_first_in_result_order():
@@ -202,8 +214,8 @@ def test_an_index_built_before_signatures_still_searches_and_grows(tmp_path, mon
 
     monkeypatch.setattr(indexing, "make_schema", without_signature)
     real_document = indexing._document
-    monkeypatch.setattr(indexing, "_document", lambda article, key: {
-        k: v for k, v in real_document(article, key).items() if k != "signature"})
+    monkeypatch.setattr(indexing, "_document", lambda article, key, signature: {
+        k: v for k, v in real_document(article, key, signature).items() if k != "signature"})
     first = tmp_path / "a.jsonl"
     first.write_text("\n".join(json.dumps(r) for r in RECORDS[:2]), encoding="utf-8")
     update_index([first], tmp_path / "index")

@@ -16,8 +16,9 @@ import signal
 import sys
 import time
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
 from whoosh import index as whoosh_index
@@ -366,8 +367,8 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
                 continue  # an unusable new version never replaces a usable old one
             _replace_source(writer, searcher, source, {a.id for a in articles}, indexed, report)
             key = _source_key(source)
-            for article in articles:
-                writer.add_document(**_document(article, key))
+            for article, signature in _signed(articles):
+                writer.add_document(**_document(article, key, signature))
             count += len(articles)
     if progress:
         progress(total, total, count)
@@ -605,13 +606,13 @@ def _index_share(index_dir: str, share: list, rebuild: bool, limit_mb: int):
         for file_number, source, part in share:
             key = _source_key(source)
             counted = 0  # bytes of this file added to the shared count so far
-            for item in read_articles(source, part):
+            for item, signature in _signed(read_articles(source, part)):
                 if isinstance(item, Skip):
                     skips.append((file_number, _line(item.path), item))
                     continue
                 entries.add(file_number, _line(item.origin) if item.origin else 0,
                             writer.docnum, item.id)
-                writer.add_document(**_document(item, key))
+                writer.add_document(**_document(item, key, signature))
                 if len(entries) % PROGRESS_EVERY == 0:
                     _worker["read"].value += PROGRESS_EVERY
                     counted = _count_bytes(_bytes_read(source, part[1]), counted)
@@ -674,14 +675,24 @@ def _id_conflict(article_id, source_key, owners, searcher, gone) -> str | None:
     return None
 
 
-def _document(article: Article, source_key: str) -> dict:
+def _signed(items: Iterable[Article | Skip]) -> Iterator[tuple[Article | Skip, bytes | None]]:
+    """Yield each article with its signature (None for a skip), made many at a time."""
+    items = iter(items)
+    while batch := list(islice(items, duplicates.SIGNATURE_BATCH)):
+        made = iter(duplicates.signatures(
+            (item.body, item.headline) for item in batch if not isinstance(item, Skip)))
+        for item in batch:
+            yield item, None if isinstance(item, Skip) else next(made)
+
+
+def _document(article: Article, source_key: str, signature: bytes) -> dict:
     document = {
         "id": article.id,
         "headline": article.headline,
         "body": article.body,
         "source": article.source,
         "source_key": source_key,
-        "signature": duplicates.signature(article.body, article.headline),
+        "signature": signature,
     }
     if article.date:
         document["date"] = datetime(article.date.year, article.date.month, article.date.day)

@@ -9,11 +9,12 @@ Speed, "Session 5"), that was most of the time to index.
 ``ArticleWriter`` writes the same segments from the same documents:
 
 - one regular-expression pass per text field, each distinct word analysed once per
-  process (Whoosh's tokenizer pattern, lower case, its stop words, Porter2, accent
+  writer (Whoosh's tokenizer pattern, lower case, its stop words, Porter2, accent
   folding, and its position numbering), so every term and position is what the schema's
   analyzer gives (``tests/test_writer.py`` checks that on real text);
-- postings kept by field and word as they come, already in article order, so writing
-  the segment needs a sort of the words only, not of every posting;
+- a text field keeps, as articles come, only a number per word (which word it is, or
+  that it is not indexed) in one array; writing the segment groups them by word and
+  article with NumPy's sorts and sums, where a Python loop did it per article and word;
 - the spelling field (the body's unstemmed words, for corrections and completions) gets
   one posting per word and segment whose weight is the number of articles with the
   word, where Whoosh adds one posting of weight 1 per article: ``reader.frequency`` is
@@ -25,18 +26,19 @@ running short) goes through Whoosh's own pool as before.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 import zlib
 from array import array
 from collections import Counter
-from operator import itemgetter, sub
 from pickle import dumps
 
+import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import _length_byte_cache, byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
@@ -44,17 +46,35 @@ from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
 # Whoosh's default tokenizer pattern (analysis.tokenizers.default_pattern), with its
 # group made non-capturing so that findall returns whole matches: the same words.
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
-# Rough memory held here: a posting (its article, weight and the value's slot; a value
-# of one position is shared), and a word's three lists. Measured: 12,000 Reuters-21578
-# stories, 941,380 postings of 52,254 words, grew a process by 69 MB (these give 53);
-# 250,000 headlines, 4,598,288 postings of 323,787 words, by 248 MB (these give 281).
+# Rough memory a word of a text field costs: 4 bytes held while articles are added,
+# the rest while the segment is written (NumPy's arrays and each posting's value).
 POSTING_BYTES = 40
+# And a posting of any other field (its article, weight and the value's slot), and a
+# word's three lists. Measured: 250,000 headlines, 4,598,288 postings of 323,787 words,
+# grew a process by 248 MB (these give 281).
+TERM_POSTING_BYTES = 40
 WORD_BYTES = 300
 # Once postings have gone to Whoosh's pool, it keeps this share of the memory allowed and
 # this writer the rest, so that both together stay within the limit.
 POOL_SHARE = 0.75
-# Each distinct word is analysed once per process; past this many, start again.
+# Each distinct word is analysed once per writer; past this many, start again.
 MAX_CACHED_WORDS = 300_000
+# A word not indexed (a stop word, a single letter).
+NOT_INDEXED = -1
+
+
+class _TextWords:
+    """A text field's words as articles come: each word's form (its number in the
+    writer's table of forms, or ``NOT_INDEXED``), and each article's number and the
+    end of its words."""
+
+    __slots__ = ("forms", "docnums", "ends", "spelling")
+
+    def __init__(self, spelling: str | None) -> None:
+        self.forms = array("i")
+        self.docnums = array("i")
+        self.ends = array("q")
+        self.spelling = spelling  # the field's spelling field, if it has one
 
 
 class ArticleWriter(SegmentWriter):
@@ -64,6 +84,15 @@ class ArticleWriter(SegmentWriter):
         super().__init__(ix, **kwargs)
         # field name -> word bytes -> (articles, weights, values), in article order
         self._postings: dict[str, dict[bytes, tuple[array, array, list]]] = {}
+        # text field name -> its words as they came (``_TextWords``)
+        self._texts: dict[str, _TextWords] = {}
+        # Each word met, as found -> its form; a form's term and spelling word by number.
+        self._forms: dict[str, int] = {}
+        self._form_terms, self._form_spellings = array("i"), array("i")
+        self._term_numbers: dict[bytes, int] = {}
+        self._terms: list[bytes] = []
+        self._spelling_numbers: dict[str, int] = {}
+        self._spellings: list[str] = []
         # field name -> each article's length in the field, as the lengths column keeps it
         self._lengths: dict[str, array] = {}
         self._spelling: dict[str, Counter] = {}
@@ -117,46 +146,48 @@ class ArticleWriter(SegmentWriter):
             self._pour_into_pool()
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
-        """Index a text field's words with their positions; return its length."""
+        """Keep a text field's words for the segment; return the field's length."""
         words = WORD_PATTERN.findall(value)
-        analysed = _ANALYSED
-        # Looked up in C over all the words; only words new to this process are analysed.
-        entries = list(map(analysed.get, words))
-        if None in entries:
-            if len(analysed) > MAX_CACHED_WORDS:
-                analysed.clear()
-            for word in set(words).difference(analysed):
-                analysed[word] = term_and_spelling(word)
-            entries = list(map(analysed.__getitem__, words))
-        kept = list(filter(None, entries))  # stop words and single letters give ()
-        if not kept:
+        forms = self._forms
+        # Looked up in C over all the words; only words new to this writer are analysed.
+        found = list(map(forms.get, words))
+        if None in found:
+            if len(forms) > MAX_CACHED_WORDS:
+                forms.clear()
+            for word in set(words).difference(forms):
+                forms[word] = self._new_form(word)
+            found = list(map(forms.__getitem__, words))
+        length = len(found) - found.count(NOT_INDEXED)
+        if not length:
             return 0
-        # As Whoosh numbers them: the first word kept has its place among all the words,
-        # and each word kept after it the next number.
-        positions: dict[bytes, list[int]] = {}
-        for position, term in enumerate(map(_first, kept), entries.index(kept[0])):
-            if term in positions:
-                positions[term].append(position)
-            else:
-                positions[term] = [position]
-        postings = self._postings.setdefault(name, {})
-        for term, places in positions.items():
-            count = len(places)
-            if count == 1:
-                value_bytes = _single(places[0])
-            else:
-                value_bytes = pack_uint(count) + dumps(
-                    [places[0], *map(sub, places[1:], places)], 2)
-            held = postings.get(term) or self._new_word(postings, term)
-            held[0].append(docnum)
-            held[1].append(count)
-            held[2].append(value_bytes)
-        self._held += POSTING_BYTES * len(positions)
-        length = len(kept)
+        held = self._texts.get(name)
+        if held is None:
+            spelling = field.spelling_fieldname(name) if field.separate_spelling() else None
+            held = self._texts[name] = _TextWords(spelling)
+        held.forms.extend(found)
+        held.docnums.append(docnum)
+        held.ends.append(len(held.forms))
+        self._held += POSTING_BYTES * len(found)
         self._set_length(name, docnum, length)
-        if field.separate_spelling():
-            self._add_spelling(name, field, set(map(_second, kept)))
         return length
+
+    def _new_form(self, word: str) -> int:
+        """Analyse a word met for the first time; return its form's number."""
+        analysed = term_and_spelling(word)
+        if not analysed:
+            return NOT_INDEXED
+        term, spelling = analysed
+        term_number = self._term_numbers.get(term)
+        if term_number is None:
+            term_number = self._term_numbers[term] = len(self._terms)
+            self._terms.append(term)
+        spelling_number = self._spelling_numbers.get(spelling)
+        if spelling_number is None:
+            spelling_number = self._spelling_numbers[spelling] = len(self._spellings)
+            self._spellings.append(spelling)
+        self._form_terms.append(term_number)
+        self._form_spellings.append(spelling_number)
+        return len(self._form_terms) - 1
 
     def _add_terms(self, name: str, field, value, docnum: int) -> int:
         """Index any other field's terms as the field itself gives them."""
@@ -173,17 +204,17 @@ class ArticleWriter(SegmentWriter):
             held[1].append(weight)
             held[2].append(value_bytes)
             length += frequency
-        self._held += POSTING_BYTES * len(last[1])
+        self._held += TERM_POSTING_BYTES * len(last[1])
         if field.separate_spelling():
-            self._add_spelling(name, field, field.spellable_words(value))
+            self._add_spelling(field.spelling_fieldname(name), field.spellable_words(value))
         if not field.scorable:
             return 0
         self._set_length(name, docnum, length)
         return length
 
-    def _add_spelling(self, name: str, field, words) -> None:
-        """Count an article's distinct unstemmed words for the field's spelling words."""
-        self._spelling.setdefault(field.spelling_fieldname(name), Counter()).update(words)
+    def _add_spelling(self, name: str, words) -> None:
+        """Count articles' distinct unstemmed words for a spelling field."""
+        self._spelling.setdefault(name, Counter()).update(words)
 
     def _new_word(self, postings: dict, term: bytes) -> tuple[array, array, list]:
         """Start a word's postings: its articles, weights and values."""
@@ -204,12 +235,31 @@ class ArticleWriter(SegmentWriter):
 
     # ------------------------------------------------------------------- writing
 
+    def _grouped_texts(self) -> dict[str, _Postings]:
+        """Group each text field's words into postings, and count the spelling words."""
+        form_terms = np.frombuffer(self._form_terms, dtype=np.int32)
+        form_spellings = np.frombuffer(self._form_spellings, dtype=np.int32)
+        grouped = {}
+        for name, words in self._texts.items():
+            grouped[name] = _group_words(words, form_terms, self._terms)
+            if words.spelling:
+                self._add_spelling(words.spelling, _spelling_counts(
+                    words, form_spellings, self._spellings))
+        self._texts = {}
+        return grouped
+
     def _pour_into_pool(self) -> None:
         """Hand every posting held here to Whoosh's pool (which spills to disk)."""
         if self._limit == self.pool.limit:  # the first time: share the memory allowed
             self.pool.limit = int(self._limit * POOL_SHARE)
             self._limit -= self.pool.limit
         add = self.pool.add
+        for name, grouped in self._grouped_texts().items():
+            starts = [*grouped.term_starts.tolist(), len(grouped.docnums)]
+            docnums, weights = grouped.docnums.tolist(), grouped.weights.tolist()
+            for number, term in enumerate(grouped.terms):
+                for index in range(starts[number], starts[number + 1]):
+                    add((name, term, docnums[index], weights[index], grouped.values[index]))
         for name, postings in self._postings.items():
             for term, (docnums, weights, values) in postings.items():
                 for docnum, weight, value_bytes in zip(docnums, weights, values, strict=True):
@@ -227,7 +277,8 @@ class ArticleWriter(SegmentWriter):
             return
         self.perdocwriter.close()
         writer = self.fieldwriter
-        every = {**self._postings, **self._spelling}
+        grouped = self._grouped_texts()
+        every = {**self._postings, **grouped, **self._spelling}
         for name in sorted(every):
             writer.start_field(name, self.schema[name])
             prefix = pack_ushort(writer._fieldid)
@@ -235,13 +286,103 @@ class ArticleWriter(SegmentWriter):
                 entries = [(prefix + word.encode("utf-8"), _inline_term_info(count))
                            for word, count in sorted(self._spelling[name].items())]
             else:
-                entries = _write_postings(writer, prefix, self._postings[name],
-                                          self._lengths.get(name),
+                postings = grouped.get(name) or _Postings.of_terms(self._postings[name])
+                entries = _write_postings(writer, prefix, postings, self._lengths.get(name),
                                           self.schema[name].format.fixed_value_size())
             _add_to_words_file(writer._tindex, entries)
             writer.finish_field()
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
+
+
+class _Postings:
+    """A field's postings in word order, then article order: each word's first posting
+    (``term_starts``), and each posting's article, weight and value."""
+
+    __slots__ = ("terms", "term_starts", "docnums", "weights", "values")
+
+    def __init__(self, terms: list[bytes], term_starts: np.ndarray, docnums: np.ndarray,
+                 weights: np.ndarray, values: list[bytes]) -> None:
+        self.terms, self.term_starts = terms, term_starts
+        self.docnums, self.weights, self.values = docnums, weights, values
+
+    @classmethod
+    def of_terms(cls, postings: dict[bytes, tuple[array, array, list]]) -> _Postings:
+        """Return the postings of a field indexed term by term (``_add_terms``)."""
+        terms = sorted(postings)
+        starts, docnums, weights, values = [], array("I"), array("f"), []
+        for term in terms:
+            held = postings[term]
+            starts.append(len(docnums))
+            docnums += held[0]
+            weights += held[1]
+            values += held[2]
+        return cls(terms, np.array(starts, dtype=np.int64),
+                   np.frombuffer(docnums, dtype=np.uint32).astype(np.int64),
+                   np.frombuffer(weights, dtype=np.float32).astype(np.float64), values)
+
+
+def _kept_words(words: _TextWords) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the forms of a text field's indexed words, the number (in ``words``) of
+    the article each is in, and each one's place among all its article's words."""
+    forms = np.frombuffer(words.forms, dtype=np.int32)
+    ends = np.frombuffer(words.ends, dtype=np.int64)
+    sizes = np.diff(ends, prepend=0)
+    kept = np.flatnonzero(forms != NOT_INDEXED)
+    articles = np.repeat(np.arange(len(ends)), sizes)[kept]
+    places = kept - (ends - sizes)[articles]
+    return forms[kept], articles, places
+
+
+def _group_words(words: _TextWords, form_terms: np.ndarray, terms: list[bytes]) -> _Postings:
+    """Return a text field's postings, with the positions Whoosh's analyzer gives."""
+    forms, articles, places = _kept_words(words)
+    # Whoosh numbers the first word kept by its place among all the article's words,
+    # and each word kept after it with the next number. Every article here has one.
+    firsts = np.flatnonzero(np.diff(articles, prepend=-1))
+    counts = np.diff(firsts, append=len(forms))
+    positions = np.arange(len(forms)) + np.repeat(places[firsts] - firsts, counts)
+    term_numbers = form_terms[forms]
+    docnums = np.frombuffer(words.docnums, dtype=np.int32)[articles]
+    # The field's words in byte order; a stable sort keeps articles and positions in order.
+    present = np.flatnonzero(np.bincount(term_numbers, minlength=len(terms)))
+    keys = [terms[number] for number in present.tolist()]
+    by_bytes = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = np.empty(len(terms), dtype=np.int32)
+    ranks[present[by_bytes]] = np.arange(len(by_bytes), dtype=np.int32)
+    ranks = ranks[term_numbers]
+    order = np.argsort(ranks, kind="stable")
+    ranks, docnums, positions = ranks[order], docnums[order], positions[order]
+    # A posting is a word in an article: its positions, as the gaps between them.
+    starts = np.flatnonzero(np.diff(ranks, prepend=-1) | np.diff(docnums, prepend=-1))
+    counts = np.diff(starts, append=len(ranks))
+    term_starts = np.flatnonzero(np.diff(ranks[starts], prepend=-1))
+    values = list(map(_single, positions[starts].tolist()))
+    several = np.flatnonzero(counts > 1)
+    if len(several):
+        gaps = np.diff(positions, prepend=0)
+        gaps[starts] = positions[starts]
+        gaps = gaps.tolist()
+        for index, first, count in zip(several.tolist(), starts[several].tolist(),
+                                       counts[several].tolist(), strict=True):
+            values[index] = pack_uint(count) + dumps(gaps[first:first + count], 2)
+    return _Postings([keys[number] for number in by_bytes], term_starts,
+                     docnums[starts].astype(np.int64), counts.astype(np.float64), values)
+
+
+def _spelling_counts(words: _TextWords, form_spellings: np.ndarray,
+                     spellings: list[str]) -> dict[str, int]:
+    """Return each spelling word of a text field with the number of articles it is in."""
+    forms, articles, _ = _kept_words(words)
+    width = len(spellings)
+    # Each spelling word once an article: a sort, as NumPy's unique of integers (a
+    # hash table) took ten times as long.
+    pairs = np.sort(articles.astype(np.int64) * width + form_spellings[forms])
+    pairs = pairs[np.diff(pairs, prepend=-1) != 0]
+    counts = np.bincount(pairs % width, minlength=width)
+    present = np.flatnonzero(counts)
+    return dict(zip([spellings[number] for number in present.tolist()],
+                    counts[present].tolist(), strict=True))
 
 
 # A term info's fixed part in the words file (W3TermInfo's layout).
@@ -255,8 +396,17 @@ MIN_COMPRESSED_BYTES = 64
 _KEY_VALUE_LENGTHS = struct.Struct("!ii")
 # Postings bytes gathered before they are written to the file in one call.
 WRITE_BYTES = 2**20
+# Postings whose articles, gaps and weights are made Python numbers at a time.
+POSTINGS_AT_ONCE = 2**16
+# The pickle protocol of a block's articles, weights and values. Whoosh writes protocol 2,
+# which pickles each value (bytes) as a call to codecs.encode with a string; its reader
+# loads any protocol, and protocol 3 keeps bytes as they are: a third smaller before
+# compression, and a third of the time to pickle (BENCHMARKS.md, "Session 7: indexing").
+BLOCK_PROTOCOL = 3
 
 
+# Most spelling words are in few articles: an entry is made once for each count.
+@functools.lru_cache(maxsize=4096)
 def _inline_term_info(count: int) -> bytes:
     """Return the words-file entry of a spelling word with its one posting (article 0,
     weight ``count``) kept in the entry itself, not in a block of the postings file.
@@ -270,23 +420,102 @@ def _inline_term_info(count: int) -> bytes:
             + dumps(((0,), (weight,), (pack_uint(count),)), 2))
 
 
-def _write_postings(fieldwriter, prefix: bytes, postings: dict, lengths: array | None,
+def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: array | None,
                     fixed_size: int | None) -> list[tuple[bytes, bytes]]:
     """Write a field's words' postings, in word order, as Whoosh's ``W3PostingsWriter``
-    does a posting at a time; return each word's key and entry for the words file."""
+    does a posting at a time; return each word's key and entry for the words file.
+
+    Each word's postings are cut into blocks of the codec's size. A block keeps its
+    articles (as gaps), weights and values, and an info: its count, last article, top
+    weight, whether it is compressed, and its shortest and longest length codes. A
+    word's entry keeps its total weight, articles, shortest and longest length codes,
+    top weight, first and last article. ``lengths`` gives each article's length in the
+    field (None: the field keeps none); ``fixed_size`` is the field format's value size
+    (None: values vary; 0: there are none).
+    """
     postfile = fieldwriter._postfile
-    codec = fieldwriter._codec
-    size, compression = codec._blocklimit, codec._compression
+    size, compression = fieldwriter._codec._blocklimit, fieldwriter._codec._compression
+    docnums, weights = postings.docnums, postings.weights
+    total = len(docnums)
+    term_counts = np.diff(postings.term_starts, append=total)
+    block_counts = (term_counts + size - 1) // size
+    first_blocks = np.cumsum(block_counts) - block_counts
+    block_terms = np.repeat(np.arange(len(term_counts)), block_counts)
+    block_starts = (postings.term_starts[block_terms]
+                    + (np.arange(len(block_terms)) - first_blocks[block_terms]) * size)
+    block_ends = np.append(block_starts[1:], total)
+    block_tops = np.maximum.reduceat(weights, block_starts)
+    block_lows = np.minimum.reduceat(weights, block_starts)
+    # 0: every weight is 1 (kept as None); 1: all are the same (kept once); 2: they vary
+    weight_kinds = np.where(block_lows == block_tops, np.where(block_tops == 1.0, 0, 1), 2)
+    term_totals = np.add.reduceat(np.add.reduceat(weights, block_starts), first_blocks)
+    term_tops = np.maximum.reduceat(block_tops, first_blocks)
+    if lengths is None:
+        block_shortest = block_longest = np.zeros(len(block_starts), dtype=np.int64)
+        term_shortest = term_longest = np.zeros(len(term_counts), dtype=np.int64)
+    else:
+        known = np.zeros(int(docnums.max()) + 1, dtype=np.int64)
+        stored = np.frombuffer(lengths, dtype=np.uint32)[:len(known)]
+        known[:len(stored)] = stored
+        found = known[docnums]
+        # Articles without the field (length 0) are left out; a block with none has
+        # no shortest length (its code is 0, as for None).
+        shortest = np.minimum.reduceat(np.where(found > 0, found, _NO_LENGTH), block_starts)
+        longest = np.maximum.reduceat(found, block_starts)
+        block_shortest, block_longest = _length_codes(shortest), _length_codes(longest)
+        term_shortest = _length_codes(np.minimum.reduceat(shortest, first_blocks))
+        term_longest = _length_codes(np.maximum.reduceat(longest, first_blocks))
+    all_gaps = np.diff(docnums, prepend=0)
+    all_gaps[block_starts] = docnums[block_starts]
+    values = postings.values
+    blocks = zip(block_starts.tolist(), block_ends.tolist(), block_tops.tolist(),
+                 weight_kinds.tolist(), block_shortest.tolist(), block_longest.tolist(),
+                 strict=True)
     offset = postfile.tell()
     pending: list[bytes] = []
     pending_bytes = 0
     entries = []
-    for term in sorted(postings):
-        data, stats = _term_blocks(postings[term], lengths, fixed_size, size, compression)
+    base = loaded_end = 0
+    for term, first, count, blocks_here, term_total, top, shortest, longest in zip(
+            postings.terms, postings.term_starts.tolist(), term_counts.tolist(),
+            block_counts.tolist(), term_totals.tolist(), term_tops.tolist(),
+            term_shortest.tolist(), term_longest.tolist(), strict=True):
+        if first + count > loaded_end:
+            # Python's numbers for the next postings only: for all of them at once, a
+            # million headlines' worth took hundreds of megabytes.
+            base, loaded_end = first, first + max(count, POSTINGS_AT_ONCE)
+            gaps = all_gaps[base:loaded_end].tolist()
+            docnum_list = docnums[base:loaded_end].tolist()
+            weight_list = weights[base:loaded_end].tolist()
+        parts = [WHOOSH3_HEADER_MAGIC]
+        for left in range(blocks_here - 1, -1, -1):
+            start, end, block_top, kind, block_short, block_long = next(blocks)
+            if kind == 0:
+                mini_weights = None
+            elif kind == 1:
+                mini_weights = weight_list[start - base]
+            else:
+                mini_weights = tuple(weight_list[start - base:end - base])
+            if fixed_size is None:
+                mini_values = tuple(filter(None, values[start:end]))
+            else:
+                mini_values = None if fixed_size == 0 else b"".join(values[start:end])
+            data = dumps((tuple(gaps[start - base:end - base]), mini_weights, mini_values),
+                         BLOCK_PROTOCOL)
+            packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
+            if packed:
+                data = zlib.compress(data, packed)
+            info = dumps((end - start, docnum_list[end - 1 - base],
+                          block_top if block_top > 0 else 0, packed, block_short, block_long), 2)
+            # The last block's length is stored negative.
+            parts += (pack_int((len(info) + len(data)) * (-1 if not left else 1)), info, data)
+        data = b"".join(parts)
         pending.append(data)
         pending_bytes += len(data)
-        entries.append((prefix + term, _TERM_INFO.pack(0, *stats) + pack_long(offset)
-                        + pack_int(len(data))))
+        entries.append((prefix + term, _TERM_INFO.pack(
+            0, term_total, count, shortest, longest, top if top > 0 else 0,
+            docnum_list[first - base], docnum_list[first + count - 1 - base])
+            + pack_long(offset) + pack_int(len(data))))
         offset += len(data)
         if pending_bytes >= WRITE_BYTES:
             postfile.write(b"".join(pending))
@@ -295,61 +524,19 @@ def _write_postings(fieldwriter, prefix: bytes, postings: dict, lengths: array |
     return entries
 
 
-def _term_blocks(held: tuple[array, array, list], lengths: array | None,
-                 fixed_size: int | None, size: int, compression: int) -> tuple[bytes, tuple]:
-    """Return one word's postings as the postings file keeps them, and its statistics
-    as the words file does (total weight, articles, shortest and longest length codes,
-    top weight, first and last article).
+# Longer than any length: what a block without lengths has as its shortest.
+_NO_LENGTH = 2**40
+# The lengths Whoosh's one-byte codes stand for, in order; from this one on, code 255.
+_CODED_LENGTHS = np.array(_length_byte_cache, dtype=np.int64)
+_LONGEST_CODED = 106374
 
-    ``held`` is the articles, weights and values, in article order; ``lengths`` gives each
-    article's length in the field (None: the field keeps none); ``fixed_size`` is the
-    field format's value size (None: values vary; 0: there are none).
-    """
-    all_docnums, all_weights, all_values = held
-    count = len(all_docnums)
-    parts = [WHOOSH3_HEADER_MAGIC]
-    total, top_weight, shortest, longest = 0.0, 0, None, 0
-    for first in range(0, count, size):
-        if count <= size:
-            docnums, weights, values = all_docnums, all_weights, all_values
-        else:
-            docnums = all_docnums[first:first + size]
-            weights = all_weights[first:first + size]
-            values = all_values[first:first + size]
-        block_top = max(max(weights), 0)
-        top_weight = max(top_weight, block_top)
-        block_shortest = block_longest = None
-        if lengths is not None:
-            found = [length for length in map(lengths.__getitem__, docnums) if length]
-            if found:
-                block_shortest, block_longest = min(found), max(found)
-                shortest = block_shortest if shortest is None else min(shortest, block_shortest)
-                longest = max(longest, block_longest)
-        block_total = sum(weights)
-        total += block_total
-        if weights.count(1.0) == len(weights):
-            mini_weights = None
-        elif weights.count(weights[0]) == len(weights):
-            mini_weights = weights[0]
-        else:
-            mini_weights = tuple(weights)
-        if fixed_size is None:
-            mini_values = tuple(filter(None, values))
-        else:
-            mini_values = None if fixed_size == 0 else b"".join(values)
-        deltas = (docnums[0], *map(sub, docnums[1:], docnums))
-        data = dumps((deltas, mini_weights, mini_values), 2)
-        packed = compression if len(data) >= MIN_COMPRESSED_BYTES else 0
-        if packed:
-            data = zlib.compress(data, packed)
-        info = dumps((len(docnums), docnums[-1], block_top, packed,
-                      length_to_byte(block_shortest), length_to_byte(block_longest or 0)), 2)
-        # The last block's length is stored negative.
-        sign = -1 if first + size >= count else 1
-        parts += (pack_int(sign * (len(info) + len(data))), info, data)
-    stats = (total, count, length_to_byte(shortest), length_to_byte(longest), top_weight,
-             all_docnums[0], all_docnums[-1])
-    return b"".join(parts), stats
+
+def _length_codes(found: np.ndarray) -> np.ndarray:
+    """Return ``length_to_byte`` of each length, 0 for ``_NO_LENGTH`` (None)."""
+    codes = np.searchsorted(_CODED_LENGTHS, found)
+    codes[found >= _LONGEST_CODED] = 255
+    codes[found == _NO_LENGTH] = 0
+    return codes
 
 
 def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
@@ -388,6 +575,3 @@ def _single(position: int) -> bytes:
 
 # Lengths as the one-byte lengths column gives them back, for the common lengths.
 _STORED_LENGTH = array("I", (byte_to_length(length_to_byte(n)) for n in range(65536)))
-_first, _second = itemgetter(0), itemgetter(1)
-# Each word met, by its text as found: (term bytes, spelling word), or () to skip it.
-_ANALYSED: dict[str, tuple] = {}
