@@ -23,6 +23,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -225,28 +226,35 @@ def free_port() -> int:
 
 
 def start_server(index_dir: Path, threads: int = 8) -> tuple[subprocess.Popen, str]:
-    """Start `searchapp serve` over ``index_dir`` on a free loopback port; return it and its URL."""
+    """Start `searchapp serve` over ``index_dir`` on a free loopback port; return it and its URL.
+
+    The server's log goes to a file of its own: into a pipe nobody read, waitress's
+    "Task queue depth" warnings (one each time every thread is busy) filled the pipe's
+    64 KB and the server stopped, waiting to write, once searches got fast enough.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--threads", str(threads), "--index-dir", str(index_dir),
-         "--log-level", "warning"],  # no access lines: nothing reads the pipe until the end
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        env={**os.environ, "SEARCHAPP_SOURCES": str(index_dir / "no-sources")},
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"searchapp serve exited: {process.stderr.read().decode()}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection.request("GET", "/api/search?q=warmup")
-            if connection.getresponse().status == 200:
-                connection.close()
-                return process, url
-        except OSError:
-            time.sleep(0.1)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "searchapp", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--threads", str(threads), "--index-dir", str(index_dir),
+             "--log-level", "warning"],
+            stdout=subprocess.DEVNULL, stderr=log,
+            env={**os.environ, "SEARCHAPP_SOURCES": str(index_dir / "no-sources")},
+        )
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"searchapp serve exited: {log.read().decode(errors='replace')}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", "/api/search?q=warmup")
+                if connection.getresponse().status == 200:
+                    connection.close()
+                    return process, url
+            except OSError:
+                time.sleep(0.1)
     stop_server(process)
     raise RuntimeError(f"searchapp serve did not answer on {url} in {SERVER_START_SECONDS} s")
 
@@ -258,8 +266,6 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-    if process.stderr:
-        process.stderr.close()
 
 
 def report(figures: Figures) -> str:
