@@ -92,6 +92,15 @@ def write_articles(folder: Path, articles: dict[str, str | bytes]) -> Path:
     return folder
 
 
+def whoosh_index_of(tmp_path_factory: pytest.TempPathFactory, name: str,
+                    articles: dict[str, str | bytes]) -> Path:
+    """Write ``articles`` into a new folder and index them there; return the index."""
+    folder = write_articles(tmp_path_factory.mktemp(name), articles)
+    target = tmp_path_factory.mktemp(f"{name}-ix")
+    update_index([folder], target)
+    return target
+
+
 def write_test_archive(folder: Path) -> Path:
     """Write the seed and the small test archive into ``folder``."""
     write_articles(folder, ARTICLES)

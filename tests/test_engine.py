@@ -3,11 +3,10 @@
 import math
 
 import pytest
-from conftest import write_articles
+from conftest import whoosh_index_of
 
 from searchapp.backends.whoosh import WhooshArchive as Archive
 from searchapp.backends.whoosh import engine, ranking
-from searchapp.backends.whoosh.indexing import update_index
 
 ARTICLES = 400
 
@@ -27,11 +26,8 @@ def _article(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def postings_index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("postings")
-    write_articles(folder, {f"a{n:04}.txt": _article(n) for n in range(ARTICLES)})
-    target = tmp_path_factory.mktemp("postings-ix")
-    update_index([folder], target)
-    return target
+    return whoosh_index_of(tmp_path_factory, "postings",
+                           {f"a{n:04}.txt": _article(n) for n in range(ARTICLES)})
 
 
 def _whoosh_postings(reader, word: str) -> list[tuple[int, float, list[int]]]:

@@ -8,7 +8,7 @@ import threading
 from datetime import date
 
 import pytest
-from conftest import write_articles
+from conftest import whoosh_index_of, write_articles
 from whoosh import query as wq
 from whoosh.analysis import StemmingAnalyzer
 
@@ -40,11 +40,8 @@ def _article(number: int) -> str:
 
 @pytest.fixture(scope="module")
 def big_index(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("many")
-    write_articles(folder, {f"a{n:04}.txt": _article(n) for n in range(ARTICLES)})
-    target = tmp_path_factory.mktemp("many-ix")
-    update_index([folder], target)
-    return target
+    return whoosh_index_of(tmp_path_factory, "many",
+                           {f"a{n:04}.txt": _article(n) for n in range(ARTICLES)})
 
 
 def _all_ids(archive, text, **kwargs):

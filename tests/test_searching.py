@@ -450,22 +450,23 @@ def test_a_correction_longer_than_a_query_may_be_is_not_offered(archive):
     assert (results.total, results.suggestion, results.corrected) == (0, None, None)
 
 
-@pytest.mark.whoosh_only  # a Whoosh index with another analyzer
-def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch):
+def _porter_stemmed_archive(tmp_path, monkeypatch) -> Archive:
+    """Index one story with Whoosh's Porter stemmer (an older searchapp's analyzer)."""
     folder = write_articles(tmp_path / "a", {"strike.txt": "Strike\n\nThe general strike ended."})
     monkeypatch.setattr(indexing, "ANALYZER", StemmingAnalyzer())  # Porter's "gener"
     update_index([folder], tmp_path / "ix")
     monkeypatch.undo()
-    assert ids(Archive(tmp_path / "ix").search("general")) == ["strike"]
+    return Archive(tmp_path / "ix")
+
+
+@pytest.mark.whoosh_only  # a Whoosh index with another analyzer
+def test_an_index_built_with_another_stemmer_still_matches(tmp_path, monkeypatch):
+    assert ids(_porter_stemmed_archive(tmp_path, monkeypatch).search("general")) == ["strike"]
 
 
 @pytest.mark.whoosh_only  # a Whoosh index with another analyzer
 def test_an_index_built_with_another_stemmer_is_marked_with_it(tmp_path, monkeypatch):
-    folder = write_articles(tmp_path / "a", {"strike.txt": "Strike\n\nThe general strike ended."})
-    monkeypatch.setattr(indexing, "ANALYZER", StemmingAnalyzer())  # Porter's "gener"
-    update_index([folder], tmp_path / "ix")
-    monkeypatch.undo()
-    archive = Archive(tmp_path / "ix")
+    archive = _porter_stemmed_archive(tmp_path, monkeypatch)
     for _ in range(2):  # the second time with what the first remembered of the analyzer
         assert archive.search("generals").hits[0].snippet == (
             "The <mark>general</mark> strike ended.")
