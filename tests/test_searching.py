@@ -514,6 +514,22 @@ def test_a_rare_word_two_edits_from_a_common_one_is_taken_as_meant(tmp_path, mak
     assert archive.search("Volkcer").corrected == "volcker"
 
 
+def test_a_word_cut_short_is_corrected_to_the_common_word_it_begins(tmp_path, make_archive):
+    # "coff" is one letter from "cff" and two from "coffee": a reader who stopped typing
+    # means the word far more articles have, not the rare one fewer edits away.
+    articles = {f"c{n}.txt": f"Coffee Report {n}\n\nBrazil's coffee crop grew, note {n}."
+                for n in range(12)}
+    articles.update({f"b{n}.txt": f"CFF Bonds {n}\n\nThe CFF issued bonds, note {n}."
+                     for n in range(2)})
+    archive = make_archive([write_articles(tmp_path / "a", articles)]).open()
+    results = archive.search("coff")
+    assert results.corrected == "coffee"
+    assert results.total == 12 and all("Coffee" in hit.headline for hit in results.hits)
+    assert archive.search("cofee").corrected == "coffee"
+    # A typo near the rare word only is still corrected to it.
+    assert archive.search("cffx").corrected == "cff"
+
+
 @pytest.mark.parametrize("typed, found", [
     ("jer", ["feed-1", SEED.stem]),       # the word being typed is a prefix
     ("jermuk spa tow", ["feed-1"]),        # "tow" starts "town"

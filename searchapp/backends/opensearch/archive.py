@@ -73,6 +73,7 @@ from searchapp.results import (
     period_start,
 )
 from searchapp.snippets import Marks, lead, mark, mark_all, snippet
+from searchapp.spelling import best_correction
 
 MIN_COMPLETION_CHARS = 2
 MAX_COMPLETIONS = 8
@@ -586,13 +587,10 @@ class OpenSearchArchive(Archive):
                 break
             edits = MAX_CORRECTION_EDITS if not frequency else 1
             minimum = frequency * SUGGEST_RATIO
-            candidates = [(Levenshtein.distance(option, word), -count, option)
+            candidates = [(option, Levenshtein.distance(option, word), count)
                           for option, count in near.get(word, [])
-                          if option != word and option.isalpha()
-                          and (minimum <= 1 or count >= minimum)]
-            candidates = [c for c in candidates if c[0] <= edits]
-            if candidates:
-                suggestion = min(candidates)[2]
+                          if option.isalpha() and (minimum <= 1 or count >= minimum)]
+            if suggestion := best_correction(word, [c for c in candidates if c[1] <= edits]):
                 corrected = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", suggestion, corrected,
                                    count=1, flags=re.IGNORECASE)
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:

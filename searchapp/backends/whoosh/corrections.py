@@ -11,6 +11,7 @@ from rapidfuzz.distance import Levenshtein
 from whoosh.codec import whoosh3
 
 from searchapp.backends.whoosh.engine import Leaf
+from searchapp.spelling import best_correction
 
 MAX_CORRECTION_EDITS = 2
 # How Whoosh's words file starts each entry: the key's length and the value's.
@@ -21,7 +22,8 @@ _WORDS_LOCK = threading.Lock()
 
 def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0,
                  max_edits: int = MAX_CORRECTION_EDITS) -> str | None:
-    """Return the article word nearest to ``word`` in edits, the commonest of equals.
+    """Return the article word nearest to ``word`` in edits, the commonest of equals
+    (``spelling.best_correction``).
 
     Only words in at least ``min_frequency`` articles, and at most ``max_edits`` edits
     away, are offered. A spelling word's count of articles is its summed weight
@@ -45,10 +47,8 @@ def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0
     if min_frequency > 1:
         candidates = {candidate: edits for candidate, edits in candidates.items()
                       if reader.frequency(field_name, candidate) >= min_frequency}
-    if not candidates:
-        return None
-    return min(candidates, key=lambda candidate: (
-        candidates[candidate], -reader.frequency(field_name, candidate), candidate))
+    return best_correction(word, ((candidate, edits, reader.frequency(field_name, candidate))
+                                  for candidate, edits in candidates.items()))
 
 
 def near_words(words: list[str], word: str, max_edits: int) -> list[tuple[str, int]]:
