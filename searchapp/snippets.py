@@ -197,22 +197,22 @@ def _find(text: str, start: int, end: int, marks: Marks) -> list[Match]:
     index leaves them out; its words are then not marked on their own.
     """
     initials, firsts, words = marks.initials, marks.phrase_starts, marks.words
+    analyse = marks.analyse
     matches: list[Match] = []
     # The first word is wherever reading starts, even inside a word; after it, only
     # the words that can start with an initial are looked at (found in C).
     first = WORD_RE.search(text, start, end)
     if first is None:
         return matches
-    tokens = itertools.chain((first,), _starting_with(initials).finditer(text, first.end(), end))
+    tokens = itertools.chain([(*first.span(), first.group().lower())],
+                             _words_starting(text, first.end(), end, initials))
     after = start  # where the last phrase found ends: the words up to there are in it
-    for token in tokens:
-        a, b = token.span()
+    for a, b, word in tokens:
         if a < after:
             continue
-        word = token.group().lower()
         initial = word[0] if word[0].isascii() else _folded(word[0])
         if initial in initials:
-            form = marks.analyse(word)
+            form = analyse(word)
             found = _phrase_at(text, b, end, form, marks) if form in firsts else None
             if found:
                 phrase, after = found
@@ -225,21 +225,49 @@ def _find(text: str, start: int, end: int, marks: Marks) -> list[Match]:
     return matches
 
 
+def _words_starting(text: str, start: int, end: int, initials: frozenset[str]):
+    """Yield (start, end, the word in lower case) for the words of ``text[start:end]`` that
+    may start with one of ``initials`` (as ``_starting_with`` finds them)."""
+    # The look-behinds of the patterns read the two characters before a word.
+    low = max(0, start - 2)
+    part = text[low:end]
+    if part.isascii():
+        # Lower-case ASCII is searched for the lower-case initials alone: one initial is
+        # then a literal, which the search skips to in C, 2 to 5 times faster than to the
+        # class of both cases and every non-ASCII letter (a third of a snippet's time
+        # for a one-word query).
+        for token in _lower_starting_with(initials).finditer(part.lower(), start - low):
+            yield token.start() + low, token.end() + low, token.group()
+    else:
+        for token in _starting_with(initials).finditer(text, start, end):
+            yield token.start(), token.end(), token.group().lower()
+
+
+# A word starts at a letter that follows neither a letter nor a letter and a full stop
+# (``WORD_RE`` reads "U.S" as one word), which holds after the end of any word.
+_WORD_FROM_FIRST_LETTER = r"(?<=\w)(?<!\w.)(?<!\w\..)\w*(?:\.?\w+)*"
+
+
 @functools.lru_cache(maxsize=1024)
 def _starting_with(initials: frozenset[str]) -> re.Pattern:
     """Return a pattern of the words (as ``WORD_RE`` cuts them) that may start with one of
     ``initials``: in either case, and every word starting with a non-ASCII letter, whose
     folded initial ``_find`` works out itself.
-
-    A word starts at a letter that follows neither a letter nor a letter and a full stop
-    (``WORD_RE`` reads "U.S" as one word), which holds after the end of any word.
     """
     ascii_letters = sorted({c for i in initials if i.isascii() for c in (i, i.upper())})
     first = "".join(map(re.escape, ascii_letters)) + r"\x80-\U0010ffff"
     # The first letter is matched first, so the search skips in C to the next letter
     # that may start a word; the look-behinds then check that it starts one. (Looking
     # behind first tried them at every character: a third of the time more.)
-    return re.compile(rf"[{first}](?<=\w)(?<!\w.)(?<!\w\..)\w*(?:\.?\w+)*", re.DOTALL)
+    return re.compile(rf"[{first}]{_WORD_FROM_FIRST_LETTER}", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1024)
+def _lower_starting_with(initials: frozenset[str]) -> re.Pattern:
+    """Return ``_starting_with(initials)`` for lower-case ASCII text: the ASCII initials."""
+    # Without an ASCII initial (accented words only), a class no ASCII letter is in.
+    letters = "".join(map(re.escape, sorted(i for i in initials if i.isascii()))) or r"^\x00-\x7f"
+    return re.compile(rf"[{letters}]{_WORD_FROM_FIRST_LETTER}", re.DOTALL)
 
 
 def _folded(letter: str) -> str:
