@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from searchapp import snippets
 from searchapp.backends.whoosh.marking import _analysed
-from searchapp.snippets import MAX_MATCHES, WORD_RE, Marks, _folded, _phrase_at
+from searchapp.snippets import (
+    _ABBREVIATIONS,
+    MAX_MATCHES,
+    SENTENCE_SEARCH,
+    WORD_RE,
+    Marks,
+    _folded,
+    _phrase_at,
+)
 
 # --- the references ---------------------------------------------------------------------
 
@@ -53,6 +61,33 @@ def _reference_starting_with(initials):
     return re.compile(rf"[{first}](?<=\w)(?<!\w.)(?<!\w\..)\w*(?:\.?\w+)*", re.DOTALL)
 
 
+REFERENCE_SENTENCE_END = re.compile(
+    r"[.!?\n](?:(?<=[.!?])(?<!\b[A-Z][.!?])"
+    + "".join(rf"(?<!\b{word}[.!?])" for word in _ABBREVIATIONS)
+    + r"[\"'”’)\]]*(?=\s)|(?<=\n)\s*\n)"
+)
+
+
+def reference_first_sentence_end(text, start, end):
+    found = {mark: text.find(mark, start, end) for mark in ".!?\n"}
+    while places := [at for at in found.values() if at != -1]:
+        at = min(places)
+        if edge := REFERENCE_SENTENCE_END.match(text, at, end):
+            return edge
+        found[text[at]] = text.find(text[at], at + 1, end)
+    return None
+
+
+def reference_last_sentence_end(text, start, end):
+    found = {mark: text.rfind(mark, start, end) for mark in ".!?\n"}
+    while places := [at for at in found.values() if at != -1]:
+        at = max(places)
+        if edge := REFERENCE_SENTENCE_END.match(text, at, end):
+            return edge
+        found[text[at]] = text.rfind(text[at], start, at)
+    return None
+
+
 # --- what they are given ----------------------------------------------------------------
 
 STOP = {"and", "the", "of", "a", "in", "to"}
@@ -60,7 +95,8 @@ VOCABULARY = ["grain", "grains", "gold", "golden", "tomorrow", "tea", "Élysée"
               "oeuvre", "U.S", "u.s.", "the", "of", "and", "money", "supply", "Kelvin", "ß",
               "straße", "idly", "dying", "1987", "x_y", "İstanbul", "ǅemal", "a"]
 PIECES = [" ", "  ", ". ", ".\n", "\n\n", "! ", "? ", '." ', ") ", "-", ",", "..", "Mr. ",
-          "U.S. ", " \n \n", "\t", "—", ".’ "]
+          "U.S. ", " \n \n", "\t", "—", ".’ ", " Corp. ", " Sept.", "Mrs.", " J. ", "1.5",
+          '?" ', ".) ", ".] ", "!’\n", " No.", "vs. ", ".\u2029", "\r\n\r\n"]
 
 
 def simple_analyse(word):
@@ -100,3 +136,21 @@ def test_find_gives_the_reference_matches(text, marks, cut, data):
     start = min(cut, len(text))
     end = data.draw(st.integers(start, len(text)))
     assert snippets._find(text, start, end, marks) == reference_find(text, start, end, marks)
+
+
+def _span(match):
+    return match and match.span()
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts, data=st.data())
+def test_sentence_ends_are_the_reference_ones(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, min(len(text), start + SENTENCE_SEARCH)))
+    for at in range(start, end):
+        assert (_span(snippets._SENTENCE_END.match(text, at, end))
+                == _span(REFERENCE_SENTENCE_END.match(text, at, end)))
+    assert (_span(snippets._first_sentence_end(text, start, end))
+            == _span(reference_first_sentence_end(text, start, end)))
+    assert (_span(snippets._last_sentence_end(text, start, end))
+            == _span(reference_last_sentence_end(text, start, end)))
