@@ -1,8 +1,12 @@
 import pytest
 from conftest import SEED
+from flask import url_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_web import HOSTILE_QUERIES
 
 from searchapp import create_app
+from searchapp.api import _article_url_maker
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
                "corrected", "collapsed", "partial", "query_words", "required_words", "matched_all",
@@ -232,3 +236,23 @@ def test_live_search_reads_the_last_word_as_a_prefix(client):
     body = client.get("/api/search?q=jer&live=1").get_json()
     assert body["total"] == 2 and body["corrected"] is None
     assert client.get("/api/search?q=jer").get_json()["total"] == 0
+
+
+
+@pytest.fixture(scope="module")
+def bare_app(tmp_path_factory):
+    """An app without an index: enough to build addresses."""
+    return create_app({"INDEX_DIR": str(tmp_path_factory.mktemp("no-index"))})
+
+
+@settings(max_examples=300, deadline=None)
+@given(article_id=st.text(min_size=1, max_size=30))
+def test_result_urls_are_url_fors_addresses(bare_app, article_id):
+    # The results' article addresses are built without url_for, for speed: they must be
+    # the very addresses url_for gives, whatever the id holds (slashes, "?", "%", accents),
+    # also under a path prefix.
+    for root in ("", "/archive"):
+        with bare_app.test_request_context("/api/search", base_url=f"http://h{root}/"):
+            expected = url_for("web.article", article_id=article_id)
+            assert expected.startswith(f"{root}/articles/")
+            assert _article_url_maker()(article_id) == expected
