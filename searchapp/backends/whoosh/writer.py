@@ -77,6 +77,24 @@ class _TextWords:
         self.spelling = spelling  # the field's spelling field, if it has one
 
 
+class _Forms(dict):
+    """Each word met, as found -> its form's number; a word met for the first time is
+    analysed by ``new_form`` when it is looked up (past ``MAX_CACHED_WORDS``, the words
+    are forgotten and analysed again as they come)."""
+
+    __slots__ = ("new_form",)
+
+    def __init__(self, new_form) -> None:
+        super().__init__()
+        self.new_form = new_form
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= MAX_CACHED_WORDS:
+            self.clear()
+        form = self[word] = self.new_form(word)
+        return form
+
+
 class ArticleWriter(SegmentWriter):
     """A ``SegmentWriter`` that indexes articles' text fields without Whoosh's pool."""
 
@@ -87,7 +105,7 @@ class ArticleWriter(SegmentWriter):
         # text field name -> its words as they came (``_TextWords``)
         self._texts: dict[str, _TextWords] = {}
         # Each word met, as found -> its form; a form's term and spelling word by number.
-        self._forms: dict[str, int] = {}
+        self._forms = _Forms(self._new_form)
         self._form_terms, self._form_spellings = array("i"), array("i")
         self._term_numbers: dict[bytes, int] = {}
         self._terms: list[bytes] = []
@@ -147,16 +165,9 @@ class ArticleWriter(SegmentWriter):
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
         """Keep a text field's words for the segment; return the field's length."""
-        words = WORD_PATTERN.findall(value)
-        forms = self._forms
-        # Looked up in C over all the words; only words new to this writer are analysed.
-        found = list(map(forms.get, words))
-        if None in found:
-            if len(forms) > MAX_CACHED_WORDS:
-                forms.clear()
-            for word in set(words).difference(forms):
-                forms[word] = self._new_form(word)
-            found = list(map(forms.__getitem__, words))
+        # Looked up in C over all the words, in one pass: only words new to this writer
+        # are analysed (``_Forms.__missing__``).
+        found = list(map(self._forms.__getitem__, WORD_PATTERN.findall(value)))
         length = len(found) - found.count(NOT_INDEXED)
         if not length:
             return 0
