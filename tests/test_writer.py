@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 from whoosh import index as whoosh_index
+from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchapp import duplicates
-from searchapp.backends.whoosh import indexing
+from searchapp.backends.whoosh import indexing, writer
 from searchapp.backends.whoosh.archive import WhooshArchive
 from searchapp.backends.whoosh.health import check_index
 from searchapp.backends.whoosh.writer import ArticleWriter
@@ -165,6 +166,13 @@ def test_the_same_holds_on_real_news_across_many_blocks(tmp_path):
         })
     assert_same_index(build(tmp_path / "whoosh", SegmentWriter, docs),
                       build(tmp_path / "ours", ArticleWriter, docs))
+
+
+def test_lengths_are_those_the_lengths_column_gives_back():
+    """Postings carry each article's length as Whoosh's one-byte code gives it back; the
+    writer's table of them (made with NumPy) says what Whoosh's functions say."""
+    assert list(writer._STORED_LENGTH) == [
+        byte_to_length(length_to_byte(length)) for length in range(len(writer._STORED_LENGTH))]
 
 
 def write_feed(folder: Path, records: list[tuple[str, str]]) -> Path:
