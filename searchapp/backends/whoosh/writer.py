@@ -368,15 +368,7 @@ def _group_words(words: _TextWords, form_terms: np.ndarray, terms: list[bytes]) 
     starts = np.flatnonzero(np.diff(ranks, prepend=-1) | np.diff(docnums, prepend=-1))
     counts = np.diff(starts, append=len(ranks))
     term_starts = np.flatnonzero(np.diff(ranks[starts], prepend=-1))
-    values = list(map(_single, positions[starts].tolist()))
-    several = np.flatnonzero(counts > 1)
-    if len(several):
-        gaps = np.diff(positions, prepend=0)
-        gaps[starts] = positions[starts]
-        gaps = gaps.tolist()
-        for index, first, count in zip(several.tolist(), starts[several].tolist(),
-                                       counts[several].tolist(), strict=True):
-            values[index] = pack_uint(count) + dumps(gaps[first:first + count], 2)
+    values = _position_values(positions, starts, counts)
     return _Postings([keys[number] for number in by_bytes], term_starts,
                      docnums[starts].astype(np.int64), counts.astype(np.float64), values)
 
@@ -576,12 +568,75 @@ def _single_position(position: int) -> bytes:
     return pack_uint(1) + dumps([position], 2)
 
 
-# The value of a one-position posting, by position, made once.
+# The value of a one-position posting, by position, made once: one object for all the
+# postings with it, so that a block's pickle refers to it after its first time.
 _SINGLES = [_single_position(position) for position in range(4096)]
 
 
 def _single(position: int) -> bytes:
     return _SINGLES[position] if position < 4096 else _single_position(position)
+
+
+# What ``pickle.dumps(a_list, 2)`` writes for a list of 2 to 1,000 small numbers: its
+# start (the protocol, an empty list kept in the memo, a mark), each number by its size
+# (BININT1, BININT2, BININT), and its end (APPENDS, STOP). Longer lists get more marks.
+_PICKLED_LIST_START = b"\x80\x02]q\x00("
+_PICKLED_LIST_END = b"e."
+_BININT1, _BININT2, _BININT = 0x4B, 0x4D, 0x4A
+_PICKLE_BATCH = 1000
+
+
+def _position_values(positions: np.ndarray, starts: np.ndarray,
+                     counts: np.ndarray) -> list[bytes]:
+    """Return each posting's value as Whoosh's ``Positions`` format encodes it: the count
+    of positions (``pack_uint``), then the list of gaps between them, the first from 0,
+    pickled with protocol 2. Postings with several positions are written with NumPy a
+    few thousand at a time, not by a call to ``pickle.dumps`` each: the same bytes."""
+    values = list(map(_single, positions[starts].tolist()))
+    several = np.flatnonzero(counts > 1)
+    if not len(several):
+        return values
+    gaps = np.diff(positions, prepend=0)
+    gaps[starts] = positions[starts]
+    for first in range(0, len(several), POSTINGS_AT_ONCE):
+        chosen = several[first:first + POSTINGS_AT_ONCE]
+        made = _pickled_gaps(gaps, starts[chosen], counts[chosen])
+        for index, value in zip(chosen.tolist(), made, strict=True):
+            values[index] = value
+    return values
+
+
+def _pickled_gaps(gaps: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[bytes]:
+    """Return ``pack_uint(count) + dumps(its gaps, 2)`` for postings of several positions."""
+    firsts = np.cumsum(counts) - counts  # each posting's first gap among those taken
+    mine = gaps[np.arange(int(counts.sum())) + np.repeat(starts - firsts, counts)]
+    sizes = np.where(mine < 256, 2, np.where(mine < 65536, 3, 5))
+    head = 4 + len(_PICKLED_LIST_START)
+    lengths = head + np.add.reduceat(sizes, firsts) + len(_PICKLED_LIST_END)
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    out = np.zeros(int(ends[-1]), dtype=np.uint8)
+    for place, shift in enumerate((24, 16, 8, 0)):
+        out[begins + place] = counts >> shift & 255
+    for place, byte in enumerate(_PICKLED_LIST_START, start=4):
+        out[begins + place] = byte
+    for place, byte in enumerate(_PICKLED_LIST_END, start=-len(_PICKLED_LIST_END)):
+        out[ends + place] = byte
+    # Each number's place: its value's start and head, then the numbers before it.
+    item_ends = np.cumsum(sizes)
+    item_starts = item_ends - sizes
+    item_starts += np.repeat(begins + head - item_starts[firsts], counts)
+    out[item_starts] = np.where(sizes == 2, _BININT1, np.where(sizes == 3, _BININT2, _BININT))
+    for shift, wide in ((0, 0), (8, 2), (16, 3), (24, 3)):
+        chosen = np.flatnonzero(sizes > wide) if wide else slice(None)
+        out[item_starts[chosen] + 1 + shift // 8] = mine[chosen] >> shift & 255
+    data = out.tobytes()
+    values = [data[begin:end] for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)]
+    # A word more than a thousand times in an article: pickle's own batches of marks.
+    for index in np.flatnonzero(counts > _PICKLE_BATCH).tolist():
+        first, count = int(firsts[index]), int(counts[index])
+        values[index] = pack_uint(count) + dumps(mine[first:first + count].tolist(), 2)
+    return values
 
 
 # Lengths as the one-byte lengths column gives them back, for the common lengths: the
