@@ -302,6 +302,7 @@ class ArticleWriter(SegmentWriter):
                                           self.schema[name].format.fixed_value_size())
             _add_to_words_file(writer._tindex, entries)
             writer.finish_field()
+        writer._tindex._write_hashes = functools.partial(_write_hash_tables, writer._tindex)
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
 
@@ -562,6 +563,27 @@ def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
         position += len(record)
     dbfile.write(b"".join(chunks))
     tindex.lastkey = entries[-1][0]
+
+
+# A slot of a words-file hash table: the key's hash and its record's place (Whoosh's
+# HashWriter's; both 0 for an empty slot, as no record starts at 0).
+_SLOT = struct.Struct("!Iq")
+
+
+def _write_hash_tables(tindex) -> None:
+    """Write the words file's 256 hash tables, as Whoosh's ``HashWriter._write_hashes``
+    does with a write a slot: the same bytes, a table at a time."""
+    dbfile = tindex.dbfile
+    for entries in tindex.buckets:
+        slots = 2 * len(entries)
+        tindex.directory.append((dbfile.tell(), slots))
+        codes, positions = [0] * slots, [0] * slots
+        for code, position in entries:
+            slot = (code >> 8) % slots
+            while positions[slot]:  # taken: the next free slot
+                slot = (slot + 1) % slots
+            codes[slot], positions[slot] = code, position
+        dbfile.write(b"".join(map(_SLOT.pack, codes, positions)))
 
 
 def _single_position(position: int) -> bytes:
