@@ -472,6 +472,7 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
     all_gaps = np.diff(docnums, prepend=0)
     all_gaps[block_starts] = docnums[block_starts]
     values = postings.values
+    every_value = all(values)
     blocks = zip(block_starts.tolist(), block_ends.tolist(), block_tops.tolist(),
                  weight_kinds.tolist(), block_shortest.tolist(), block_longest.tolist(),
                  strict=True)
@@ -501,7 +502,9 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
             else:
                 mini_weights = tuple(weight_list[start - base:end - base])
             if fixed_size is None:
-                mini_values = tuple(filter(None, values[start:end]))
+                # Whoosh keeps a block's values that are not empty: text fields have none.
+                mini_values = tuple(values[start:end] if every_value
+                                    else filter(None, values[start:end]))
             else:
                 mini_values = None if fixed_size == 0 else b"".join(values[start:end])
             data = dumps((tuple(gaps[start - base:end - base]), mini_weights, mini_values),
