@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from searchapp.cleaning import clean_paragraphs, is_boilerplate, normalize_space, split_paragraphs
+from searchapp.cleaning import (
+    clean_lines,
+    clean_paragraphs,
+    is_boilerplate,
+    normalize_space,
+    split_paragraphs,
+)
 from searchapp.dates import find_dates, find_weekday_date, find_years, parse_date
 from searchapp.textsafety import is_safe, printable, safe_text
 
@@ -630,7 +636,7 @@ def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:
             raise _Unusable(f"{key!r} must be a string, not {type(value).__name__}")
         values[key] = value
     # Exports separate paragraphs with one newline or more.
-    paragraphs = clean_paragraphs(re.split(r"\n\s*", values["body"] or ""))
+    paragraphs = clean_lines(values["body"] or "")
     if not paragraphs and not normalize_space(values["headline"] or ""):
         named = f" (id {values['id']!r})" if values["id"] else ""
         raise _Unusable(f"no headline and no body{named}")

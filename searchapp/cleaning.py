@@ -43,7 +43,14 @@ _LONG_SPACES_RE = re.compile(
     r"|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000][ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]*")
 _EMPTY_BRACKETS_RE = re.compile(r"\(\s*\)|\[\s*\]")
 _BRACKET_RE = re.compile(r"[()\[\]]")
-_SPACE_BEFORE_PUNCT_RE = re.compile(r" +([,.;:!?])")
+# Spaces before punctuation, removed: a look-ahead, as replacing them with a group
+# (r"\1") costs a call into Python per replacement.
+_SPACE_BEFORE_PUNCT_RE = re.compile(r" +(?=[,.;:!?])")
+# A line break and the spaces after it, between the paragraphs of an export's text.
+_LINE_BREAK_RE = re.compile(r"\n\s*")
+# Any character but printable ASCII and the newline: text without one is "plain".
+_NOT_PLAIN_RE = re.compile(r"[^\n -~]")
+_RUN_OF_SPACES_RE = re.compile(r"  +")
 
 
 def normalize_space(text: str) -> str:
@@ -81,7 +88,7 @@ def drop_dangling_brackets(paragraph: str) -> str:
         following = paragraph[i + 1 : i + 3]
         if not following.strip() or following.lstrip()[:1] in "—–-":
             text = text[:i] + text[i + 1 :]
-    return _SPACE_BEFORE_PUNCT_RE.sub(r"\1", _LONG_SPACES_RE.sub(" ", text)).strip()
+    return _SPACE_BEFORE_PUNCT_RE.sub("", _LONG_SPACES_RE.sub(" ", text)).strip()
 
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
@@ -94,9 +101,35 @@ def clean_paragraphs(paragraphs: list[str]) -> list[str]:
         else:
             # Without brackets, all drop_dangling_brackets does to normalised text (one
             # space a run, trimmed) is this: most paragraphs, in one pass instead of three.
-            text = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", text)
+            text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
         if text and not is_boilerplate(text):
             cleaned.append(text)
+    return cleaned
+
+
+def clean_lines(text: str) -> list[str]:
+    """Split text into paragraphs at line breaks, then clean them as ``clean_paragraphs``
+    does."""
+    if _NOT_PLAIN_RE.search(text):
+        return clean_paragraphs(_LINE_BREAK_RE.split(text))
+    # Plain text (most exports) is cleaned in a few passes over the whole of it, not a
+    # dozen calls a paragraph: normalising it is collapsing runs of spaces and
+    # trimming, and neither a run of spaces nor a space before punctuation spans a line.
+    if "  " in text:
+        text = _RUN_OF_SPACES_RE.sub(" ", text)
+    brackets = _BRACKET_RE.search(text) is not None
+    if not brackets:
+        text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
+    cleaned = []
+    for line in text.split("\n"):
+        line = line.strip(" ")
+        if brackets:
+            if _BRACKET_RE.search(line):
+                line = drop_dangling_brackets(line)
+            else:
+                line = _SPACE_BEFORE_PUNCT_RE.sub("", line)
+        if line and not is_boilerplate(line):
+            cleaned.append(line)
     return cleaned
 
 

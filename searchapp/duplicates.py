@@ -60,6 +60,8 @@ BAND_BINS = 2
 SIGNATURE_BATCH = 256
 
 _WORD = re.compile(r"\w+")
+# In ASCII text, \w is these: the same words.
+_ASCII_WORD = re.compile(rb"\w+")
 _MASK = np.uint64(2**64 - 1)
 _ODD_1, _ODD_2, _ODD_3 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F),
                           np.uint64(0x165667B19E3779F9))
@@ -86,9 +88,9 @@ def signatures(texts: Iterable[tuple[str, str]]) -> list[bytes]:
     while batch := list(islice(texts, SIGNATURE_BATCH)):
         bodies, titles = [], []
         for body, headline in batch:
-            words = _WORD.findall(body[:MAX_WORDS * 16].lower())[:MAX_WORDS]
+            words = _body_words(body[:MAX_WORDS * 16].lower())[:MAX_WORDS]
             signed = len(words) >= MIN_WORDS
-            bodies.append(_codes(words) if signed else [])
+            bodies.append(list(map(zlib.crc32, words)) if signed else [])
             distinct = set(_WORD.findall(headline[:1000].lower())[:100])
             # A short body says too little, and its headline alone would fold look-alikes
             # ("Marathon Route Announced" and "New Route Announced"): such articles
@@ -98,6 +100,13 @@ def signatures(texts: Iterable[tuple[str, str]]) -> list[bytes]:
         found += map(bytes.__add__, _min_hashes(bodies, 3, BODY_BINS),
                      _min_hashes(titles, 1, HEADLINE_BINS))
     return found
+
+
+def _body_words(text: str) -> list[bytes]:
+    """Return the words of lower-case text, each in UTF-8 (what its code is made of)."""
+    if text.isascii():  # most text: the same words, found in its bytes without encoding each
+        return _ASCII_WORD.findall(text.encode("ascii"))
+    return list(map(str.encode, _WORD.findall(text)))
 
 
 def _codes(words: list[str]) -> list[int]:

@@ -1,6 +1,7 @@
 import pytest
 
 from searchapp.cleaning import (
+    clean_lines,
     clean_paragraphs,
     drop_dangling_brackets,
     is_boilerplate,
@@ -95,3 +96,19 @@ def test_clean_paragraphs_cleans_as_normalising_then_dropping_brackets_does():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
         expected = drop_dangling_brackets(normalize_space(text))
         assert clean_paragraphs([text]) == ([expected] if expected else []), repr(text)
+
+
+@pytest.mark.parametrize("alphabet", [
+    "ad,.;:!?()[]  \n-",  # plain ASCII, the path most exports take ("ad" is boilerplate)
+    "ad é,.;:!?()[]  \t\n\r\u00a0\u2003\u200b\x00\x0b\x1c\x85\u2028—-",
+])
+def test_clean_lines_cleans_as_splitting_then_cleaning_paragraphs_does(alphabet):
+    """An export's text cleaned in a few passes over the whole of it gives the
+    paragraphs that splitting it at line breaks and cleaning each gives."""
+    import random
+    import re
+
+    rng = random.Random(8)
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert clean_lines(text) == clean_paragraphs(re.split(r"\n\s*", text)), repr(text)

@@ -11,12 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from whoosh import index as whoosh_index
+from whoosh.formats import Positions
+from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from searchapp import duplicates
-from searchapp.backends.whoosh import indexing
+from searchapp.backends.whoosh import indexing, writer
 from searchapp.backends.whoosh.archive import WhooshArchive
 from searchapp.backends.whoosh.health import check_index
 from searchapp.backends.whoosh.writer import ArticleWriter
@@ -165,6 +168,28 @@ def test_the_same_holds_on_real_news_across_many_blocks(tmp_path):
         })
     assert_same_index(build(tmp_path / "whoosh", SegmentWriter, docs),
                       build(tmp_path / "ours", ArticleWriter, docs))
+
+
+def test_lengths_are_those_the_lengths_column_gives_back():
+    """Postings carry each article's length as Whoosh's one-byte code gives it back; the
+    writer's table of them (made with NumPy) says what Whoosh's functions say."""
+    assert list(writer._STORED_LENGTH) == [
+        byte_to_length(length_to_byte(length)) for length in range(len(writer._STORED_LENGTH))]
+
+
+def test_positions_are_encoded_as_whooshs_format_encodes_them():
+    """Every posting's positions, one or thousands, near or far (one, two and four
+    bytes a gap), give the bytes Whoosh's ``Positions`` format gives."""
+    import random
+
+    rng = random.Random(8)
+    postings = [sorted(rng.sample(range(rng.choice([3000, 5000, 70_000, 2**24])),
+                                  rng.choice([1, 1, 2, 3, 40, 999, 1000, 1001, 2500])))
+                for _ in range(300)]
+    counts = np.array([len(positions) for positions in postings])
+    starts = np.cumsum(counts) - counts
+    found = writer._position_values(np.array(sum(postings, [])), starts, counts)
+    assert found == [Positions().encode(positions) for positions in postings]
 
 
 def write_feed(folder: Path, records: list[tuple[str, str]]) -> Path:

@@ -5,6 +5,14 @@
 term at a time). Only this package imports whoosh.
 """
 
-from searchapp.backends.whoosh.archive import WhooshArchive
-
 __all__ = ["WhooshArchive"]
+
+
+def __getattr__(name: str):
+    # The search side is imported when first asked for, not with the package: each
+    # indexing worker process imports ``indexing`` alone (a third of its start-up).
+    if name == "WhooshArchive":
+        from searchapp.backends.whoosh.archive import WhooshArchive
+
+        return WhooshArchive
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -350,15 +350,16 @@ def _apply_changes(ix, writer, changed, gone, indexed, rebuild, report, progress
             if progress:
                 progress(done, total, count)
             articles = []
+            key = source.key
             for item in read_articles(source):
                 if not isinstance(item, Skip) and (
-                    problem := _id_conflict(item.id, source.key, owners, lookup, gone)
+                    problem := _id_conflict(item.id, key, owners, lookup, gone)
                 ):
-                    item = Skip(item.origin or source.key, problem)
+                    item = Skip(item.origin or key, problem)
                 if isinstance(item, Skip):
                     report.skipped.append(item)
                     continue
-                owners[item.id] = source.key
+                owners[item.id] = key
                 articles.append(item)
                 if progress and len(articles) % PROGRESS_EVERY == 0:
                     progress(done + _bytes_read(source), total, count + len(articles))
@@ -428,17 +429,18 @@ def _apply_changes_in_parallel(ix, writer, changed, gone, indexed, rebuild, repo
         for file_number, source in enumerate(changed):
             report.skipped += [skip for number, _, skip in skips if number == file_number]
             ids = set()
+            key = source.key  # a property that makes a string: once a file, not an article
             while position < len(found) and found[position] >> _FILE_SHIFT == file_number:
                 line, worker, index = _placed(found[position])
                 position += 1
                 article_id = results[worker][1].ids[index]
-                problem = _id_conflict(article_id, source.key, owners, lookup, gone)
+                problem = _id_conflict(article_id, key, owners, lookup, gone)
                 if problem:
                     parts[worker].delete_document(results[worker][1].docnums[index])
-                    origin = f"{source.path}:{line}" if line else source.key
+                    origin = f"{source.path}:{line}" if line else key
                     report.skipped.append(Skip(origin, problem))
                     continue
-                owners[article_id] = source.key
+                owners[article_id] = key
                 ids.add(article_id)
             if ids:  # an unusable new version never replaces a usable old one
                 _replace_source(writer, searcher, source, ids, indexed, report)

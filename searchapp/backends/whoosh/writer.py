@@ -77,6 +77,24 @@ class _TextWords:
         self.spelling = spelling  # the field's spelling field, if it has one
 
 
+class _Forms(dict):
+    """Each word met, as found -> its form's number; a word met for the first time is
+    analysed by ``new_form`` when it is looked up (past ``MAX_CACHED_WORDS``, the words
+    are forgotten and analysed again as they come)."""
+
+    __slots__ = ("new_form",)
+
+    def __init__(self, new_form) -> None:
+        super().__init__()
+        self.new_form = new_form
+
+    def __missing__(self, word: str) -> int:
+        if len(self) >= MAX_CACHED_WORDS:
+            self.clear()
+        form = self[word] = self.new_form(word)
+        return form
+
+
 class ArticleWriter(SegmentWriter):
     """A ``SegmentWriter`` that indexes articles' text fields without Whoosh's pool."""
 
@@ -87,7 +105,7 @@ class ArticleWriter(SegmentWriter):
         # text field name -> its words as they came (``_TextWords``)
         self._texts: dict[str, _TextWords] = {}
         # Each word met, as found -> its form; a form's term and spelling word by number.
-        self._forms: dict[str, int] = {}
+        self._forms = _Forms(self._new_form)
         self._form_terms, self._form_spellings = array("i"), array("i")
         self._term_numbers: dict[bytes, int] = {}
         self._terms: list[bytes] = []
@@ -147,16 +165,9 @@ class ArticleWriter(SegmentWriter):
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
         """Keep a text field's words for the segment; return the field's length."""
-        words = WORD_PATTERN.findall(value)
-        forms = self._forms
-        # Looked up in C over all the words; only words new to this writer are analysed.
-        found = list(map(forms.get, words))
-        if None in found:
-            if len(forms) > MAX_CACHED_WORDS:
-                forms.clear()
-            for word in set(words).difference(forms):
-                forms[word] = self._new_form(word)
-            found = list(map(forms.__getitem__, words))
+        # Looked up in C over all the words, in one pass: only words new to this writer
+        # are analysed (``_Forms.__missing__``).
+        found = list(map(self._forms.__getitem__, WORD_PATTERN.findall(value)))
         length = len(found) - found.count(NOT_INDEXED)
         if not length:
             return 0
@@ -291,6 +302,7 @@ class ArticleWriter(SegmentWriter):
                                           self.schema[name].format.fixed_value_size())
             _add_to_words_file(writer._tindex, entries)
             writer.finish_field()
+        writer._tindex._write_hashes = functools.partial(_write_hash_tables, writer._tindex)
         writer.close()
         self._postings, self._spelling, self._held = {}, {}, 0
 
@@ -357,15 +369,7 @@ def _group_words(words: _TextWords, form_terms: np.ndarray, terms: list[bytes]) 
     starts = np.flatnonzero(np.diff(ranks, prepend=-1) | np.diff(docnums, prepend=-1))
     counts = np.diff(starts, append=len(ranks))
     term_starts = np.flatnonzero(np.diff(ranks[starts], prepend=-1))
-    values = list(map(_single, positions[starts].tolist()))
-    several = np.flatnonzero(counts > 1)
-    if len(several):
-        gaps = np.diff(positions, prepend=0)
-        gaps[starts] = positions[starts]
-        gaps = gaps.tolist()
-        for index, first, count in zip(several.tolist(), starts[several].tolist(),
-                                       counts[several].tolist(), strict=True):
-            values[index] = pack_uint(count) + dumps(gaps[first:first + count], 2)
+    values = _position_values(positions, starts, counts)
     return _Postings([keys[number] for number in by_bytes], term_starts,
                      docnums[starts].astype(np.int64), counts.astype(np.float64), values)
 
@@ -468,6 +472,7 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
     all_gaps = np.diff(docnums, prepend=0)
     all_gaps[block_starts] = docnums[block_starts]
     values = postings.values
+    every_value = all(values)
     blocks = zip(block_starts.tolist(), block_ends.tolist(), block_tops.tolist(),
                  weight_kinds.tolist(), block_shortest.tolist(), block_longest.tolist(),
                  strict=True)
@@ -497,7 +502,9 @@ def _write_postings(fieldwriter, prefix: bytes, postings: _Postings, lengths: ar
             else:
                 mini_weights = tuple(weight_list[start - base:end - base])
             if fixed_size is None:
-                mini_values = tuple(filter(None, values[start:end]))
+                # Whoosh keeps a block's values that are not empty: text fields have none.
+                mini_values = tuple(values[start:end] if every_value
+                                    else filter(None, values[start:end]))
             else:
                 mini_values = None if fixed_size == 0 else b"".join(values[start:end])
             data = dumps((tuple(gaps[start - base:end - base]), mini_weights, mini_values),
@@ -561,11 +568,33 @@ def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
     tindex.lastkey = entries[-1][0]
 
 
+# A slot of a words-file hash table: the key's hash and its record's place (Whoosh's
+# HashWriter's; both 0 for an empty slot, as no record starts at 0).
+_SLOT = struct.Struct("!Iq")
+
+
+def _write_hash_tables(tindex) -> None:
+    """Write the words file's 256 hash tables, as Whoosh's ``HashWriter._write_hashes``
+    does with a write a slot: the same bytes, a table at a time."""
+    dbfile = tindex.dbfile
+    for entries in tindex.buckets:
+        slots = 2 * len(entries)
+        tindex.directory.append((dbfile.tell(), slots))
+        codes, positions = [0] * slots, [0] * slots
+        for code, position in entries:
+            slot = (code >> 8) % slots
+            while positions[slot]:  # taken: the next free slot
+                slot = (slot + 1) % slots
+            codes[slot], positions[slot] = code, position
+        dbfile.write(b"".join(map(_SLOT.pack, codes, positions)))
+
+
 def _single_position(position: int) -> bytes:
     return pack_uint(1) + dumps([position], 2)
 
 
-# The value of a one-position posting, by position, made once.
+# The value of a one-position posting, by position, made once: one object for all the
+# postings with it, so that a block's pickle refers to it after its first time.
 _SINGLES = [_single_position(position) for position in range(4096)]
 
 
@@ -573,5 +602,70 @@ def _single(position: int) -> bytes:
     return _SINGLES[position] if position < 4096 else _single_position(position)
 
 
-# Lengths as the one-byte lengths column gives them back, for the common lengths.
-_STORED_LENGTH = array("I", (byte_to_length(length_to_byte(n)) for n in range(65536)))
+# What ``pickle.dumps(a_list, 2)`` writes for a list of 2 to 1,000 small numbers: its
+# start (the protocol, an empty list kept in the memo, a mark), each number by its size
+# (BININT1, BININT2, BININT), and its end (APPENDS, STOP). Longer lists get more marks.
+_PICKLED_LIST_START = b"\x80\x02]q\x00("
+_PICKLED_LIST_END = b"e."
+_BININT1, _BININT2, _BININT = 0x4B, 0x4D, 0x4A
+_PICKLE_BATCH = 1000
+
+
+def _position_values(positions: np.ndarray, starts: np.ndarray,
+                     counts: np.ndarray) -> list[bytes]:
+    """Return each posting's value as Whoosh's ``Positions`` format encodes it: the count
+    of positions (``pack_uint``), then the list of gaps between them, the first from 0,
+    pickled with protocol 2. Postings with several positions are written with NumPy a
+    few thousand at a time, not by a call to ``pickle.dumps`` each: the same bytes."""
+    values = list(map(_single, positions[starts].tolist()))
+    several = np.flatnonzero(counts > 1)
+    if not len(several):
+        return values
+    gaps = np.diff(positions, prepend=0)
+    gaps[starts] = positions[starts]
+    for first in range(0, len(several), POSTINGS_AT_ONCE):
+        chosen = several[first:first + POSTINGS_AT_ONCE]
+        made = _pickled_gaps(gaps, starts[chosen], counts[chosen])
+        for index, value in zip(chosen.tolist(), made, strict=True):
+            values[index] = value
+    return values
+
+
+def _pickled_gaps(gaps: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[bytes]:
+    """Return ``pack_uint(count) + dumps(its gaps, 2)`` for postings of several positions."""
+    firsts = np.cumsum(counts) - counts  # each posting's first gap among those taken
+    mine = gaps[np.arange(int(counts.sum())) + np.repeat(starts - firsts, counts)]
+    sizes = np.where(mine < 256, 2, np.where(mine < 65536, 3, 5))
+    head = 4 + len(_PICKLED_LIST_START)
+    lengths = head + np.add.reduceat(sizes, firsts) + len(_PICKLED_LIST_END)
+    ends = np.cumsum(lengths)
+    begins = ends - lengths
+    out = np.zeros(int(ends[-1]), dtype=np.uint8)
+    for place, shift in enumerate((24, 16, 8, 0)):
+        out[begins + place] = counts >> shift & 255
+    for place, byte in enumerate(_PICKLED_LIST_START, start=4):
+        out[begins + place] = byte
+    for place, byte in enumerate(_PICKLED_LIST_END, start=-len(_PICKLED_LIST_END)):
+        out[ends + place] = byte
+    # Each number's place: its value's start and head, then the numbers before it.
+    item_ends = np.cumsum(sizes)
+    item_starts = item_ends - sizes
+    item_starts += np.repeat(begins + head - item_starts[firsts], counts)
+    out[item_starts] = np.where(sizes == 2, _BININT1, np.where(sizes == 3, _BININT2, _BININT))
+    for shift, wide in ((0, 0), (8, 2), (16, 3), (24, 3)):
+        chosen = np.flatnonzero(sizes > wide) if wide else slice(None)
+        out[item_starts[chosen] + 1 + shift // 8] = mine[chosen] >> shift & 255
+    data = out.tobytes()
+    values = [data[begin:end] for begin, end in zip(begins.tolist(), ends.tolist(), strict=True)]
+    # A word more than a thousand times in an article: pickle's own batches of marks.
+    for index in np.flatnonzero(counts > _PICKLE_BATCH).tolist():
+        first, count = int(firsts[index]), int(counts[index])
+        values[index] = pack_uint(count) + dumps(mine[first:first + count].tolist(), 2)
+    return values
+
+
+# Lengths as the one-byte lengths column gives them back, for the common lengths: the
+# coded length at or above each (``length_to_byte``'s bisection), made with NumPy as a
+# loop of 65,536 calls took 0.06 s of every process's start-up.
+_STORED_LENGTH = array("I", _CODED_LENGTHS[np.searchsorted(_CODED_LENGTHS, np.arange(65536))]
+                       .astype(np.uint32).tobytes())
