@@ -159,6 +159,9 @@ def _fork_worker(make_app: Callable, listener: socket.socket, threads: int, limi
     # after the fork (the inherited handler would raise there, outside any try): it is
     # held until the worker's own code runs, and then ends it cleanly.
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # Known before the fork: a parent killed while the worker opens the app is noticed
+    # (asked after, the worker would take init for its parent and serve on alone).
+    parent = os.getpid()
     try:
         pid = os.fork()
     except BaseException:
@@ -172,7 +175,7 @@ def _fork_worker(make_app: Callable, listener: socket.socket, threads: int, limi
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         # The app (and its index) is opened in the worker, after the fork.
         server = _create_server(make_app(), listener, threads, limits, error_headers)
-        _run(server, limits, parent=os.getppid())
+        _run(server, limits, parent=parent)
     except (Stop, KeyboardInterrupt):
         pass  # stopped before it was serving: nothing in flight
     except BaseException as error:  # a worker must never return into the parent's loop

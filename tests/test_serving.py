@@ -510,6 +510,31 @@ def test_serve_workers_stop_when_their_parent_is_killed(index_dir, start):
     assert not any(_running(worker) for worker in workers)
 
 
+# A parent that forks two workers whose app takes a while to open, and prints their pids.
+_SLOW_WORKERS = """
+import os, socket, sys, time
+from searchapp import serving
+def make_app():
+    print(os.getpid(), flush=True)
+    time.sleep(float(sys.argv[1]))
+    return lambda environ, start_response: []
+serving.serve(make_app, "127.0.0.1", 0, 1, 2, lambda: None)
+"""
+
+
+@pytest.mark.whoosh_only  # no index at all
+def test_serve_workers_stop_when_their_parent_dies_while_they_open_the_app():
+    parent = subprocess.Popen([sys.executable, "-c", _SLOW_WORKERS, "3"], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    workers = [int(parent.stdout.readline()) for _ in range(2)]
+    parent.kill()  # the workers are still opening the app
+    parent.wait()
+    deadline = time.monotonic() + STOP_SECONDS
+    while time.monotonic() < deadline and any(_running(worker) for worker in workers):
+        time.sleep(0.2)
+    assert not any(_running(worker) for worker in workers)
+
+
 def _running(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
