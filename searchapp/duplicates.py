@@ -246,6 +246,7 @@ _BANDS = (BODY_BINS + HEADLINE_BINS) // BAND_BINS
 # A band as a number: its bins in the low bytes, its place in the signature above them.
 _PLACES = np.arange(_BANDS, dtype=np.uint64) << np.uint64(8 * BAND_BINS * BIN_BYTES)
 _HEADLINE_START = int(_PLACES[_BODY_BANDS])
+_BAND_BITS = int(_PLACES[-1]).bit_length()
 
 
 def _shared_bands(items: list, signed: list[int]) -> tuple[dict[int, list[int]], ...]:
@@ -271,19 +272,29 @@ def _shared_bands(items: list, signed: list[int]) -> tuple[dict[int, list[int]],
     dated = np.array([undated if day is None else day for day in days], dtype=np.int64)
     by_day = np.argsort(dated, kind="stable")
     rows, dated = rows[by_day], dated[by_day]
-    held = np.flatnonzero(rows)
-    bands = (rows | _PLACES[:rows.shape[1]]).ravel()[held]
-    order = np.argsort(bands, kind="stable")
-    bands, row_of = bands[order], held[order] // rows.shape[1]
+    width = rows.shape[1]
+    bands = (rows | _PLACES[:width]).ravel()
+    held = rows.ravel() != 0
+    # Sorted by band, then by place in the list (by day): a band and its place packed in
+    # one number sort in place, twice as fast as NumPy's stable argsort of the bands.
+    shift = len(bands).bit_length()
+    if shift + _BAND_BITS <= 64:
+        packed = (bands << np.uint64(shift) | np.arange(len(bands), dtype=np.uint64))[held]
+        packed.sort()
+        bands, at = packed >> np.uint64(shift), packed & np.uint64((1 << shift) - 1)
+    else:
+        at = np.flatnonzero(held)
+        at = at[np.argsort(bands[at], kind="stable")]
+        bands = bands[at]
+    row_of = at // width
     days_of = dated[row_of]
     # Each band is near the one before it or after it, if near any.
     near = np.zeros(len(bands) + 1, dtype=bool)
     near[1:-1] = (bands[1:] == bands[:-1]) & (days_of[1:] - days_of[:-1] <= MAX_DAYS_APART)
     near = near[1:] | near[:-1]
-    row_of = by_day[row_of]
     body: dict[int, list[int]] = {}
     title: dict[int, list[int]] = {}
-    places = np.asarray(signed)[row_of[near]].tolist()
+    places = np.asarray(signed)[by_day][row_of[near]].tolist()
     for n, band in zip(places, bands[near].tolist(), strict=True):
         (title if band >= _HEADLINE_START else body).setdefault(n, []).append(band)
     return body, title

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from searchapp import duplicates
 from searchapp.duplicates import (
     BAND_BINS,
     BIN_BYTES,
@@ -155,9 +156,12 @@ def long_results(draw) -> list[tuple[int, bytes, int | None]]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
-@given(long_results())
-def test_group_copies_gives_the_groups_of_the_plain_grouping_for_long_lists(items):
-    assert _shape(group_copies(items)) == _shape(reference_group_copies(items))
+@given(long_results(), st.booleans())
+def test_group_copies_gives_the_groups_of_the_plain_grouping_for_long_lists(items, packed):
+    with pytest.MonkeyPatch.context() as patch:
+        if not packed:  # as if bands and their places did not fit in one number
+            patch.setattr(duplicates, "_BAND_BITS", 64)
+        assert _shape(group_copies(items)) == _shape(reference_group_copies(items))
 
 
 def test_group_copies_folds_planted_copies_flashes_and_reruns_a_day_apart():
