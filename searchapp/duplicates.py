@@ -258,7 +258,7 @@ def _shared_bands(items: list, signed: list[int]) -> tuple[dict[int, list[int]],
     Done in NumPy for the whole list at once, sorting the bands by value and day so that
     those shared by results dated near each other are side by side. With a Counter of
     the bands and a look at the days of each shared one, grouping the 100 results of each
-    of 11 one-word searches took 75 million instructions; 32 million so (BENCHMARKS.md,
+    of 11 one-word searches took 76 million instructions; 32 million so (BENCHMARKS.md,
     "Session 8: folding copies").
     """
     rows = np.frombuffer(b"".join([items[n][1] for n in signed]), dtype=_BAND_TYPE)
