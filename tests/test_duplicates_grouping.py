@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from searchapp import duplicates
 from searchapp.duplicates import (
     BAND_BINS,
     BIN_BYTES,
@@ -133,6 +134,34 @@ def _shape(groups: list[Group]) -> list[tuple]:
 @given(results())
 def test_group_copies_gives_the_groups_of_the_plain_grouping(items):
     assert _shape(group_copies(iter(items))) == _shape(reference_group_copies(items))
+
+
+@st.composite
+def long_results(draw) -> list[tuple[int, bytes, int | None]]:
+    """Hundreds of results made from a few signatures: bands shared by many results at
+    once, on days near, far apart, and far from day 0."""
+    made = draw(st.lists(st.lists(BIN, min_size=BODY_BINS + HEADLINE_BINS,
+                                  max_size=BODY_BINS + HEADLINE_BINS), min_size=1, max_size=6))
+    made += [[0] * BODY_BINS + bins[BODY_BINS:] for bins in made]  # their flashes
+    days = draw(st.lists(st.one_of(st.none(), st.integers(1, 4), st.integers(3_652_000, 3_652_059)),
+                         min_size=1, max_size=5))
+    items = []
+    for key in range(draw(st.integers(50, 300))):
+        bins = list(draw(st.sampled_from(made)))
+        for place in draw(st.lists(st.integers(0, len(bins) - 1), max_size=12)):
+            bins[place] = draw(BIN)
+        items.append((key, _signature(bins), draw(st.sampled_from(days))))
+    return items
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.data_too_large])
+@given(long_results(), st.booleans())
+def test_group_copies_gives_the_groups_of_the_plain_grouping_for_long_lists(items, packed):
+    with pytest.MonkeyPatch.context() as patch:
+        if not packed:  # as if bands and their places did not fit in one number
+            patch.setattr(duplicates, "_BAND_BITS", 64)
+        assert _shape(group_copies(items)) == _shape(reference_group_copies(items))
 
 
 def test_group_copies_folds_planted_copies_flashes_and_reruns_a_day_apart():
