@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from searchapp.textsafety import safe_text
 
@@ -93,18 +94,7 @@ def drop_dangling_brackets(paragraph: str) -> str:
 
 def clean_paragraphs(paragraphs: list[str]) -> list[str]:
     """Normalise each paragraph and drop the empty and boilerplate ones."""
-    cleaned = []
-    for paragraph in paragraphs:
-        text = normalize_space(paragraph)
-        if _BRACKET_RE.search(text):
-            text = drop_dangling_brackets(text)
-        else:
-            # Without brackets, all drop_dangling_brackets does to normalised text (one
-            # space a run, trimmed) is this: most paragraphs, in one pass instead of three.
-            text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
-        if text and not is_boilerplate(text):
-            cleaned.append(text)
-    return cleaned
+    return _kept(_tidy(normalize_space(paragraph)) for paragraph in paragraphs)
 
 
 def clean_lines(text: str) -> list[str]:
@@ -117,20 +107,23 @@ def clean_lines(text: str) -> list[str]:
     # trimming, and neither a run of spaces nor a space before punctuation spans a line.
     if "  " in text:
         text = _RUN_OF_SPACES_RE.sub(" ", text)
-    brackets = _BRACKET_RE.search(text) is not None
-    if not brackets:
-        text = _SPACE_BEFORE_PUNCT_RE.sub("", text)
-    cleaned = []
-    for line in text.split("\n"):
-        line = line.strip(" ")
-        if brackets:
-            if _BRACKET_RE.search(line):
-                line = drop_dangling_brackets(line)
-            else:
-                line = _SPACE_BEFORE_PUNCT_RE.sub("", line)
-        if line and not is_boilerplate(line):
-            cleaned.append(line)
-    return cleaned
+    if _BRACKET_RE.search(text) is None:
+        return _kept(line.strip(" ") for line in _SPACE_BEFORE_PUNCT_RE.sub("", text).split("\n"))
+    return _kept(_tidy(line.strip(" ")) for line in text.split("\n"))
+
+
+def _tidy(text: str) -> str:
+    """Drop dangling brackets and spaces before punctuation from normalised text."""
+    if _BRACKET_RE.search(text):
+        return drop_dangling_brackets(text)
+    # Without brackets, all drop_dangling_brackets does to normalised text (one space a
+    # run, trimmed) is this: most paragraphs, in one pass instead of three.
+    return _SPACE_BEFORE_PUNCT_RE.sub("", text)
+
+
+def _kept(paragraphs: Iterable[str]) -> list[str]:
+    """Keep the paragraphs that are neither empty nor boilerplate."""
+    return [text for text in paragraphs if text and not is_boilerplate(text)]
 
 
 def split_paragraphs(text: str) -> list[str]:
