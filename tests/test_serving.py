@@ -4,6 +4,7 @@ greedy clients, stopped with SIGTERM, with workers that cannot start; its logs, 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -515,7 +516,7 @@ _SLOW_WORKERS = """
 import os, socket, sys, time
 from searchapp import serving
 def make_app():
-    print(os.getpid(), flush=True)
+    os.write(1, b"%d\\n" % os.getpid())  # one write: the two workers' lines never mix
     time.sleep(float(sys.argv[1]))
     return lambda environ, start_response: []
 serving.serve(make_app, "127.0.0.1", 0, 1, 2, lambda: None)
@@ -525,17 +526,21 @@ serving.serve(make_app, "127.0.0.1", 0, 1, 2, lambda: None)
 @pytest.mark.whoosh_only  # no index at all
 def test_serve_workers_stop_when_their_parent_dies_while_they_open_the_app():
     parent = subprocess.Popen([sys.executable, "-c", _SLOW_WORKERS, "3"], text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    workers = [int(parent.stdout.readline()) for _ in range(2)]
-    parent.kill()  # the workers are still opening the app
-    parent.wait()
-    deadline = time.monotonic() + STOP_SECONDS
-    while time.monotonic() < deadline and any(_running(worker) for worker in workers):
-        time.sleep(0.2)
-    left = [worker for worker in workers if _running(worker)]
-    for worker in left:  # so that a failure leaves no server behind
-        os.kill(worker, signal.SIGKILL)
-    assert not left
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        workers = [int(parent.stdout.readline()) for _ in range(2)]
+        parent.kill()  # the workers are still opening the app
+        parent.wait()
+        deadline = time.monotonic() + STOP_SECONDS
+        while time.monotonic() < deadline and any(_running(worker) for worker in workers):
+            time.sleep(0.2)
+        assert not any(_running(worker) for worker in workers)
+    finally:  # whatever is left of its process group: a failure leaves no server behind
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+        parent.stdout.close()
 
 
 def _running(pid: int) -> bool:
