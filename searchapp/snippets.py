@@ -358,7 +358,7 @@ _SENTENCE_MARKS = ".!?\n"
 # One set of characters, which the search skips along to in C. Looking for each mark
 # with str.find was as quick per character, but keeping four places in a dict cost
 # more than the search on Reuters' sentences: 2 to 4 us a sentence end against 7.
-_SENTENCE_MARK = re.compile(r"[.!?\n]")
+_SENTENCE_MARK = re.compile(f"[{re.escape(_SENTENCE_MARKS)}]")
 
 
 def _first_sentence_end(text: str, start: int, end: int) -> re.Match | None:

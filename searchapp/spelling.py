@@ -17,10 +17,12 @@ def edits_meant(word: str, candidate: str, edits: int) -> int:
     return min(edits, 1) if candidate.startswith(word) else edits
 
 
-def best_correction(word: str, candidates: Iterable[tuple[str, int, int]]) -> str | None:
-    """Return the correction of ``word`` among (candidate, edits, articles having it), or
-    None when there is none: fewest edits meant, then most articles, then the first in
-    alphabetical order."""
+def best_correction(word: str, candidates: Iterable[tuple[str, int, int]],
+                    min_articles: int = 0) -> str | None:
+    """Return the correction of ``word`` among (candidate, edits, articles having it) in
+    at least ``min_articles`` articles, or None when there is none: fewest edits meant,
+    then most articles, then the first in alphabetical order."""
     ranked = [(edits_meant(word, candidate, edits), -articles, candidate)
-              for candidate, edits, articles in candidates if candidate != word]
+              for candidate, edits, articles in candidates
+              if candidate != word and articles >= min_articles]
     return min(ranked)[2] if ranked else None

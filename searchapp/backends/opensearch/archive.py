@@ -586,11 +586,10 @@ class OpenSearchArchive(Archive):
             if looked_up > MAX_CORRECTED_WORDS:
                 break
             edits = MAX_CORRECTION_EDITS if not frequency else 1
-            minimum = frequency * SUGGEST_RATIO
-            candidates = [(option, Levenshtein.distance(option, word), count)
-                          for option, count in near.get(word, [])
-                          if option.isalpha() and (minimum <= 1 or count >= minimum)]
-            if suggestion := best_correction(word, [c for c in candidates if c[1] <= edits]):
+            candidates = [(option, distance, count) for option, count in near.get(word, [])
+                          if option.isalpha()
+                          and (distance := Levenshtein.distance(option, word)) <= edits]
+            if suggestion := best_correction(word, candidates, frequency * SUGGEST_RATIO):
                 corrected = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", suggestion, corrected,
                                    count=1, flags=re.IGNORECASE)
         if corrected == text or len(corrected) > MAX_QUERY_CHARS:

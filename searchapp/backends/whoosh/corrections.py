@@ -41,14 +41,10 @@ def closest_word(leaves: list[Leaf], searcher, word: str, min_frequency: int = 0
                     words = leaf.segment.words = segment_words(leaf.searcher.reader(),
                                                                field_name)
         candidates.update(near_words(words, word, max_edits))
-    candidates.pop(word, None)
     field_name = searcher.schema["body"].spelling_fieldname("body")
     reader = searcher.reader()
-    if min_frequency > 1:
-        candidates = {candidate: edits for candidate, edits in candidates.items()
-                      if reader.frequency(field_name, candidate) >= min_frequency}
-    return best_correction(word, ((candidate, edits, reader.frequency(field_name, candidate))
-                                  for candidate, edits in candidates.items()))
+    return best_correction(word, [(candidate, edits, reader.frequency(field_name, candidate))
+                                  for candidate, edits in candidates.items()], min_frequency)
 
 
 def near_words(words: list[str], word: str, max_edits: int) -> list[tuple[str, int]]:
