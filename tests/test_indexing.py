@@ -287,9 +287,9 @@ def test_sigterm_stops_the_worker_processes_and_commits_nothing(archive_dir, ind
          "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
 
-    def workers():  # multiprocessing's resource tracker is a child too
+    def workers():  # multiprocessing's resource tracker, if started, is a child too
         pids = children.read_text().split() if children.exists() else []
-        return [pid for pid in pids if "spawn_main" in _cmdline(pid)]
+        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(workers()) < 2:
@@ -304,6 +304,43 @@ def test_sigterm_stops_the_worker_processes_and_commits_nothing(archive_dir, ind
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
     assert stored(index_dir) == before
     assert not list(index_dir.glob("*.*.tmp"))
+
+
+def test_a_killed_indexer_leaves_the_index_unlocked_and_its_workers_stop(index_dir, tmp_path):
+    from pathlib import Path
+
+    from whoosh.filedb.filestore import FileStorage
+
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
+        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
+        for i in range(30000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir),
+         "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+
+    def workers():
+        pids = children.read_text().split() if children.exists() else []
+        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(workers()) < 2:
+        time.sleep(0.05)
+    started = workers()
+    assert len(started) == 2
+    time.sleep(0.5)
+    process.kill()
+    process.wait()
+    # A worker still at work must not hold the indexer's lock: the next run can start now.
+    lock = FileStorage(str(index_dir)).lock("MAIN_WRITELOCK")
+    assert lock.acquire(blocking=False)
+    lock.release()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
 
 
 def _cmdline(pid: str) -> str:

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from array import array
 from collections.abc import Iterable, Iterator
@@ -54,6 +55,10 @@ KEY_SEPARATOR = "\x00"
 PARALLEL_MIN_BYTES = 2 * 2**20
 # How often the main process reports the workers' progress.
 PROGRESS_SECONDS = 0.25
+
+# The descriptors of the write locks this process holds: a forked worker closes its copies,
+# so that a worker outliving a killed indexer does not keep the index locked.
+_held_lock_fds: set[int] = set()
 
 
 def _cached_column_reader(self, fieldname, column):
@@ -184,6 +189,7 @@ def update_index(
     report = IndexReport()
     walk = find_sources(paths, report)
     lock = _lock(index_dir)
+    _held_lock_fds.add(lock.fd)
     try:
         ix = _open_or_create(index_dir)
         indexed = {} if rebuild else _indexed_sources(ix)
@@ -191,6 +197,7 @@ def update_index(
         if changed or gone or rebuild:
             _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress, workers)
     finally:
+        _held_lock_fds.discard(lock.fd)
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
@@ -519,7 +526,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
 
     :raises IndexerError: when a worker dies without a word (killed, out of memory).
     """
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_start_method())
     read = context.Value("q", 0, lock=False)
     bytes_done = context.Value("q", 0)
     limit = max(32, WRITER_LIMIT_MB // len(shares))
@@ -569,11 +576,27 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                           ignore_errors=True)
 
 
+def _start_method() -> str:
+    """Choose how to start the workers: forked, they begin at once with the indexer
+    imported; spawned, each first imports it again (about 0.4 s of CPU, BENCHMARKS.md).
+
+    A process with other threads spawns them: a fork copies only the calling thread, and
+    with it any lock another thread held at that moment.
+    """
+    forks = "fork" in multiprocessing.get_all_start_methods()
+    return "fork" if forks and threading.active_count() == 1 else "spawn"
+
+
 def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: int, read,
                  parent: int, bytes_done=None) -> None:
     """Index a share in this worker process and send back the result or the error."""
-    # Ctrl-C reaches the whole process group; the indexer itself stops the workers.
+    # Ctrl-C reaches the whole process group; the indexer itself stops the workers. A
+    # forked worker inherits the command's handlers: SIGTERM (terminate) must end it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for fd in _held_lock_fds:  # the indexer's, copied by a fork: only it releases them
+        os.close(fd)
+    _held_lock_fds.clear()
     _worker.update(read=read, parent=parent, bytes_done=bytes_done)
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
