@@ -424,9 +424,10 @@ def test_faults_unwritable_index_folder(archive_dir, index_dir, monkeypatch, run
     assert update_index([archive_dir], index_dir).added == 10
 
 
-# Imported by every worker process at start-up (through PYTHONPATH), so that the worker
-# processes, which a test cannot patch, share one disk of FAULT_DISK_BYTES for the folder
-# FAULT_DISK_FOLDER: a write that would take the folder past it fails with ENOSPC.
+# Imported by every spawned worker process at start-up (through PYTHONPATH), and run in
+# the test's own process for forked ones, so that all processes share one disk of
+# FAULT_DISK_BYTES for the folder FAULT_DISK_FOLDER: a write that would take the folder
+# past it fails with ENOSPC.
 SHARED_DISK = '''
 import builtins, errno, io, os
 
@@ -493,6 +494,10 @@ def test_faults_full_disk_during_a_parallel_run_leaves_nothing_behind(
         patch.setenv("PYTHONPATH", str(site))
         patch.setenv("FAULT_DISK_FOLDER", str(index_dir))
         patch.setenv("FAULT_DISK_BYTES", str(folder_bytes(index_dir) + int(growth * fraction)))
+        # Forked workers start with this process's modules: the same disk, patched here
+        # too (the patch is undone with the others: Whoosh's module has no `open` of its own).
+        patch.setattr(filestore, "open", open, raising=False)
+        exec(SHARED_DISK, {})
         for _ in range(2):  # a retry on the same full disk adds nothing either
             with pytest.raises(IndexerError, match="No space left on device"):
                 update_index([archive_dir], index_dir, workers=2)
