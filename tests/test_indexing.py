@@ -343,6 +343,53 @@ def test_a_killed_indexer_leaves_the_index_unlocked_and_its_workers_stop(index_d
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
 
 
+# The command, with workers slow to set their own signal handlers: the moment a fork
+# leaves them with the command's (SIGTERM raises KeyboardInterrupt, with a traceback).
+SLOW_WORKERS = """
+import sys, time
+import searchapp.backends.whoosh.indexing as indexing
+from searchapp.cli import main
+work = indexing._worker_main
+def slow_start(*args):
+    time.sleep(2)
+    work(*args)
+indexing._worker_main = slow_start
+main(sys.argv[1:])
+"""
+
+
+def test_sigterm_while_the_workers_start_stops_them_without_a_traceback(index_dir, tmp_path):
+    import signal
+    from pathlib import Path
+
+    before = stored(index_dir)
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
+        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
+        for i in range(30000)))
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WORKERS, "index", str(big), "--index-dir", str(index_dir),
+         "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+
+    def workers():
+        pids = children.read_text().split() if children.exists() else []
+        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(workers()) < 2:
+        time.sleep(0.05)
+    started = workers()
+    assert len(started) == 2
+    process.send_signal(signal.SIGTERM)  # the workers are still starting
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+    assert stored(index_dir) == before
+
+
 def _cmdline(pid: str) -> str:
     try:
         return open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")

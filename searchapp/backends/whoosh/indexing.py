@@ -538,7 +538,8 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                 target=_worker_main, daemon=True,
                 args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid(),
                       bytes_done))
-            process.start()
+            with _stop_signals_held():
+                process.start()
             sender.close()
             workers.append((process, receiver))
         results: list = [None] * len(workers)
@@ -576,6 +577,25 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                           ignore_errors=True)
 
 
+# Signals that stop a run: a worker held them from its start until it set its handlers.
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _stop_signals_held():
+    """Hold Ctrl-C and SIGTERM while a worker starts: it begins with them held (a forked
+    one with the command's handlers, which raise KeyboardInterrupt, with a traceback),
+    and lets them through once its own are set. Here they arrive after the start."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def _start_method() -> str:
     """Choose how to start the workers: forked, they begin at once with the indexer
     imported; spawned, each first imports it again (about 0.4 s of CPU, BENCHMARKS.md).
@@ -594,6 +614,8 @@ def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: i
     # forked worker inherits the command's handlers: SIGTERM (terminate) must end it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     for fd in _held_lock_fds:  # the indexer's, copied by a fork: only it releases them
         os.close(fd)
     _held_lock_fds.clear()
