@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from searchapp import __version__
@@ -20,6 +22,8 @@ bp = Blueprint("api", __name__)
 
 # Completions change only when the index does: let browsers reuse them for a minute.
 SUGGEST_CACHE_SECONDS = 60
+# What url_for leaves unquoted in a query string (werkzeug's ``_urlencode``).
+QUERY_SAFE = "!$'()*,/:;?@"
 
 
 def error_response(status: int, message: str, param: str | None = None):
@@ -46,6 +50,7 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
     params = params or SearchParams(q=results.query, per_page=results.per_page,
                                     sort=results.sort)
     article_url = _article_url_maker()
+    search_url = _search_url_maker()
     return {
         "query": results.query,
         "total": results.total,
@@ -62,8 +67,9 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
         "required_words": results.required_words,
         "matched_all": results.matched_all,
         "relaxed": results.relaxed,
-        "next": _page_link(params, results.page + 1) if results.page < results.pages else None,
-        "prev": (_page_link(params, min(results.page - 1, results.pages))
+        "next": (search_url(_page_args(params, results.page + 1))
+                 if results.page < results.pages else None),
+        "prev": (search_url(_page_args(params, min(results.page - 1, results.pages)))
                  if results.page > 1 and results.pages else None),
         "timeline": [
             {"period": p.label, "from": p.start.isoformat(), "to": p.end.isoformat(),
@@ -78,7 +84,7 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
                 "date": _iso(hit.date),
                 "snippet": hit.snippet,
                 "url": article_url(hit.id),
-                "similar": _similar_json(results, hit),
+                "similar": _similar_json(results, hit, search_url),
                 "partial": hit.partial,
             }
             for hit in results.hits
@@ -98,19 +104,35 @@ def _article_url_maker():
     return lambda article_id: start + converter.to_url(article_id)
 
 
-def _page_link(params: SearchParams, page: int) -> str:
-    """Return the API address of another page of the same search."""
-    values = {
+def _search_url_maker():
+    """Return a function giving the API address of a search, as ``url_for`` would.
+
+    ``url_for("api.search", **args)`` runs the router's whole build for each call: with
+    the next page's and the copies' links, a third of rendering the results as JSON. The
+    path is asked for once; the arguments are encoded as url_for encodes them (its
+    ``_urlencode``: in order, None left out).
+    """
+    path = url_for("api.search")
+
+    def search_url(args: dict) -> str:
+        items = [(name, value) for name, value in args.items() if value is not None]
+        return f"{path}?{urlencode(items, safe=QUERY_SAFE)}" if items else path
+
+    return search_url
+
+
+def _page_args(params: SearchParams, page: int) -> dict:
+    """Return the query-string arguments of another page of the same search."""
+    return {
         "q": params.q, "page": page, "per_page": params.per_page, "sort": params.sort,
         "from": params.date_from.isoformat() if params.date_from else None,
         "to": params.date_to.isoformat() if params.date_to else None,
         "exact": 1 if params.exact else None, "live": 1 if params.live else None,
         "similar": params.similar,
     }
-    return url_for("api.search", **{k: v for k, v in values.items() if v is not None})
 
 
-def _similar_json(results: SearchResults, hit) -> dict:
+def _similar_json(results: SearchResults, hit, search_url) -> dict:
     """Describe the copies folded into a hit: how many, their ids, and where to list them."""
     url = None
     if hit.similar:
@@ -119,7 +141,7 @@ def _similar_json(results: SearchResults, hit) -> dict:
             args["from"] = results.date_from.isoformat()
         if results.date_to:
             args["to"] = results.date_to.isoformat()
-        url = url_for("api.search", **args)
+        url = search_url(args)
     return {"count": len(hit.similar), "ids": hit.similar, "url": url}
 
 

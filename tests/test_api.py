@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from test_web import HOSTILE_QUERIES
 
 from searchapp import create_app
-from searchapp.api import _article_url_maker
+from searchapp.api import _article_url_maker, _search_url_maker
 
 RESULT_KEYS = ["query", "total", "page", "per_page", "pages", "took_ms", "timed_out", "suggestion",
                "corrected", "collapsed", "partial", "query_words", "required_words", "matched_all",
@@ -256,3 +256,22 @@ def test_result_urls_are_url_fors_addresses(bare_app, article_id):
             expected = url_for("web.article", article_id=article_id)
             assert expected.startswith(f"{root}/articles/")
             assert _article_url_maker()(article_id) == expected
+
+
+# Values a search link may carry: texts of any kind, numbers, and missing ones.
+LINK_VALUES = st.one_of(st.none(), st.text(max_size=20), st.integers(min_value=0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(args=st.dictionaries(st.sampled_from(["q", "page", "per_page", "sort", "from", "to",
+                                             "exact", "live", "similar"]),
+                            LINK_VALUES, max_size=9))
+def test_search_links_are_url_fors_addresses(bare_app, args):
+    # The next page's and the copies' links are built without url_for, for speed: they
+    # must be the very addresses url_for gives, whatever the values hold, in the same
+    # order, also under a path prefix.
+    for root in ("", "/archive"):
+        with bare_app.test_request_context("/api/search", base_url=f"http://h{root}/"):
+            expected = url_for("api.search", **args)
+            assert expected.startswith(f"{root}/api/search")
+            assert _search_url_maker()(args) == expected
