@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
@@ -380,6 +382,14 @@ def test_stems_agree_with_the_cluster(opensearch_url, opensearch_index_name):
 UNUSUAL_WORDS = ("U.S. 3.5% a..b a.b.c. .x x. __init__ café Élysée naïve straße x\u00b2 "
                  "\u00bd e\u0301 abc\u0301def ab\u203fcd \u0661\u0662\u0663 "
                  "日本語テキスト Ωmega")
+
+
+def test_word_pattern_spells_out_exactly_the_characters_of_pythons_word_class():
+    pattern = mapping.word_pattern()
+    letters = pattern[1:pattern.index("]")]
+    assert pattern == f"[{letters}]+(\\.[{letters}]+)*"
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert re.findall(f"[{letters}]+", every) == re.findall(r"\w+", every)
 
 
 def test_words_are_split_where_the_embedded_index_splits_them(opensearch_url,

