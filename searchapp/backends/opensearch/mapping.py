@@ -31,7 +31,8 @@ STOP_WORDS = (
 ).split()
 # A word: letters and digits, with inner dots kept (Whoosh's RegexTokenizer's pattern,
 # r"\w+(\.?\w+)*"). The cluster finds it with a `simple_pattern` tokenizer, a Lucene
-# automaton about twice as fast as the `pattern` tokenizer's java.util.regex; Lucene's
+# automaton, cheaper than the `pattern` tokenizer's java.util.regex (2-3 of the cluster's
+# 17-20 CPU seconds for Reuters-21578, BENCHMARKS.md); Lucene's
 # regular expressions know no Unicode classes, so \w is spelt out as the ranges of
 # characters Python's \w matches (WORD_CHARACTERS), which also makes the cluster split
 # words exactly where Whoosh and the snippets do.
