@@ -376,6 +376,19 @@ def test_a_cluster_that_pushes_back_gets_the_refused_actions_again_after_a_pause
     assert pauses[3:] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
 
 
+@pytest.mark.parametrize("article_id", [
+    "plain-1", 'quote"d', "back\\slash", "tab\tand\nnewline", "café-été", "line\u2028sep",
+    "\x00nul", "日本/記事",
+])
+@pytest.mark.parametrize("op", ["index", "create", "delete"])
+def test_bulk_action_lines_are_the_json_the_cluster_reads(op, article_id):
+    source = None if op == "delete" else json.dumps({"id": article_id}).encode()
+    lines = bulk.Action(op, "archive-2026", article_id, source).lines()
+    meta, *rest = lines.split(b"\n")
+    assert json.loads(meta) == {op: {"_index": "archive-2026", "_id": article_id}}
+    assert rest == ([b""] if source is None else [source, b""])
+
+
 def test_a_missing_path_is_an_error_and_creates_nothing(client, alias, tmp_path):
     with pytest.raises(IndexerError, match="no such file or folder"):
         update_cluster(client, alias, [tmp_path / "nope"])

@@ -11,13 +11,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from searchapp import duplicates
+from searchapp import duplicates, snippets
 from searchapp.backends import IndexDamaged, IndexUnavailable
 from searchapp.backends.opensearch import analysis, mapping
 from searchapp.backends.opensearch.archive import OpenSearchArchive
@@ -373,6 +375,34 @@ def test_stems_agree_with_the_cluster(opensearch_url, opensearch_index_name):
         tokens = client.indices.analyze(index=opensearch_index_name,
                                         body={"analyzer": "article", "text": word})["tokens"]
         assert analysis.analyse(word) == (tokens[0]["token"] if tokens else None), word
+
+
+# Words where Java's regular expressions and Python's disagree on what a letter is: marks
+# that combine with the letter before, superscripts, fractions, joining punctuation.
+UNUSUAL_WORDS = ("U.S. 3.5% a..b a.b.c. .x x. __init__ café Élysée naïve straße x\u00b2 "
+                 "\u00bd e\u0301 abc\u0301def ab\u203fcd \u0661\u0662\u0663 "
+                 "日本語テキスト Ωmega")
+
+
+def test_word_pattern_spells_out_exactly_the_characters_of_pythons_word_class():
+    pattern = mapping.word_pattern()
+    letters = pattern[1:pattern.index("]")]
+    assert pattern == f"[{letters}]+(\\.[{letters}]+)*"
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert re.findall(f"[{letters}]+", every) == re.findall(r"\w+", every)
+
+
+def test_words_are_split_where_the_embedded_index_splits_them(opensearch_url,
+                                                              opensearch_index_name):
+    client = OpenSearch([opensearch_url])
+    client.indices.create(index=opensearch_index_name, body=index_body(1, 0))
+    text = f"{STORIES[0]['body']} {UNUSUAL_WORDS}"
+    words = client.indices.analyze(index=opensearch_index_name,
+                                   body={"tokenizer": "words", "text": text})["tokens"]
+    assert [word["token"] for word in words] == snippets.WORD_RE.findall(text)
+    terms = client.indices.analyze(index=opensearch_index_name,
+                                   body={"analyzer": "article", "text": text})["tokens"]
+    assert [term["token"] for term in terms] == analysis.terms(text)
 
 
 def test_short_ranked_list_goes_on_with_partial_matches(tmp_path, opensearch_url,

@@ -35,6 +35,10 @@ FIRST_PAUSE = 0.5
 LONGEST_PAUSE = 30.0
 # Statuses of a whole request or of one action that are worth trying again.
 RETRY_STATUSES = {429, 502, 503, 504}
+# An action's first line, as json.dumps writes {op: {"_index": index, "_id": id}}; the
+# strings are encoded by one encoder for all (``json.dumps`` with options makes one a call).
+ACTION_LINE = '{"%s":{"_index":%s,"_id":%s}}'
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass
@@ -51,10 +55,9 @@ class Action:
     def lines(self) -> bytes:
         """Return the action as bulk API lines (encoded once, sent again on a retry)."""
         if self._lines is None:
-            meta = json.dumps({self.op: {"_index": self.index, "_id": self.id}},
-                              ensure_ascii=False).encode("utf-8")
-            self._lines = meta + b"\n" + (self.source + b"\n" if self.source is not None
-                                          else b"")
+            meta = ACTION_LINE % (self.op, _json_text(self.index), _json_text(self.id))
+            source = b"" if self.source is None else self.source + b"\n"
+            self._lines = meta.encode() + b"\n" + source
         return self._lines
 
 

@@ -4,7 +4,8 @@ Analysis matches the embedded index's word for word: words are runs of letters a
 that may hold a dot (``U.S``, ``3.5``), lower-cased; words of one letter and the stop words
 of Whoosh's English list are dropped; the rest are stemmed with Porter2 (Snowball English)
 and their accents folded, so "Élysée" finds "Elysee". ``body.words`` keeps the body's words
-unstemmed, for completions and spelling corrections.
+unstemmed, for completions and spelling corrections: only which articles hold a word (no
+frequencies, positions nor lengths, which nothing reads from it).
 
 ``weighted_text`` holds the headline, body and caption together, each copied in as many times as
 its weight (``COPIES``: 1.5, 1 and 0.5, doubled to whole copies), so that one BM25 score of
@@ -15,6 +16,11 @@ the weighted length normalised, as Lucene's ``CombinedFieldQuery`` (Elasticsearc
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+from array import array
+
 from searchapp.matching import FIELD_WEIGHTS
 
 # Whoosh 2.7.4's English stop words (whoosh.analysis.STOP_WORDS), which the embedded index
@@ -23,9 +29,15 @@ STOP_WORDS = (
     "a an and are as at be by can for from have if in is it may not of on or tbd that the "
     "this to us we when will with yet you your"
 ).split()
-# A word: letters and digits, with inner dots kept (Whoosh's RegexTokenizer's pattern; Java
-# reads \w as any Unicode letter or digit only with this flag).
-WORD_PATTERN = r"\w+(\.?\w+)*"
+# A word: letters and digits, with inner dots kept (Whoosh's RegexTokenizer's pattern,
+# r"\w+(\.?\w+)*"). The cluster finds it with a `simple_pattern` tokenizer, a Lucene
+# automaton, cheaper than the `pattern` tokenizer's java.util.regex (2-3 of the cluster's
+# 17-20 CPU seconds for Reuters-21578, BENCHMARKS.md); Lucene's
+# regular expressions know no Unicode classes, so \w is spelt out as the ranges of
+# characters Python's \w matches (WORD_CHARACTERS), which also makes the cluster split
+# words exactly where Whoosh and the snippets do.
+WORD_PATTERN = "{word}+(\\.{word}+)*"
+WORD_CHARACTERS = re.compile(r"\w+")
 # BM25's term-frequency saturation and length normalisation, as tuned for the embedded
 # index on the five test collections (BENCHMARKS.md).
 BM25_K1 = 1.6
@@ -42,8 +54,7 @@ assert all(copies == weight * COPIES_PER_WEIGHT
 
 ANALYSIS = {
     "tokenizer": {
-        "words": {"type": "pattern", "pattern": WORD_PATTERN, "group": 0,
-                  "flags": "UNICODE_CHARACTER_CLASS"},
+        "words": {"type": "simple_pattern"},  # its pattern: word_pattern()
     },
     "filter": {
         "two_letters_or_more": {"type": "length", "min": 2},
@@ -76,7 +87,8 @@ MAPPINGS = {
         "id": {"type": "keyword"},
         "headline": _copied("headline"),
         "body": {**_copied("body"),
-                 "fields": {"words": {"type": "text", "analyzer": "plain_words"}}},
+                 "fields": {"words": {"type": "text", "analyzer": "plain_words",
+                                      "index_options": "docs", "norms": False}}},
         "caption": _copied("caption"),
         # Scored only, never shown nor phrase-searched: frequencies without positions.
         COMBINED_FIELD: {**TEXT, "index_options": "freqs", "similarity": "bm25f"},
@@ -96,6 +108,23 @@ MAPPINGS = {
 }
 
 
+@functools.cache
+def word_pattern() -> str:
+    """Return the word pattern in Lucene's syntax, every character of \\w a range."""
+    # Every code point as one string, decoded at once (a third of the time of chr() each).
+    code_points = array("I", range(sys.maxunicode + 1))
+    every = code_points.tobytes().decode(f"utf-32-{sys.byteorder[0]}e", "surrogatepass")
+    ranges = "".join(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}"
+                     for run in WORD_CHARACTERS.findall(every))
+    return WORD_PATTERN.format(word=f"[{ranges}]")
+
+
+def analysis() -> dict:
+    """Return the index's analysis settings (ANALYSIS with the word pattern filled in)."""
+    tokenizer = {**ANALYSIS["tokenizer"]["words"], "pattern": word_pattern()}
+    return {**ANALYSIS, "tokenizer": {**ANALYSIS["tokenizer"], "words": tokenizer}}
+
+
 def index_body(shards: int, replicas: int) -> dict:
     """Return the settings and mappings of a new physical index of the archive."""
     return {
@@ -108,7 +137,7 @@ def index_body(shards: int, replicas: int) -> dict:
                     "bm25f": {"type": "BM25", "k1": BM25_K1 * COPIES_PER_WEIGHT, "b": BM25_B},
                 },
             },
-            "analysis": ANALYSIS,
+            "analysis": analysis(),
         },
         "mappings": MAPPINGS,
     }

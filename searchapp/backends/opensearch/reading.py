@@ -40,9 +40,13 @@ CHUNK_ITEMS = 200
 CHUNKS_AHEAD = 16
 # How often a wait for a worker checks that it is still alive.
 WAIT_SECONDS = 1.0
-# The words the index counts in a body (the analyser's, without stemming).
-WORD_RE = re.compile(r"\w+(?:\.?\w+)*")
+# The words the index counts in a body (the analyser's, without stemming); the same
+# words as r"\w+(?:\.?\w+)*" finds (a greedy \w+ leaves no word character to follow),
+# found a little faster.
+WORD_RE = re.compile(r"\w+(?:\.\w+)*")
 STOPS = frozenset(word for word in STOP_WORDS if len(word) > 1)  # one-letter words go anyway
+# A document's JSON (one encoder for all: ``json.dumps`` with options makes one a call).
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 @dataclass
@@ -108,7 +112,7 @@ def document(article: Article, source: SourceFile) -> bytes:
     for name in ("caption", "author", "url", "credit"):
         if value := getattr(article, name):
             fields[name] = value
-    return json.dumps(fields, ensure_ascii=False, check_circular=False).encode("utf-8")
+    return _encode(fields).encode("utf-8")
 
 
 def words_of_one_letter(words: list[str]) -> int:
