@@ -3,6 +3,8 @@ import math
 import numpy as np
 import pytest
 from conftest import write_articles
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.relevance import average_precision, ndcg_at, precision_at, recall_at
 from searchapp.backends.whoosh import WhooshArchive as Archive
@@ -162,3 +164,45 @@ def test_best_and_first_by_break_ties_by_article_number():
     assert ranking.best(scores, 3) == [(4, 3.0), (2, 1.0), (7, 1.0)]
     dates = {9: 5, 4: 5, 7: 1, 2: 5}
     assert ranking.first_by(scores, 3, dates.__getitem__) == [(7, 1.0), (4, 3.0), (2, 1.0)]
+
+
+def _reference_first_by_relevance(matches, count):
+    """``engine.first_matches`` by relevance as it was before session 9: the segments'
+    best merged as Python tuples."""
+    from searchapp.backends.whoosh import ranking
+
+    found = [(leaf.offset + d, score) for leaf, scores in matches
+             for d, score in ranking.best(scores, count)]
+    return sorted(found, key=lambda item: (-item[1], item[0]))[:count]
+
+
+@st.composite
+def _segments_of_matches(draw):
+    from searchapp.backends.whoosh import ranking
+    from searchapp.backends.whoosh.engine import Leaf
+
+    matches, offset = [], 0
+    # Few distinct scores, so that ties across segments are common.
+    score = st.sampled_from([0.0, 0.5, 1.0, 1.25, 2.0, 7.5])
+    for _ in range(draw(st.integers(0, 4))):
+        size = draw(st.integers(1, 60))
+        kind = draw(st.sampled_from(["matches", "dict", "everything"]))
+        if kind == "everything":
+            scores = ranking.Everything(size, frozenset(draw(st.sets(st.integers(0, size - 1)))),
+                                        draw(score))
+        else:
+            found = draw(st.dictionaries(st.integers(0, size - 1), score))
+            scores = ranking.Matches.of(found) if kind == "matches" else found
+        matches.append((Leaf(None, offset, None), scores))
+        offset += size
+    return matches
+
+
+@settings(max_examples=300, deadline=None)
+@given(_segments_of_matches(), st.integers(0, 80))
+def test_first_matches_by_relevance_gives_the_order_of_the_tuple_merge(matches, count):
+    from searchapp.backends.whoosh.engine import first_matches
+
+    found = first_matches(matches, count, "relevance")
+    assert found == _reference_first_by_relevance(matches, count)
+    assert all(type(docnum) is int and type(score) is float for docnum, score in found)

@@ -260,13 +260,21 @@ def _boosted(scores: Scores, boost: float) -> Scores:
 
 def best(scores: Scores, count: int) -> list[tuple[int, float]]:
     """Return the ``count`` best-scored matches, best first, ties by article number."""
+    found = best_matches(scores, count)
+    order = np.lexsort((found.ids, -found.scores))
+    return list(zip(found.ids[order].tolist(), found.scores[order].tolist(), strict=True))
+
+
+def best_matches(scores: Scores, count: int) -> Matches:
+    """Return the ``count`` best-scored matches (ties by article number), in no order."""
     if isinstance(scores, Everything):  # all tied: the lowest numbers
-        return [(docnum, scores.score) for docnum in itertools.islice(scores, count)]
+        ids = np.fromiter(itertools.islice(scores, max(count, 0)), dtype=np.int64)
+        return Matches(ids, np.full(len(ids), scores.score, dtype=np.float64))
     scores = Matches.of(scores)
     ids, values = scores.ids, scores.scores
     if len(ids) > count:
         if count <= 0:
-            return []
+            return NO_MATCHES
         # Everything above the count-th best score, and the lowest numbers tied with it
         # (the numbers are in order).
         threshold = np.partition(values, len(values) - count)[len(values) - count]
@@ -274,8 +282,7 @@ def best(scores: Scores, count: int) -> list[tuple[int, float]]:
         tied = np.flatnonzero(values == threshold)[:count - int(above.sum())]
         above[tied] = True
         ids, values = ids[above], values[above]
-    order = np.lexsort((ids, -values))
-    return list(zip(ids[order].tolist(), values[order].tolist(), strict=True))
+    return Matches(ids, values)
 
 
 def first_by(scores: Scores, count: int, key: Callable[[int], int]) -> list[tuple[int, float]]:
