@@ -277,25 +277,7 @@ def test_sigterm_stops_the_worker_processes_and_commits_nothing(archive_dir, ind
     from pathlib import Path
 
     before = stored(index_dir)
-    big = tmp_path / "big"
-    big.mkdir()
-    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
-        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
-        for i in range(30000)))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir),
-         "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-
-    def workers():  # multiprocessing's resource tracker, if started, is a child too
-        pids = children.read_text().split() if children.exists() else []
-        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(workers()) < 2:
-        time.sleep(0.05)
-    started = workers()
-    assert len(started) == 2
+    process, started = _index_with_two_workers(index_dir, tmp_path)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
@@ -311,25 +293,7 @@ def test_a_killed_indexer_leaves_the_index_unlocked_and_its_workers_stop(index_d
 
     from whoosh.filedb.filestore import FileStorage
 
-    big = tmp_path / "big"
-    big.mkdir()
-    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
-        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
-        for i in range(30000)))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "index", str(big), "--index-dir", str(index_dir),
-         "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-
-    def workers():
-        pids = children.read_text().split() if children.exists() else []
-        return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(workers()) < 2:
-        time.sleep(0.05)
-    started = workers()
-    assert len(started) == 2
+    process, started = _index_with_two_workers(index_dir, tmp_path, quiet=True)
     time.sleep(0.5)
     process.kill()
     process.wait()
@@ -363,17 +327,33 @@ def test_sigterm_while_the_workers_start_stops_them_without_a_traceback(index_di
     from pathlib import Path
 
     before = stored(index_dir)
+    process, started = _index_with_two_workers(index_dir, tmp_path, ["-c", SLOW_WORKERS])
+    process.send_signal(signal.SIGTERM)  # the workers are still starting
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+    assert stored(index_dir) == before
+
+
+def _index_with_two_workers(index_dir, tmp_path, command=None, quiet=False):
+    """Start `searchapp index` (or ``command``) on an export large enough for two worker
+    processes; return the process once both workers run, with the workers' pids."""
+    from pathlib import Path
+
     big = tmp_path / "big"
     big.mkdir()
     (big / "big.jsonl").write_text("\n".join(  # over 2 MB: indexed by worker processes
         json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
         for i in range(30000)))
+    output = ({"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else
+              {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True})
     process = subprocess.Popen(
-        [sys.executable, "-c", SLOW_WORKERS, "index", str(big), "--index-dir", str(index_dir),
-         "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [sys.executable, *(command or ["-m", "searchapp"]), "index", str(big),
+         "--index-dir", str(index_dir), "--workers", "2"], **output)
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
 
-    def workers():
+    def workers():  # multiprocessing's resource tracker, if started, is a child too
         pids = children.read_text().split() if children.exists() else []
         return [pid for pid in pids if "resource_tracker" not in _cmdline(pid)]
 
@@ -382,12 +362,7 @@ def test_sigterm_while_the_workers_start_stops_them_without_a_traceback(index_di
         time.sleep(0.05)
     started = workers()
     assert len(started) == 2
-    process.send_signal(signal.SIGTERM)  # the workers are still starting
-    _, err = process.communicate(timeout=30)
-    assert process.returncode == 130
-    assert "interrupted" in err and "Traceback" not in err
-    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
-    assert stored(index_dir) == before
+    return process, started
 
 
 def _cmdline(pid: str) -> str:
