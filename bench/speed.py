@@ -8,7 +8,8 @@ Five parts, each against the targets printed beside its figures (pass/miss):
 3. latency      the query set (bench/speed_queries.py, 200+ queries) against the
                 Reuters-21578 index in-process, over HTTP against `searchapp serve`, and the
                 same queries over the same stories in SQLite FTS5 (bm25, snippet()) as the
-                reference; p50/p95/p99 overall and per kind of query;
+                reference, timed in turns with HTTP, query by query, for three rounds;
+                p50/p95/p99 overall and per kind of query;
 4. growth       the query set in-process at 10k, 100k and 1M articles, with a PNG plot;
                 the 1M set is reuters-headlines as is (no bodies); smaller sets pair
                 headline i of reuters-headlines (with its date) with Reuters-21578 body
@@ -88,6 +89,8 @@ RSS_SAMPLE_SECONDS = 0.1
 # SQLite FTS5 reference: the headline counts more, as in searchapp (FIELD_WEIGHTS).
 FTS_HEADLINE_WEIGHT = 1.5
 FTS_SNIPPET_TOKENS = 30
+# Measured rounds of the query set over HTTP and in FTS5 (``time_http_and_fts``).
+LATENCY_ROUNDS = 3
 # Targets from the issue: (figure, limit, "min" = at least / "max" = at most).
 TARGETS = {
     "indexing articles/s": (2000, "min"),
@@ -360,10 +363,16 @@ class Timings:
     totals: list[int | None] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def add(self, query: Query, ms: float | None, total: int | None = None, error: str = ""):
-        """Record one measured query: its time and total, or the error that stopped it."""
-        self.ms.append(ms)
-        self.totals.append(total)
+    def add(self, query: Query, ms: float | None, total: int | None = None, error: str = "",
+            again: bool = False):
+        """Record one measured query: its time and total, or the error that stopped it.
+
+        ``again`` for a later round of the same queries: its time is one more sample, and
+        the query's time and total stay its first round's.
+        """
+        if not again:
+            self.ms.append(ms)
+            self.totals.append(total)
         if ms is None:
             self.errors.append(f"{error} [{query.kind}] {query.text}")
         else:
@@ -465,39 +474,90 @@ def fts_query(query: Query) -> tuple[str | None, str | None, str | None]:
     return (" OR ".join(terms) or None), date_from, date_to
 
 
-def time_fts(db_path: Path, queries: list[Query]) -> Timings:
-    """Run the query set in FTS5 (bm25, snippet, count(*)): warm-up, then measured."""
-    db = sqlite3.connect(db_path)
-    timings = Timings()
-    weights = f"bm25(fts, {FTS_HEADLINE_WEIGHT}, 1.0, 0, 0)"
-    orders = {"relevance": weights, "newest": f"date DESC, {weights}",
-              "oldest": f"date ASC, {weights}"}
-    for measured in (False, True):
-        for query in queries:
-            match, date_from, date_to = fts_query(query)
-            where, values = "fts MATCH ?", [match]
-            if date_from:
-                where, values = where + " AND date >= ?", values + [date_from]
-            if date_to:
-                where, values = where + " AND date <= ?", values + [date_to]
-            started = time.perf_counter()
-            try:
-                total = 0
-                if match:
-                    db.execute(f"SELECT ext_id, headline, date, snippet(fts, 1, '<mark>', "
-                               f"'</mark>', '…', {FTS_SNIPPET_TOKENS}) FROM fts WHERE {where} "
-                               f"ORDER BY {orders[query.sort]} LIMIT ? OFFSET ?",
-                               values + [PER_PAGE, (query.page - 1) * PER_PAGE]).fetchall()
-                    total = db.execute(f"SELECT count(*) FROM fts WHERE {where}",
-                                       values).fetchone()[0]
-            except sqlite3.Error as error:
-                if measured:
-                    timings.add(query, None, error=f"{error} (MATCH {match})")
-                continue
-            if measured:
-                timings.add(query, (time.perf_counter() - started) * 1000, total)
-    db.close()
-    return timings
+class FtsSearcher:
+    """The reference: SQLite FTS5 doing a search's work (the words OR-ed, bm25 with the
+    headline weighted, ``snippet()`` on the page's rows, and a ``count(*)`` for the total)."""
+
+    def __init__(self, db_path: Path):
+        self.db = sqlite3.connect(db_path)
+        weights = f"bm25(fts, {FTS_HEADLINE_WEIGHT}, 1.0, 0, 0)"
+        self.orders = {"relevance": weights, "newest": f"date DESC, {weights}",
+                       "oldest": f"date ASC, {weights}"}
+
+    def statements(self, query: Query) -> list[tuple[str, list]] | None:
+        """Return the page's and the count's SQL and values (None when no word is left)."""
+        match, date_from, date_to = fts_query(query)
+        if not match:
+            return None
+        where, values = "fts MATCH ?", [match]
+        if date_from:
+            where, values = where + " AND date >= ?", values + [date_from]
+        if date_to:
+            where, values = where + " AND date <= ?", values + [date_to]
+        page = (f"SELECT ext_id, headline, date, snippet(fts, 1, '<mark>', '</mark>', '…', "
+                f"{FTS_SNIPPET_TOKENS}) FROM fts WHERE {where} "
+                f"ORDER BY {self.orders[query.sort]} LIMIT ? OFFSET ?")
+        return [(page, values + [PER_PAGE, (query.page - 1) * PER_PAGE]),
+                (f"SELECT count(*) FROM fts WHERE {where}", values)]
+
+    def time(self, query: Query) -> tuple[float | None, int | None, str]:
+        """Run one query; return its milliseconds and total, or None and the error."""
+        statements = self.statements(query)  # not timed: searchapp's parsing is
+        started = time.perf_counter()
+        try:
+            total = 0
+            if statements:
+                (page, page_values), (count, count_values) = statements
+                self.db.execute(page, page_values).fetchall()
+                total = self.db.execute(count, count_values).fetchone()[0]
+        except sqlite3.Error as error:
+            return None, None, f"{error} (MATCH {fts_query(query)[0]})"
+        return (time.perf_counter() - started) * 1000, total, ""
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _time_over_http(client: HttpClient, query: Query) -> tuple[float | None, int | None, str]:
+    """GET one query's /api/search; return its milliseconds and total, or None and why."""
+    started = time.perf_counter()
+    try:
+        status, body = client.get(search_path(query))
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            return None, None, f"{status} {search_path(query)}"
+        return elapsed, json.loads(body).get("total"), ""
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        return None, None, f"{type(error).__name__}: {error}"
+
+
+def time_http_and_fts(port: int, db_path: Path, queries: list[Query],
+                      rounds: int = LATENCY_ROUNDS) -> tuple[Timings, Timings]:
+    """Time the query set over HTTP and in FTS5 in turns, query by query.
+
+    This machine's speed drifts by a fifth within minutes (BENCHMARKS.md), so measured
+    one after the other, the ratio of the two medians moved from 2.6 to 3.6 with the same
+    code. In turns, both are timed in the same seconds: each query over HTTP and in FTS5,
+    which of them goes first alternating, one warm-up round and then ``rounds``
+    measured ones. A query's total is its first measured round's.
+    """
+    client, fts = HttpClient(port), FtsSearcher(db_path)
+    over_http, reference = Timings(), Timings()
+    try:
+        for round_number in range(rounds + 1):
+            for number, query in enumerate(queries):
+                turns = [(over_http, lambda q: _time_over_http(client, q)),
+                         (reference, fts.time)]
+                if (number + round_number) % 2:
+                    turns.reverse()
+                for timings, timed in turns:
+                    ms, total, error = timed(query)
+                    if round_number:
+                        timings.add(query, ms, total, error, again=round_number > 1)
+    finally:
+        client.close()
+        fts.close()
+    return over_http, reference
 
 
 # ---------------------------------------------------------------------------- corpora
@@ -613,7 +673,7 @@ class Bench:
         self.checks: list[dict] = []
         self._queries: list[Query] | None = None
         self._records: list[dict] | None = None
-        self._fts: tuple[float, Timings] | None = None
+        self._fts_seconds: float | None = None
         self.engine = "whoosh"  # the engine the part being run measures
 
     @property
@@ -778,12 +838,12 @@ class Bench:
         index_dir, queries = self.reuters_index(), self.queries
         env = self.engine_env("reuters")
         in_process = time_archive(index_dir, queries, env)
+        fts_path = self.work / "reuters-fts.sqlite"
+        if self._fts_seconds is None:  # one table for both engines
+            self._fts_seconds = build_fts(self.records, fts_path)
+        fts_seconds = self._fts_seconds
         with Server(index_dir, self.work, engine_env=env) as server:
-            over_http = time_http(server.port, queries)
-        if self._fts is None:  # the reference is the same for both engines
-            fts_seconds = build_fts(self.records, self.work / "reuters-fts.sqlite")
-            self._fts = fts_seconds, time_fts(self.work / "reuters-fts.sqlite", queries)
-        fts_seconds, fts = self._fts
+            over_http, fts = time_http_and_fts(server.port, fts_path, queries)
         engines = {"in-process": in_process, "HTTP": over_http, "FTS5": fts}
         figures = {name: summarize(t.samples) for name, t in engines.items()}
         http_p95 = figures["HTTP"]["all"]["p95"]
@@ -791,8 +851,10 @@ class Bench:
         ratio = round(figures["HTTP"]["all"]["p50"] / fts_p50, 2) if fts_p50 else None
         p95 = self.check("HTTP p95 ms", http_p95, "snippets included, Reuters-21578")
         versus = self.check("HTTP p50 / FTS5 p50", ratio, "FTS5 in-process")
-        print(f"{len(queries)} queries ({len({q.kind for q in queries})} kinds), one warm-up "
-              f"pass then one measured; FTS5 table built in {fts_seconds} s")
+        print(f"{len(queries)} queries ({len({q.kind for q in queries})} kinds); in process one "
+              f"warm-up pass then one measured; HTTP and FTS5 in turns, query by query, one "
+              f"warm-up round then {LATENCY_ROUNDS} measured; FTS5 table built in "
+              f"{fts_seconds} s")
         kinds = list(figures["HTTP"])
         print(table(["kind", "n", "in-process p50/p95/p99", "HTTP p50/p95/p99",
                      "FTS5 p50/p95/p99"],
