@@ -1,4 +1,5 @@
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -229,6 +230,20 @@ def test_new_commits_are_seen_without_reopening(archive, archive_dir, built_arch
     write_articles(archive_dir, {"marathon.txt": "City Marathon\n\nRunners filled the streets."})
     built_archive.update([archive_dir])
     assert ids(archive.search("marathon")) == ["marathon"]
+
+
+def _answer(results) -> tuple:
+    return results.total, ids(results), [hit.snippet for hit in results.hits]
+
+
+def test_searches_from_many_threads_at_once_each_get_their_own_answer(archive):
+    # Request threads share the archive's searchers, each lent to one call at a time.
+    queries = ["Jermuk", "fight", "border jermuk", "festival olympiad", "apricot", "Jermukk"]
+    expected = {query: _answer(archive.search(query)) for query in queries}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda query: (query, _answer(archive.search(query))),
+                                queries * 20))
+    assert all(answer == expected[query] for query, answer in answers)
 
 
 def test_a_word_weighs_less_once_articles_added_since_make_it_common(tmp_path, make_archive):

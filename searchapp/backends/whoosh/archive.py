@@ -133,12 +133,14 @@ MIN_SUGGESTED_RESULTS = 20
 
 
 def _reads_index(method):
-    """Turn a failure to read a damaged or deleted index into ``IndexDamaged``."""
+    """Lend the call a searcher (``_lent_searcher``), and turn a failure to read a damaged
+    or deleted index into ``IndexDamaged``."""
 
     @functools.wraps(method)
     def reading(self, *args, **kwargs):
         try:
-            return method(self, *args, **kwargs)
+            with self._lent_searcher():
+                return method(self, *args, **kwargs)
         except IndexUnavailable:
             raise
         except Exception as error:
@@ -161,7 +163,10 @@ class WhooshArchive(Archive):
         self.time_limit = time_limit
         self._index = None
         self._lock = threading.Lock()
+        # The searcher each thread holds during a call, and those no call holds, the last
+        # one put back on top (``_lent_searcher``).
         self._local = threading.local()
+        self._idle: list = []
         # Keyed by (segment id, deletions): a segment's data never changes once written.
         self._segments: dict[tuple[str, int], Segment] = {}
         # What damage() found, and for which state of the index folder's files.
@@ -203,13 +208,39 @@ class WhooshArchive(Archive):
         with self._lock:
             self._index = None  # opened afresh once the index is rebuilt or restored
             self._segments.clear()
+            self._idle.clear()
         return IndexDamaged(
             "The archive is unavailable: its index was removed or is damaged. "
             "Please try again later."
         )
 
+    @contextlib.contextmanager
+    def _lent_searcher(self):
+        """Lend this thread a searcher for the length of a call, then take it back.
+
+        Searchers are lent, not kept one a thread: the one used last is lent first, so
+        with one request at a time every request gets the same searcher, whose caches
+        (its readers' columns, the words' article counts) the last request warmed, and
+        not the one a request-thread of eight last used seven requests ago: a search
+        over HTTP took about 5% less time so (BENCHMARKS.md, "Session 10"). A searcher
+        is never used by two threads at once; as many exist as calls ran at once.
+        """
+        if getattr(self._local, "searcher", None) is not None:  # lent to an outer call
+            yield
+            return
+        with self._lock:
+            self._local.searcher = self._idle.pop() if self._idle else None
+        try:
+            yield
+        finally:
+            searcher, self._local.searcher = self._local.searcher, None
+            if searcher is not None:  # None when the call found the index damaged
+                with self._lock:
+                    self._idle.append(searcher)
+
     def _searcher(self):
-        """Return this thread's searcher, refreshed if the index has a newer commit."""
+        """Return the searcher lent to this thread, or a new one, refreshed if the index
+        has a newer commit."""
         if self._index is None:
             with self._lock:
                 if self._index is None:
@@ -437,13 +468,14 @@ class WhooshArchive(Archive):
         """
         marks = None
         if text.strip():
-            searcher = self._searcher()
-            try:
-                query = build_query(parse_query(text), searcher.reader())
-            except QueryError:
-                query = None
-            if query is not None:
-                marks = query_marks(query, searcher)
+            with self._lent_searcher():
+                searcher = self._searcher()
+                try:
+                    query = build_query(parse_query(text), searcher.reader())
+                except QueryError:
+                    query = None
+                if query is not None:
+                    marks = query_marks(query, searcher)
         return [mark_words(part, marks) for part in parts]
 
     def _suggest(self, searcher, parsed: ParsedQuery, text: str, results: SearchResults,
