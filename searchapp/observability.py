@@ -9,6 +9,7 @@ whichever of them answers.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -25,6 +26,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 
 from searchapp.backends import Archive
+from searchapp.serving import AFTER_RESPONSE
 
 access_log = logging.getLogger("searchapp.access")
 
@@ -66,9 +68,15 @@ def _record(response):
     LATENCY.labels(endpoint).observe(seconds)
     path = quote(request.path, safe=PATH_SAFE)
     milliseconds = round(seconds * 1000, 1)
-    access_log.info("%s %s %d %.1f ms", method, path, response.status_code, milliseconds,
-                    extra={"method": method, "path": path, "status": response.status_code,
-                           "duration_ms": milliseconds})
+    line = functools.partial(
+        access_log.info, "%s %s %d %.1f ms", method, path, response.status_code, milliseconds,
+        extra={"method": method, "path": path, "status": response.status_code,
+               "duration_ms": milliseconds})
+    later = request.environ.get(AFTER_RESPONSE)
+    if later is not None:  # `searchapp serve` writes it once the answer is sent
+        later.append(line)
+    else:
+        line()
     return response
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 
 from searchapp.config import ConfigError
 
@@ -48,6 +48,9 @@ LOOP_SECONDS = 0.2
 DRAIN_GRACE_SECONDS = 0.5
 # File descriptors a server process needs besides its client connections.
 SPARE_FILES = 64
+# The WSGI environ key of a list of calls for after the answer is sent: the app leaves
+# there what the client need not wait for (the access log line, ``observability``).
+AFTER_RESPONSE = "searchapp.after_response"
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,7 @@ def _channel_class(error_headers: tuple) -> type[HTTPChannel]:
             super().execute()
 
     class Channel(HTTPChannel):
+        task_class = _AnswerFirstTask
         error_task_class = SignedErrorTask
         request_began = 0.0
 
@@ -220,6 +224,26 @@ def _channel_class(error_headers: tuple) -> type[HTTPChannel]:
             return result
 
     return Channel
+
+
+class _AnswerFirstTask(WSGITask):
+    """A request's task that runs what the app left in ``AFTER_RESPONSE`` once the answer
+    is written (waitress sends it as it is written), so the client does not wait for it."""
+
+    def get_environment(self):
+        environ = super().get_environment()
+        environ.setdefault(AFTER_RESPONSE, [])
+        return environ
+
+    def service(self):
+        try:
+            super().service()
+        finally:
+            for call in self.environ.get(AFTER_RESPONSE, ()) if self.environ else ():
+                try:
+                    call()
+                except Exception:  # one failed log line must not fail the connection
+                    log.exception("after answering %s", self.request.path)
 
 
 def _run(server, limits: Limits, parent: int | None = None) -> None:

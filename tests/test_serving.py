@@ -543,6 +543,51 @@ def test_serve_workers_stop_when_their_parent_dies_while_they_open_the_app():
         parent.stdout.close()
 
 
+# A server whose app leaves calls for after its answer: one waits for the file the test
+# writes once it has the answer, one fails. Its stdout says what they saw.
+_AFTER_ANSWER = """
+import os, sys, time
+from pathlib import Path
+from searchapp import serving
+flag = Path(sys.argv[1])
+def waits():
+    deadline = time.monotonic() + 10
+    while not flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.write(1, b"after: " + (b"saw the answer" if flag.exists() else b"ran first") + b"\\n")
+def fails():
+    raise RuntimeError("a log line that cannot be written")
+def app(environ, start_response):
+    environ[serving.AFTER_RESPONSE].append(waits if environ["PATH_INFO"] == "/wait" else fails)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+serving.serve(lambda: app, "127.0.0.1", int(sys.argv[2]), 2, 1,
+              lambda: os.write(1, b"ready\\n"))
+"""
+
+
+@pytest.mark.whoosh_only  # no index at all
+def test_serve_answers_before_running_what_the_app_left_for_after(tmp_path):
+    port, flag = free_port(), tmp_path / "answered"
+    server = subprocess.Popen([sys.executable, "-c", _AFTER_ANSWER, str(flag), str(port)],
+                              text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert server.stdout.readline() == "ready\n"
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for path in ("/fail", "/wait", "/fail"):  # one connection: a failure keeps it open
+            connection.request("GET", path)
+            answer = connection.getresponse()
+            assert (answer.status, answer.read()) == (200, b"ok")
+            if path == "/wait":
+                flag.touch()
+                assert server.stdout.readline() == "after: saw the answer\n"
+        connection.close()
+    finally:
+        server.terminate()
+        _, errors = server.communicate(timeout=STOP_SECONDS)
+    assert errors.count("RuntimeError: a log line that cannot be written") == 2
+
+
 def _running(pid: int) -> bool:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
