@@ -24,6 +24,9 @@ bp = Blueprint("api", __name__)
 SUGGEST_CACHE_SECONDS = 60
 # What url_for leaves unquoted in a query string (werkzeug's ``_urlencode``).
 QUERY_SAFE = "!$'()*,/:;?@"
+# Routes' paths remembered by ``_route_path`` before it starts afresh: one per endpoint
+# and mount point, and a client may send any mount point through a proxy's prefix header.
+MAX_REMEMBERED_PATHS = 64
 
 
 def error_response(status: int, message: str, param: str | None = None):
@@ -92,14 +95,32 @@ def results_json(results: SearchResults, params: SearchParams | None = None) -> 
     }
 
 
+def _route_path(endpoint: str, **values: str) -> str:
+    """Return ``url_for(endpoint, **values)``, remembered for the app and the request's
+    mount point (its script root), on which alone the path depends.
+
+    Asked for each response, ``url_for`` ran the router's build twice a search: code
+    that runs once between two searches runs cold, five times slower than in a loop
+    (BENCHMARKS.md, "Session 10").
+    """
+    known = current_app.extensions.setdefault("searchapp.route_paths", {})
+    key = (endpoint, request.script_root, *sorted(values.items()))
+    path = known.get(key)
+    if path is None:
+        if len(known) >= MAX_REMEMBERED_PATHS:
+            known.clear()
+        path = known[key] = url_for(endpoint, **values)
+    return path
+
+
 def _article_url_maker():
     """Return a function giving an article page's address, as ``url_for`` would.
 
     ``url_for`` runs the router's whole build for each call: for a page of ten hits,
     a third of rendering the results as JSON. The address is the article route's
-    start, asked for once, and the id quoted by the route's own converter.
+    start, and the id quoted by the route's own converter.
     """
-    start = url_for("web.article", article_id="_")[:-1]
+    start = _route_path("web.article", article_id="_")[:-1]
     converter = current_app.url_map.converters["path"](current_app.url_map)
     return lambda article_id: start + converter.to_url(article_id)
 
@@ -109,10 +130,10 @@ def _search_url_maker():
 
     ``url_for("api.search", **args)`` runs the router's whole build for each call: with
     the next page's and the copies' links, a third of rendering the results as JSON. The
-    path is asked for once; the arguments are encoded as url_for encodes them (its
+    path is the route's; the arguments are encoded as url_for encodes them (its
     ``_urlencode``: in order, None left out).
     """
-    path = url_for("api.search")
+    path = _route_path("api.search")
 
     def search_url(args: dict) -> str:
         items = [(name, value) for name, value in args.items() if value is not None]

@@ -215,6 +215,14 @@ def test_next_and_prev_links_keep_the_search(client):
     assert second["next"] is None
 
 
+def test_links_carry_the_mount_point_each_request_comes_through(client):
+    query = "/api/search?q=border+OR+jermuk+OR+festival&per_page=2"
+    for mount in ("/archive", "", "/other", "/archive"):
+        body = client.get(query, environ_overrides={"SCRIPT_NAME": mount}).get_json()
+        assert body["next"].startswith(f"{mount}/api/search?")
+        assert all(hit["url"].startswith(f"{mount}/articles/") for hit in body["results"])
+
+
 def test_every_word_counts_in_the_json(client):
     body = client.get("/api/search?q=border+commission").get_json()
     assert [r["id"] for r in body["results"]] == ["border-talks"]
