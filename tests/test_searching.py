@@ -1,6 +1,8 @@
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
 
 import pytest
 from conftest import SEED, write_articles
@@ -244,6 +246,19 @@ def test_searches_from_many_threads_at_once_each_get_their_own_answer(archive):
         answers = list(pool.map(lambda query: (query, _answer(archive.search(query))),
                                 queries * 20))
     assert all(answer == expected[query] for query, answer in answers)
+
+
+@pytest.mark.whoosh_only  # Whoosh's segment files
+def test_a_rebuilt_index_leaves_no_old_file_held_open(archive, archive_dir, built_archive):
+    # Searches at once are lent several searchers; after a rebuild, none of them may keep
+    # the replaced segments' files open, or their disk space would never come back.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(archive.search, ["Jermuk", "border", "fight", "festival"] * 10))
+    built_archive.update([archive_dir], rebuild=True)
+    assert archive.search("Jermuk").total == 2
+    held = [os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink()]
+    folder = str(built_archive.index_dir.resolve())
+    assert not [path for path in held if path.startswith(folder) and path.endswith(" (deleted)")]
 
 
 def test_a_word_weighs_less_once_articles_added_since_make_it_common(tmp_path, make_archive):
