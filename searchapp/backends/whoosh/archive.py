@@ -256,8 +256,10 @@ class WhooshArchive(Archive):
             searcher = self._index.searcher(weighting=scoring.BM25F(B=BM25_B, K1=BM25_K1))
         elif not searcher.up_to_date():
             searcher = searcher.refresh()
-            with self._lock:  # the idle ones see the old commit, and hold its files open
-                self._idle.clear()
+            current = searcher.reader().generation()
+            with self._lock:  # those that see an older commit hold its files open
+                self._idle = [idle for idle in self._idle
+                              if idle.reader().generation() >= current]
         if searcher is not getattr(self._local, "searcher", None):
             for _, field_type in searcher.schema.items():
                 if getattr(field_type, "analyzer", None) is not None:
