@@ -192,6 +192,27 @@ def test_positions_are_encoded_as_whooshs_format_encodes_them():
     assert found == [Positions().encode(positions) for positions in postings]
 
 
+@pytest.mark.parametrize("text", [
+    "U.S. officials said.", "a..b...c....d", ".lead. trail.", "x.y.z. .a. b.", "...",
+    "e.g., 3.5 pct vs 2.25", "snake_case __init__ a_.b", "tab\there\nnew\x1fline", "",
+    "café déjà-vu 1.5", "Zürich.Bank", "ﬁne", "١٢٣ digits",
+])
+def test_split_words_finds_what_the_tokenizer_pattern_finds(text):
+    """Words with dots (abbreviations, numbers, sentence ends), underscores, controls
+    and non-ASCII letters are found as Whoosh's tokenizer pattern finds them."""
+    assert writer.split_words(text) == writer.WORD_PATTERN.findall(text)
+
+
+def test_split_words_agrees_with_the_pattern_on_random_ascii():
+    import random
+
+    rng = random.Random(16)
+    alphabet = "aZ9_. .\t\n-,'()\x00\x7f"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert writer.split_words(text) == writer.WORD_PATTERN.findall(text), repr(text)
+
+
 def write_feed(folder: Path, records: list[tuple[str, str]]) -> Path:
     import json
     folder.mkdir(parents=True, exist_ok=True)

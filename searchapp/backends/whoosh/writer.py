@@ -8,8 +8,9 @@ Speed, "Session 5"), that was most of the time to index.
 
 ``ArticleWriter`` writes the same segments from the same documents:
 
-- one regular-expression pass per text field, each distinct word analysed once per
-  writer (Whoosh's tokenizer pattern, lower case, its stop words, Porter2, accent
+- one pass per text field to find its words (Whoosh's tokenizer pattern, or string
+  methods finding the same words in ASCII text), each distinct word analysed once per
+  writer (lower case, its stop words, Porter2, accent
   folding, and its position numbering), so every term and position is what the schema's
   analyzer gives (``tests/test_writer.py`` checks that on real text);
 - a text field keeps, as articles come, only a number per word (which word it is, or
@@ -46,6 +47,10 @@ from searchapp.backends.whoosh.analysis import ANALYZER, term_and_spelling
 # Whoosh's default tokenizer pattern (analysis.tokenizers.default_pattern), with its
 # group made non-capturing so that findall returns whole matches: the same words.
 WORD_PATTERN = re.compile(r"\w+(?:\.?\w+)*", re.UNICODE)
+# In ASCII text the pattern's words are runs of letters, digits and "_" joined by single
+# dots: every other character, then every dot not between two of those, becomes a space.
+_NOT_WORD_OR_DOT = str.maketrans({chr(code): " " for code in range(128)
+                                  if not (chr(code).isalnum() or chr(code) in "_.")})
 # Rough memory a word of a text field costs: 4 bytes held while articles are added,
 # the rest while the segment is written (NumPy's arrays and each posting's value).
 POSTING_BYTES = 40
@@ -61,6 +66,18 @@ POOL_SHARE = 0.75
 MAX_CACHED_WORDS = 300_000
 # A word not indexed (a stop word, a single letter).
 NOT_INDEXED = -1
+
+
+def split_words(text: str) -> list[str]:
+    """Return the words ``WORD_PATTERN`` finds in ``text``: for ASCII text (most), by
+    ``str.translate`` and ``str.split``, in half the time of the regular expression."""
+    if not text.isascii():
+        return WORD_PATTERN.findall(text)
+    text = text.translate(_NOT_WORD_OR_DOT)
+    if "." in text:
+        # No two dots are left next to each other, then none beside a space.
+        text = f" {text} ".replace("..", "  ").replace(". ", "  ").replace(" .", "  ")
+    return text.split()
 
 
 class _TextWords:
@@ -167,7 +184,7 @@ class ArticleWriter(SegmentWriter):
         """Keep a text field's words for the segment; return the field's length."""
         # Looked up in C over all the words, in one pass: only words new to this writer
         # are analysed (``_Forms.__missing__``).
-        found = list(map(self._forms.__getitem__, WORD_PATTERN.findall(value)))
+        found = list(map(self._forms.__getitem__, split_words(value)))
         length = len(found) - found.count(NOT_INDEXED)
         if not length:
             return 0
