@@ -213,6 +213,36 @@ def test_split_words_agrees_with_the_pattern_on_random_ascii():
         assert writer.split_words(text) == writer.WORD_PATTERN.findall(text), repr(text)
 
 
+def test_the_words_file_is_the_bytes_whooshs_writer_writes():
+    """Words added in batches, their records past 64 KB (the place list's type grows),
+    then the hash tables: the bytes Whoosh's ``OrderedHashWriter`` writes a word at a time."""
+    from io import BytesIO
+
+    from whoosh.filedb.filetables import OrderedHashWriter
+    from whoosh.filedb.structfile import StructFile
+
+    class Kept(BytesIO):
+        def close(self):  # the writers close their file: keep its bytes
+            pass
+
+    entries = [(f"w{number:06d}".encode(), bytes(number % 50)) for number in range(4000)]
+    made = []
+    for ours in (False, True):
+        stream = Kept()
+        words = OrderedHashWriter(StructFile(stream))
+        if ours:
+            for first, end in ((0, 1), (1, 1500), (1500, 3000)):
+                writer._add_to_words_file(words, entries[first:end])
+            words._write_hashes = lambda words=words: writer._write_hash_tables(words)
+        else:
+            for key, value in entries[:3000]:
+                words.add(key, value)
+        words.close()
+        made.append(stream.getvalue())
+    assert made[0] == made[1]
+    assert len(made[0]) > 2**16
+
+
 def write_feed(folder: Path, records: list[tuple[str, str]]) -> Path:
     import json
     folder.mkdir(parents=True, exist_ok=True)

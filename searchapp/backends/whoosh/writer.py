@@ -33,10 +33,13 @@ import struct
 import zlib
 from array import array
 from collections import Counter
+from hashlib import md5
+from itertools import accumulate
 from pickle import dumps
 
 import numpy as np
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.filedb.filetables import md5_hash
 from whoosh.formats import Positions
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import _length_byte_cache, byte_to_length, length_to_byte
@@ -570,19 +573,34 @@ def _add_to_words_file(tindex, entries: list[tuple[bytes, bytes]]) -> None:
         return
     if entries[0][0] <= tindex.lastkey:
         raise ValueError(f"Keys must increase: {tindex.lastkey!r}..{entries[0][0]!r}")
-    dbfile, buckets, index = tindex.dbfile, tindex.buckets, tindex.index
-    hashfn = tindex.hashfn
-    position = dbfile.tell()
-    chunks = []
-    for key, value in entries:
-        index.append(position)
-        record = _KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
-        chunks.append(record)
-        code = hashfn(key)
+    dbfile, buckets = tindex.dbfile, tindex.buckets
+    keys = [key for key, _ in entries]
+    records = [_KEY_VALUE_LENGTHS.pack(len(key), len(value)) + key + value
+               for key, value in entries]
+    positions = list(accumulate(map(len, records[:-1]), initial=dbfile.tell()))
+    _extend_positions(tindex.index, positions)
+    if tindex.hashfn is md5_hash:  # Whoosh's default, without a call and a hex string a word
+        codes = [int.from_bytes(md5(key).digest()[12:], "big") for key in keys]
+    else:
+        codes = list(map(tindex.hashfn, keys))
+    for code, position in zip(codes, positions, strict=True):
         buckets[code & 255].append((code, position))
-        position += len(record)
-    dbfile.write(b"".join(chunks))
-    tindex.lastkey = entries[-1][0]
+    dbfile.write(b"".join(records))
+    tindex.lastkey = keys[-1]
+
+
+def _extend_positions(index, positions: list[int]) -> None:
+    """Add increasing record positions to a words file's ``GrowableArray`` at once, in
+    the array type its ``append`` would have grown to."""
+    if not isinstance(index.array, array):
+        index.extend(positions)
+        return
+    try:
+        more = array(index.array.typecode, positions)
+    except OverflowError:
+        index._retype(positions[-1])  # the largest: they increase
+        more = array(index.array.typecode, positions)
+    index.array.extend(more)
 
 
 # A slot of a words-file hash table: the key's hash and its record's place (Whoosh's
@@ -615,9 +633,6 @@ def _single_position(position: int) -> bytes:
 _SINGLES = [_single_position(position) for position in range(4096)]
 
 
-def _single(position: int) -> bytes:
-    return _SINGLES[position] if position < 4096 else _single_position(position)
-
 
 # What ``pickle.dumps(a_list, 2)`` writes for a list of 2 to 1,000 small numbers: its
 # start (the protocol, an empty list kept in the memo, a mark), each number by its size
@@ -634,7 +649,11 @@ def _position_values(positions: np.ndarray, starts: np.ndarray,
     of positions (``pack_uint``), then the list of gaps between them, the first from 0,
     pickled with protocol 2. Postings with several positions are written with NumPy a
     few thousand at a time, not by a call to ``pickle.dumps`` each: the same bytes."""
-    values = list(map(_single, positions[starts].tolist()))
+    firsts = positions[starts]
+    # Looked up in C, then the few first positions past the table's made one by one.
+    values = list(map(_SINGLES.__getitem__, np.minimum(firsts, len(_SINGLES) - 1).tolist()))
+    for index in np.flatnonzero(firsts >= len(_SINGLES)).tolist():
+        values[index] = _single_position(int(firsts[index]))
     several = np.flatnonzero(counts > 1)
     if not len(several):
         return values
