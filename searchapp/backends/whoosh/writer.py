@@ -135,6 +135,7 @@ class ArticleWriter(SegmentWriter):
         self._lengths: dict[str, array] = {}
         self._spelling: dict[str, Counter] = {}
         self._last_terms: dict[str, tuple] = {}
+        self._last_column_values: dict[str, tuple] = {}
         self._held = 0  # bytes held here, roughly, for the memory limit
         self._limit = self.pool.limit
         # The text fields analysed here; known at the first article (the schema may
@@ -176,12 +177,21 @@ class ArticleWriter(SegmentWriter):
                     length = self._add_terms(name, field, value, docnum)
             perdoc.add_field(name, field, value if field.stored else None, length)
             if field.column_type:
-                perdoc.add_column_value(name, field.column_type, field.to_column_value(value))
+                perdoc.add_column_value(name, field.column_type,
+                                        self._column_value(name, field, value))
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
         if self._held > self._limit:
             self._pour_into_pool()
+
+    def _column_value(self, name: str, field, value):
+        """Return a field's column value; a field's last one is made once (many articles
+        share a date, and Whoosh makes a date's value in a dozen calls)."""
+        last = self._last_column_values.get(name)
+        if last is None or last[0] != value:
+            last = self._last_column_values[name] = (value, field.to_column_value(value))
+        return last[1]
 
     def _add_text(self, name: str, field, value: str, docnum: int) -> int:
         """Keep a text field's words for the segment; return the field's length."""
