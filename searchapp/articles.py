@@ -17,7 +17,6 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import accumulate
 from pathlib import Path
 
 from searchapp.cleaning import (
@@ -37,8 +36,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES
 
 # A single article file larger than this is not an article; it is skipped, not read.
 MAX_FILE_BYTES = 32 * 1024 * 1024
-# Bytes of a JSON Lines export read at a time (at most).
-READ_BYTES = 2**18
 # Parsing a page takes about 60 times its size in memory, so pages have a lower cap.
 MAX_HTML_BYTES = 8 * 1024 * 1024
 # Longest headline kept, and length of a headline made from the body when there is none.
@@ -582,72 +579,39 @@ def _read_jsonl(source: SourceFile, share: tuple[int, int]) -> Iterator[Article 
     compressed = path.name.lower().endswith(".gz")
     base_id = source.base_id  # the ids of records without one: base_id/line
     try:
-        records = False  # whether the file has a line that is not blank
-        before = 0  # lines before the batch
+        records = 0
+        # Bytes of the file read so far, for progress: of a .gz file, the compressed ones.
         with _open_regular(path) as raw, (
                 gzip.GzipFile(fileobj=raw) if compressed else raw) as handle:
-            start = raw.tell()
-            for lines in _line_batches(handle):
-                # Bytes of the file read by each line's end, for progress: of a .gz file, the
-                # compressed ones, shared among the lines of a read by their lengths.
-                end = raw.tell()
-                ends = list(accumulate(1 if line is None else len(line) + 1 for line in lines))
-                scale = (end - start) / ends[-1]
-                records = records or any(line is None or line.strip() for line in lines)
-                # Line n (from 1) is the ((n - 1) % sharers)-th sharer's.
-                for index in range((mine - before) % sharers, len(lines), sharers):
-                    line, number = lines[index], before + index + 1
-                    source.extra["bytes_read"] = start + int(ends[index] * scale)
-                    if line is None:
-                        yield Skip(f"{path}:{number}", "line too long for an article")
-                        continue
-                    if not line.strip():
-                        continue
-                    try:
-                        article = parse_jsonl_record(line, f"{base_id}/{number}")
-                    except _Unusable as error:
-                        yield Skip(f"{path}:{number}", str(error))
-                        continue
-                    article.source = source.key
-                    article.origin = f"{path}:{number}"
-                    yield article
-                before += len(lines)
-                start = end
+            # Read at most one article's worth of a line: a line may inflate to gigabytes.
+            lines = iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b"")
+            for number, line in enumerate(lines, start=1):
+                source.extra["bytes_read"] = raw.tell()
+                too_long = len(line) > MAX_FILE_BYTES and not line.endswith(b"\n")
+                if too_long:
+                    while (rest := handle.readline(2**20)) and not rest.endswith(b"\n"):
+                        pass  # pass over the rest of the line without keeping it
+                elif not line.strip():
+                    continue
+                records += 1
+                if (number - 1) % sharers != mine:
+                    continue
+                if too_long:
+                    yield Skip(f"{path}:{number}", "line too long for an article")
+                    continue
+                try:
+                    article = parse_jsonl_record(line, f"{base_id}/{number}")
+                except _Unusable as error:
+                    yield Skip(f"{path}:{number}", str(error))
+                    continue
+                article.source = source.key
+                article.origin = f"{path}:{number}"
+                yield article
         if not records and mine == 0:
             yield Skip(str(path), "empty file")
     except (OSError, EOFError, zlib.error) as error:
         if mine == 0:  # every sharer meets the same error; one says so
             yield Skip(str(path), f"cannot read: {getattr(error, 'strerror', None) or error}")
-
-
-def _line_batches(handle) -> Iterator[list[bytes | None]]:
-    """Yield a file's lines, without their ends, a read's worth at a time (split in C,
-    where a line at a time cost each worker sharing an export a call a line of all of it).
-
-    A line longer than an article may be (with its end) is None, and is never held whole:
-    a line may inflate to gigabytes.
-    """
-    going_on: list[bytes] | None = []  # the start of a line a read ended in; None: too long
-    held = 0
-    while chunk := handle.read1(READ_BYTES):
-        lines = chunk.split(b"\n")
-        rest = lines.pop()  # after the last line end: the start of the next line
-        if lines:
-            cut = going_on is None  # the first line's start was let go
-            if going_on:
-                lines[0] = b"".join(going_on) + lines[0]
-            if cut or max(map(len, lines)) >= MAX_FILE_BYTES:
-                lines = [None if (cut and not index) or len(line) >= MAX_FILE_BYTES else line
-                         for index, line in enumerate(lines)]
-            going_on, held = [], 0
-            yield lines
-        if going_on is not None and rest:
-            going_on.append(rest)
-            held += len(rest)
-            if held > MAX_FILE_BYTES:
-                going_on = None
-    if going_on is None or going_on:  # the last line has no end
-        yield [None if going_on is None else b"".join(going_on)]
 
 
 def parse_jsonl_record(line: bytes | str, default_id: str) -> Article:

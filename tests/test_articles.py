@@ -243,49 +243,6 @@ def test_jsonl_file_reports_each_bad_line_and_reads_the_rest(tmp_path):
     assert "not valid JSON" in skips["2"] and "must be a string" in skips["4"]
 
 
-def _sized_record(number: int, size: int) -> bytes:
-    """A JSON Lines record of exactly ``size`` bytes, id ``a<number>``."""
-    start = f'{{"id": "a{number}", "headline": "'.encode()
-    return start + b"x" * (size - len(start) - 2) + b'"}'
-
-
-@pytest.mark.parametrize("read_bytes", [1, 7, 64, 2**18])
-def test_jsonl_lines_are_the_same_whatever_the_reads_and_the_sharers(
-        tmp_path, monkeypatch, read_bytes):
-    """Lines cut across reads, blank lines, CRLF ends, lines too long by a byte (with their
-    end) or by far, and a last line without an end: each sharer of an export gets its own
-    lines, and together they get what one reader gets."""
-    import searchapp.articles as articles
-
-    monkeypatch.setattr(articles, "MAX_FILE_BYTES", 100)
-    monkeypatch.setattr(articles, "READ_BYTES", read_bytes)
-    lines = [b'{"id": "a1", "headline": "One"}', b"", b"  \t ",
-             b'{"id": "a4", "headline": "Four"}\r', _sized_record(5, 99), _sized_record(6, 100),
-             b"y" * 250, b"{broken", _sized_record(9, 100)]
-    path = tmp_path / "feed.jsonl"
-    path.write_bytes(b"\n".join(lines))
-    stat = path.stat()
-
-    def read(share):
-        source = SourceFile(path, tmp_path, stat.st_size, stat.st_mtime_ns)
-        return [(item.origin, item.id) if isinstance(item, Article) else (item.path, item.reason)
-                for item in read_articles(source, share)]
-
-    whole = read((0, 1))
-    assert whole == [
-        (f"{path}:1", "a1"), (f"{path}:4", "a4"), (f"{path}:5", "a5"),
-        (f"{path}:6", "line too long for an article"),
-        (f"{path}:7", "line too long for an article"),
-        (f"{path}:8", whole[5][1]), (f"{path}:9", "a9")]
-    assert "not valid JSON" in whole[5][1]
-    for sharers in (2, 3, 4):
-        shares = [read((mine, sharers)) for mine in range(sharers)]
-        for mine, share in enumerate(shares):
-            assert all((int(origin.rpartition(":")[2]) - 1) % sharers == mine
-                       for origin, _ in share)
-        assert sorted(sum(shares, []), key=lambda item: int(item[0].rpartition(":")[2])) == whole
-
-
 def test_truncated_gzip_is_reported_not_raised(tmp_path):
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(gzip.compress(b'{"headline": "a"}\n' * 1000)[:60])
