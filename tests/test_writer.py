@@ -213,6 +213,19 @@ def test_split_words_agrees_with_the_pattern_on_random_ascii():
         assert writer.split_words(text) == writer.WORD_PATTERN.findall(text), repr(text)
 
 
+@pytest.mark.parametrize("value", ["reuters21578-12", "a b  c ", "", "Caf\u00e9/\u4e2d.txt",
+                                   "UPPER lower"])
+def test_an_id_fields_terms_are_what_the_field_gives(value):
+    """Ids (and sources, keys) get the terms Whoosh's field would give them: the whole
+    value, as it is, or lowered for an ID field that lowers."""
+    from whoosh.analysis import IDAnalyzer
+    from whoosh.fields import ID, KEYWORD
+
+    for field in (ID(stored=True, unique=True), ID(analyzer=IDAnalyzer(lowercase=True)),
+                  ID(field_boost=2.0), KEYWORD(lowercase=True)):
+        assert writer.terms_of(field, value) == list(field.index(value))
+
+
 def test_the_words_file_is_the_bytes_whooshs_writer_writes():
     """Words added in batches, their records past 64 KB (the place list's type grows),
     then the hash tables: the bytes Whoosh's ``OrderedHashWriter`` writes a word at a time."""

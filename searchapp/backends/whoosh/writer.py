@@ -38,9 +38,11 @@ from itertools import accumulate
 from pickle import dumps
 
 import numpy as np
+from whoosh.analysis import IDTokenizer
 from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
+from whoosh.fields import FieldType
 from whoosh.filedb.filetables import md5_hash
-from whoosh.formats import Positions
+from whoosh.formats import Existence, Positions
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import _length_byte_cache, byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
@@ -81,6 +83,16 @@ def split_words(text: str) -> list[str]:
         # No two dots are left next to each other, then none beside a space.
         text = f" {text} ".replace("..", "  ").replace(". ", "  ").replace(" .", "  ")
     return text.split()
+
+
+def terms_of(field, value) -> list[tuple[bytes, int, float, bytes]]:
+    """Return a field's terms of a value (each with its frequency, weight and value bytes)
+    as ``field.index`` gives them: an ID field's one term without Whoosh's token and
+    generators, made anew for every article's id."""
+    if (type(field).index is FieldType.index and type(field.analyzer) is IDTokenizer
+            and type(field.format) is Existence and isinstance(value, str)):
+        return [(value.encode("utf-8"), 1, field.format.field_boost, b"")]
+    return list(field.index(value))
 
 
 class _TextWords:
@@ -236,7 +248,7 @@ class ArticleWriter(SegmentWriter):
         # value is analysed once.
         last = self._last_terms.get(name)
         if last is None or last[0] != value:
-            last = self._last_terms[name] = (value, list(field.index(value)))
+            last = self._last_terms[name] = (value, terms_of(field, value))
         postings = self._postings.setdefault(name, {})
         length = 0
         for term, frequency, weight, value_bytes in last[1]:
