@@ -10,9 +10,9 @@ Speed, "Session 5"), that was most of the time to index.
 
 - one pass per text field to find its words (Whoosh's tokenizer pattern, or string
   methods finding the same words in ASCII text), each distinct word analysed once per
-  writer (lower case, its stop words, Porter2, accent
-  folding, and its position numbering), so every term and position is what the schema's
-  analyzer gives (``tests/test_writer.py`` checks that on real text);
+  writer (lower case, its stop words, Porter2, accent folding, and its position
+  numbering), so every term and position is what the schema's analyzer gives
+  (``tests/test_writer.py`` checks that on real text);
 - a text field keeps, as articles come, only a number per word (which word it is, or
   that it is not indexed) in one array; writing the segment groups them by word and
   article with NumPy's sorts and sums, where a Python loop did it per article and word;
