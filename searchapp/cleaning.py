@@ -56,6 +56,9 @@ _RUN_OF_SPACES_RE = re.compile(r"  +")
 
 def normalize_space(text: str) -> str:
     """Collapse runs of spaces, drop control and non-characters and trim the ends."""
+    if text.isascii() and text.isprintable():
+        # Most headlines, ids and names: safe and composed already, with no space but " ".
+        return (_RUN_OF_SPACES_RE.sub(" ", text) if "  " in text else text).strip()
     text = unicodedata.normalize("NFC", safe_text(text))
     if not text.isprintable():  # every character _CONTROL_RE removes is unprintable
         text = _CONTROL_RE.sub("", text)

@@ -56,8 +56,11 @@ BAND_BINS = 2
 SIGNATURE_BATCH = 256
 
 _WORD = re.compile(r"\w+")
-# In ASCII text, \w is these: the same words.
-_ASCII_WORD = re.compile(rb"\w+")
+# In ASCII text, \w is letters, digits and "_": the words, in lower case, are what is
+# left between spaces once upper case is lowered and every other byte is a space.
+_LOWER_WORD_BYTES = bytes(
+    code if chr(code).isascii() and (chr(code).isalnum() or chr(code) == "_") else 32
+    for code in range(256)).lower()
 _MASK = np.uint64(2**64 - 1)
 _ODD_1, _ODD_2, _ODD_3 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F),
                           np.uint64(0x165667B19E3779F9))
@@ -84,7 +87,7 @@ def signatures(texts: Iterable[tuple[str, str]]) -> list[bytes]:
     while batch := list(islice(texts, SIGNATURE_BATCH)):
         bodies, titles = [], []
         for body, headline in batch:
-            words = _body_words(body[:MAX_WORDS * 16].lower())[:MAX_WORDS]
+            words = _body_words(body[:MAX_WORDS * 16])[:MAX_WORDS]
             signed = len(words) >= MIN_WORDS
             bodies.append(list(map(zlib.crc32, words)) if signed else [])
             distinct = set(_WORD.findall(headline[:1000].lower())[:100])
@@ -99,10 +102,10 @@ def signatures(texts: Iterable[tuple[str, str]]) -> list[bytes]:
 
 
 def _body_words(text: str) -> list[bytes]:
-    """Return the words of lower-case text, each in UTF-8 (what its code is made of)."""
+    """Return the words of text in lower case, each in UTF-8 (what its code is made of)."""
     if text.isascii():  # most text: the same words, found in its bytes without encoding each
-        return _ASCII_WORD.findall(text.encode("ascii"))
-    return list(map(str.encode, _WORD.findall(text)))
+        return text.encode("ascii").translate(_LOWER_WORD_BYTES).split()
+    return list(map(str.encode, _WORD.findall(text.lower())))
 
 
 def _codes(words: list[str]) -> list[int]:

@@ -86,6 +86,19 @@ def test_spaces_and_controls_are_cleaned_as_one_pass_over_every_character_would(
         assert normalize_space(text) == expected.strip(), repr(text)
 
 
+def test_ascii_text_is_cleaned_as_one_pass_over_every_character_would():
+    """Printable ASCII (most headlines and names) takes a shorter way: the same text."""
+    import random
+    import re
+
+    spaces = re.compile(r"[ \t]+")
+    controls = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+    rng = random.Random(16)
+    for _ in range(5000):
+        text = "".join(rng.choice("aZ9,.(   \t\x00\x1f\x7f\n") for _ in range(rng.randrange(24)))
+        assert normalize_space(text) == spaces.sub(" ", controls.sub("", text)).strip(), repr(text)
+
+
 def test_clean_paragraphs_cleans_as_normalising_then_dropping_brackets_does():
     """The path for paragraphs without brackets gives what the two steps give."""
     import random

@@ -101,6 +101,17 @@ def test_signatures_are_the_bytes_earlier_versions_made():
     assert sum(map(any, now)) > len(now) // 2  # most of them sign something
 
 
+def test_ascii_words_are_the_words_of_the_lower_case_text():
+    """ASCII text (most of it) is split with bytes methods: the same words, lowered, as
+    the pattern finds in its lower-case text, whatever the punctuation and controls."""
+    from searchapp.duplicates import _WORD, _body_words
+
+    chance = random.Random(16)
+    for _ in range(5000):
+        text = "".join(chance.choices("aZq9_ .,'-\t\n\x0b\x1f\x7f(", k=chance.randint(0, 30)))
+        assert _body_words(text) == [word.encode() for word in _WORD.findall(text.lower())]
+
+
 def test_signatures_made_together_are_the_bytes_made_one_by_one():
     """Indexing signs many articles at once: each gets its own bytes, across batches."""
     earlier = list(_texts_to_sign())

@@ -154,6 +154,25 @@ def test_an_interrupted_run_leaves_the_last_commit(archive_dir, index_dir):
     assert update_index([archive_dir], index_dir).added == 5
 
 
+def test_a_run_leaves_the_garbage_collector_as_it_was(archive_dir, index_dir):
+    """Indexing collects garbage less often; a process that goes on afterwards (a server
+    that built its first index) gets its own settings back, after an interruption too."""
+    import gc
+
+    before = gc.get_threshold()
+    write_articles(archive_dir, {"gc.txt": "Garbage\n\nCollected less often."})
+
+    def interrupt(done, total, articles):
+        assert gc.get_threshold()[0] >= 50_000
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        update_index([archive_dir], index_dir, progress=interrupt)
+    assert gc.get_threshold() == before
+    assert update_index([archive_dir], index_dir).added == 1
+    assert gc.get_threshold() == before
+
+
 def test_a_killed_indexer_leaves_a_readable_index(archive_dir, index_dir, tmp_path):
     before = set(stored(index_dir))
     big = tmp_path / "big"

@@ -192,6 +192,70 @@ def test_positions_are_encoded_as_whooshs_format_encodes_them():
     assert found == [Positions().encode(positions) for positions in postings]
 
 
+@pytest.mark.parametrize("text", [
+    "U.S. officials said.", "a..b...c....d", ".lead. trail.", "x.y.z. .a. b.", "...",
+    "e.g., 3.5 pct vs 2.25", "snake_case __init__ a_.b", "tab\there\nnew\x1fline", "",
+    "café déjà-vu 1.5", "Zürich.Bank", "ﬁne", "١٢٣ digits",
+])
+def test_split_words_finds_what_the_tokenizer_pattern_finds(text):
+    """Words with dots (abbreviations, numbers, sentence ends), underscores, controls
+    and non-ASCII letters are found as Whoosh's tokenizer pattern finds them."""
+    assert writer.split_words(text) == writer.WORD_PATTERN.findall(text)
+
+
+def test_split_words_agrees_with_the_pattern_on_random_ascii():
+    import random
+
+    rng = random.Random(16)
+    alphabet = "aZ9_. .\t\n-,'()\x00\x7f"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+        assert writer.split_words(text) == writer.WORD_PATTERN.findall(text), repr(text)
+
+
+@pytest.mark.parametrize("value", ["reuters21578-12", "a b  c ", "", "Caf\u00e9/\u4e2d.txt",
+                                   "UPPER lower"])
+def test_an_id_fields_terms_are_what_the_field_gives(value):
+    """Ids (and sources, keys) get the terms Whoosh's field would give them: the whole
+    value, as it is, or lowered for an ID field that lowers."""
+    from whoosh.analysis import IDAnalyzer
+    from whoosh.fields import ID, KEYWORD
+
+    for field in (ID(stored=True, unique=True), ID(analyzer=IDAnalyzer(lowercase=True)),
+                  ID(field_boost=2.0), KEYWORD(lowercase=True)):
+        assert writer.terms_of(field, value) == list(field.index(value))
+
+
+def test_the_words_file_is_the_bytes_whooshs_writer_writes():
+    """Words added in batches, their records past 64 KB (the place list's type grows),
+    then the hash tables: the bytes Whoosh's ``OrderedHashWriter`` writes a word at a time."""
+    from io import BytesIO
+
+    from whoosh.filedb.filetables import OrderedHashWriter
+    from whoosh.filedb.structfile import StructFile
+
+    class Kept(BytesIO):
+        def close(self):  # the writers close their file: keep its bytes
+            pass
+
+    entries = [(f"w{number:06d}".encode(), bytes(number % 50)) for number in range(4000)]
+    made = []
+    for ours in (False, True):
+        stream = Kept()
+        words = OrderedHashWriter(StructFile(stream))
+        if ours:
+            for first, end in ((0, 1), (1, 1500), (1500, 3000)):
+                writer._add_to_words_file(words, entries[first:end])
+            words._write_hashes = lambda words=words: writer._write_hash_tables(words)
+        else:
+            for key, value in entries[:3000]:
+                words.add(key, value)
+        words.close()
+        made.append(stream.getvalue())
+    assert made[0] == made[1]
+    assert len(made[0]) > 2**16
+
+
 def write_feed(folder: Path, records: list[tuple[str, str]]) -> Path:
     import json
     folder.mkdir(parents=True, exist_ok=True)

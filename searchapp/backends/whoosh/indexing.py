@@ -9,6 +9,7 @@ killed at any point leaves the last commit as it was. Whoosh stays behind this p
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import shutil
@@ -55,6 +56,12 @@ KEY_SEPARATOR = "\x00"
 PARALLEL_MIN_BYTES = 2 * 2**20
 # How often the main process reports the workers' progress.
 PROGRESS_SECONDS = 0.25
+
+# Objects the cyclic garbage collector lets build up before it looks at the youngest,
+# while indexing (700 by default). An article's objects mostly live until its segment is
+# written, so each look found them alive again: on half of Reuters-21578, 453 collections
+# took 0.29 s of a worker's 7.7 s of CPU; 4 take 0.08 s, and the peak memory is the same.
+GC_THRESHOLD = 50_000
 
 # The descriptors of the write locks this process holds: a forked worker closes its copies,
 # so that a worker outliving a killed indexer does not keep the index locked.
@@ -195,12 +202,25 @@ def update_index(
         indexed = {} if rebuild else _indexed_sources(ix)
         changed, gone = plan_changes(walk, indexed, report)
         if changed or gone or rebuild:
-            _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress, workers)
+            with _fewer_collections():  # forked workers start with it too
+                _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress,
+                               workers)
     finally:
         _held_lock_fds.discard(lock.fd)
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Let the garbage collector look at new objects less often (``GC_THRESHOLD``)."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(GC_THRESHOLD, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, workers) -> None:
@@ -620,6 +640,7 @@ def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: i
         os.close(fd)
     _held_lock_fds.clear()
     _worker.update(read=read, parent=parent, bytes_done=bytes_done)
+    gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
     except Exception as error:  # the indexer raises it as its own
