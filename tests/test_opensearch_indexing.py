@@ -621,3 +621,49 @@ def test_a_reading_worker_that_dies_is_an_indexer_error(tmp_path, monkeypatch):
     with pytest.raises(IndexerError, match=r"reading worker process died \(exit code 3\)"):
         for read in reading.read_files(walk.found, workers=2):
             list(read.items)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM to the indexer", "Ctrl-C to the process group"])
+def test_a_stopped_run_stops_its_reading_workers_with_one_message(opensearch_url, alias,
+                                                                  tmp_path, how):
+    # Forked workers start with the command's signal handlers; each sets its own (Ctrl-C
+    # is the indexer's to act on, SIGTERM ends a worker), so the run stops in one place.
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "big.jsonl").write_text("\n".join(  # over 2 MB: read by worker processes
+        json.dumps({"id": f"big-{i}", "headline": f"Story {i}", "body": "Text about it. " * 5})
+        for i in range(30000)))
+    env = {**os.environ, "SEARCHAPP_OPENSEARCH_URL": opensearch_url,
+           "SEARCHAPP_OPENSEARCH_INDEX": alias}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "index", str(big), "--workers", "2"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+
+    def workers():  # multiprocessing's resource tracker, if started, is a child too
+        pids = children.read_text().split() if children.exists() else []
+        return [pid for pid in pids if b"resource_tracker" not in _cmdline(pid)]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(workers()) < 2:
+        time.sleep(0.02)
+    started = workers()
+    assert len(started) == 2, "the run ended before its workers could be seen"
+    if how == "SIGTERM to the indexer":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -25,6 +25,12 @@ from searchapp import duplicates
 from searchapp.articles import Article, Skip, SourceFile, file_kind, read_articles
 from searchapp.backends import IndexerError
 from searchapp.backends.opensearch.mapping import STOP_WORDS
+from searchapp.backends.workers import (
+    as_worker,
+    fewer_collections,
+    start_method,
+    stop_signals_held,
+)
 
 # OpenSearch refuses document ids longer than this many bytes.
 MAX_ID_BYTES = 512
@@ -152,31 +158,32 @@ def _read_in_parallel(changed: list[SourceFile], workers: int) -> Iterator[FileR
     """Read the files in ``workers`` processes and yield them in order, each file's items
     arriving while its later lines are still being read."""
     tasks = _tasks(changed, workers)
-    context = get_context("spawn")
+    context = get_context(start_method())
     readers = [_Reader(context) for _ in range(workers)]
-    for number, task in enumerate(tasks):
-        readers[number % workers].tasks.put(task)
     try:
-        for reader in readers:
-            reader.start()
-        at = 0
-        while at < len(tasks):
-            number, source, share = tasks[at][0]
-            if share[1] > 1:
-                # An export shared line by line: its shares are the next `workers` tasks,
-                # one in each reader, each in line order; merged, the lines are in order.
-                shares = [readers[(at + k) % workers].items(number) for k in range(workers)]
-                items = heapq.merge(*shares, key=itemgetter(0))
-                yield FileRead(number, source, items)
-                deque(items, maxlen=0)  # whatever the caller left
-                at += workers
-                continue
-            reader = readers[at % workers]
-            for number, source, _ in tasks[at]:
-                items = reader.items(number)
-                yield FileRead(number, source, items)
-                deque(items, maxlen=0)
-            at += 1
+        with fewer_collections():  # this process sorts and sends what they read
+            for reader in readers:
+                reader.start()
+            for number, reader in enumerate(readers):
+                reader.give(tasks[number::workers])
+            at = 0
+            while at < len(tasks):
+                number, source, share = tasks[at][0]
+                if share[1] > 1:
+                    # An export shared line by line: its shares are the next `workers` tasks,
+                    # one in each reader, each in line order; merged, the lines are in order.
+                    shares = [readers[(at + k) % workers].items(number) for k in range(workers)]
+                    items = heapq.merge(*shares, key=itemgetter(0))
+                    yield FileRead(number, source, items)
+                    deque(items, maxlen=0)  # whatever the caller left
+                    at += workers
+                    continue
+                reader = readers[at % workers]
+                for number, source, _ in tasks[at]:
+                    items = reader.items(number)
+                    yield FileRead(number, source, items)
+                    deque(items, maxlen=0)
+                at += 1
     finally:
         for reader in readers:
             reader.stop()
@@ -193,8 +200,15 @@ class _Reader:
                                        daemon=True)
 
     def start(self) -> None:
-        self.tasks.put(None)  # no task after those given
-        self.process.start()
+        """Start the process (forked before any queue's thread is, see start_method)."""
+        with stop_signals_held():
+            self.process.start()
+
+    def give(self, tasks: list) -> None:
+        """Give the reader its tasks, in order; none follows."""
+        for task in tasks:
+            self.tasks.put(task)
+        self.tasks.put(None)
 
     def items(self, number: int) -> Iterator[tuple[int, Entry | Skip]]:
         """Yield the items of file ``number``, the next file this reader sends."""
@@ -231,6 +245,7 @@ class _Reader:
 
 def _serve(tasks, results) -> None:
     """Read tasks until there are none left (in a worker process)."""
+    as_worker()
     while (task := tasks.get()) is not None:
         for number, source, share in task:
             chunk: list = []

@@ -9,13 +9,10 @@ killed at any point leaves the last commit as it was. Whoosh stays behind this p
 from __future__ import annotations
 
 import contextlib
-import gc
 import multiprocessing
 import os
 import shutil
-import signal
 import sys
-import threading
 import time
 from array import array
 from collections.abc import Iterable, Iterator
@@ -42,6 +39,12 @@ from searchapp.backends import (
 )
 from searchapp.backends.whoosh.analysis import ANALYZER
 from searchapp.backends.whoosh.writer import ArticleWriter
+from searchapp.backends.workers import (
+    as_worker,
+    fewer_collections,
+    start_method,
+    stop_signals_held,
+)
 from searchapp.changes import find_sources, plan_changes
 from searchapp.textsafety import safe_text
 
@@ -56,12 +59,6 @@ KEY_SEPARATOR = "\x00"
 PARALLEL_MIN_BYTES = 2 * 2**20
 # How often the main process reports the workers' progress.
 PROGRESS_SECONDS = 0.25
-
-# Objects the cyclic garbage collector lets build up before it looks at the youngest,
-# while indexing (700 by default). An article's objects mostly live until its segment is
-# written, so each look found them alive again: on half of Reuters-21578, 453 collections
-# took 0.29 s of a worker's 7.7 s of CPU; 4 take 0.08 s, and the peak memory is the same.
-GC_THRESHOLD = 50_000
 
 # The descriptors of the write locks this process holds: a forked worker closes its copies,
 # so that a worker outliving a killed indexer does not keep the index locked.
@@ -202,7 +199,7 @@ def update_index(
         indexed = {} if rebuild else _indexed_sources(ix)
         changed, gone = plan_changes(walk, indexed, report)
         if changed or gone or rebuild:
-            with _fewer_collections():  # forked workers start with it too
+            with fewer_collections():  # forked workers start with it too
                 _write_changes(ix, changed, gone, set(indexed), rebuild, report, progress,
                                workers)
     finally:
@@ -210,17 +207,6 @@ def update_index(
         lock.release()
     report.seconds = time.perf_counter() - started
     return report
-
-
-@contextlib.contextmanager
-def _fewer_collections():
-    """Let the garbage collector look at new objects less often (``GC_THRESHOLD``)."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(GC_THRESHOLD, before[0]), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _write_changes(ix, changed, gone, indexed, rebuild, report, progress, workers) -> None:
@@ -546,7 +532,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
 
     :raises IndexerError: when a worker dies without a word (killed, out of memory).
     """
-    context = multiprocessing.get_context(_start_method())
+    context = multiprocessing.get_context(start_method())
     read = context.Value("q", 0, lock=False)
     bytes_done = context.Value("q", 0)
     limit = max(32, WRITER_LIMIT_MB // len(shares))
@@ -558,7 +544,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                 target=_worker_main, daemon=True,
                 args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid(),
                       bytes_done))
-            with _stop_signals_held():
+            with stop_signals_held():
                 process.start()
             sender.close()
             workers.append((process, receiver))
@@ -597,50 +583,14 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
                           ignore_errors=True)
 
 
-# Signals that stop a run: a worker held them from its start until it set its handlers.
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
-@contextlib.contextmanager
-def _stop_signals_held():
-    """Hold Ctrl-C and SIGTERM while a worker starts: it begins with them held (a forked
-    one with the command's handlers, which raise KeyboardInterrupt, with a traceback),
-    and lets them through once its own are set. Here they arrive after the start."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _start_method() -> str:
-    """Choose how to start the workers: forked, they begin at once with the indexer
-    imported; spawned, each first imports it again (about 0.4 s of CPU, BENCHMARKS.md).
-
-    A process with other threads spawns them: a fork copies only the calling thread, and
-    with it any lock another thread held at that moment.
-    """
-    forks = "fork" in multiprocessing.get_all_start_methods()
-    return "fork" if forks and threading.active_count() == 1 else "spawn"
-
-
 def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: int, read,
                  parent: int, bytes_done=None) -> None:
     """Index a share in this worker process and send back the result or the error."""
-    # Ctrl-C reaches the whole process group; the indexer itself stops the workers. A
-    # forked worker inherits the command's handlers: SIGTERM (terminate) must end it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    as_worker()
     for fd in _held_lock_fds:  # the indexer's, copied by a fork: only it releases them
         os.close(fd)
     _held_lock_fds.clear()
     _worker.update(read=read, parent=parent, bytes_done=bytes_done)
-    gc.set_threshold(max(GC_THRESHOLD, gc.get_threshold()[0]), *gc.get_threshold()[1:])
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
     except Exception as error:  # the indexer raises it as its own
