@@ -36,7 +36,13 @@ STOP_WORDS = (
 # regular expressions know no Unicode classes, so \w is spelt out as the ranges of
 # characters Python's \w matches (WORD_CHARACTERS), which also makes the cluster split
 # words exactly where Whoosh and the snippets do.
-WORD_PATTERN = "{word}+(\\.{word}+)*"
+# The class is written once, not twice as in "W+(\.W+)*": runs of word characters and
+# dots (``[W\.]+``) that are also runs of other characters with single dots between them
+# (``&`` intersects; ``[^\.]`` is a small class). The same words; the automaton is built
+# each time an index is created (on the cluster manager and on each node), and creating
+# a 2-shard index takes about 260 ms instead of 460 (BENCHMARKS.md, "OpenSearch indexing").
+# No ``~`` (complement): Lucene 10, under OpenSearch 3, no longer reads it by default.
+WORD_PATTERN = "[{word}\\.]+&[^\\.]+(\\.[^\\.]+)*"
 WORD_CHARACTERS = re.compile(r"\w+")
 # BM25's term-frequency saturation and length normalisation, as tuned for the embedded
 # index on the five test collections (BENCHMARKS.md).
@@ -110,13 +116,13 @@ MAPPINGS = {
 
 @functools.cache
 def word_pattern() -> str:
-    """Return the word pattern in Lucene's syntax, every character of \\w a range."""
+    """Return the word pattern in Lucene's syntax, every character of \\w in a range."""
     # Every code point as one string, decoded at once (a third of the time of chr() each).
     code_points = array("I", range(sys.maxunicode + 1))
     every = code_points.tobytes().decode(f"utf-32-{sys.byteorder[0]}e", "surrogatepass")
     ranges = "".join(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}"
                      for run in WORD_CHARACTERS.findall(every))
-    return WORD_PATTERN.format(word=f"[{ranges}]")
+    return WORD_PATTERN.format(word=ranges)
 
 
 def analysis() -> dict:
