@@ -637,7 +637,8 @@ def test_a_stopped_run_stops_its_reading_workers_with_one_message(opensearch_url
            "SEARCHAPP_OPENSEARCH_INDEX": alias}
     process = subprocess.Popen(
         [sys.executable, "-m", "searchapp", "index", str(big), "--workers", "2"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal)
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
 
     def workers():  # multiprocessing's resource tracker, if started, is a child too
@@ -660,6 +661,13 @@ def test_a_stopped_run_stops_its_reading_workers_with_one_message(opensearch_url
     while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
         time.sleep(0.05)
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Let Ctrl-C reach the command as it does from a terminal, even where the tests run
+    with it ignored (a job started in the background by a shell without job control:
+    Python then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _cmdline(pid: str) -> bytes:
