@@ -1,6 +1,7 @@
 """Indexing into a real OpenSearch cluster: incremental runs, rebuilds, failures, kills."""
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -603,7 +604,7 @@ def test_a_killed_first_run_is_set_back_and_finished_by_the_next_run(
     assert len(stored(client, alias)) == 400
 
 
-def _reader_that_dies(tasks, results):
+def _reader_that_dies(tasks, results, indexer):
     """A reading worker's stand-in that dies at once (in the worker process)."""
     os._exit(3)
 
@@ -628,6 +629,36 @@ def test_a_stopped_run_stops_its_reading_workers_with_one_message(opensearch_url
                                                                   tmp_path, how):
     # Forked workers start with the command's signal handlers; each sets its own (Ctrl-C
     # is the indexer's to act on, SIGTERM ends a worker), so the run stops in one place.
+    process, started = _run_with_readers(opensearch_url, alias, tmp_path)
+    if how == "SIGTERM to the indexer":
+        process.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(process.pid, signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the run and its workers, not left behind
+        process.communicate()
+        raise
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert _ended(started)
+
+
+def test_the_reading_workers_of_a_killed_indexer_end_by_themselves(opensearch_url, alias,
+                                                                  tmp_path):
+    # Nobody reads what they send any more: they would wait for room for ever.
+    process, started = _run_with_readers(opensearch_url, alias, tmp_path)
+    process.kill()
+    process.wait(timeout=60)  # not its output: the workers hold the same pipes
+    ended = _ended(started)
+    process.communicate()
+    assert ended
+
+
+def _run_with_readers(opensearch_url, alias, tmp_path):
+    """Start `searchapp index` on an export large enough for two reading workers; return
+    the process once both run, with the workers' pids."""
     big = tmp_path / "big"
     big.mkdir()
     (big / "big.jsonl").write_text("\n".join(  # over 2 MB: read by worker processes
@@ -649,18 +680,23 @@ def test_a_stopped_run_stops_its_reading_workers_with_one_message(opensearch_url
     while time.monotonic() < deadline and len(workers()) < 2:
         time.sleep(0.02)
     started = workers()
-    assert len(started) == 2, "the run ended before its workers could be seen"
-    if how == "SIGTERM to the indexer":
-        process.send_signal(signal.SIGTERM)
-    else:
-        os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err and "KeyboardInterrupt" not in err
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
+    if len(started) != 2:
+        process.kill()
+        process.communicate()
+        pytest.fail("the run ended before its workers could be seen")
+    return process, started
+
+
+def _ended(pids: list[str], seconds: float = 10) -> bool:
+    """Wait until none of the processes runs; kill any left (reported, not kept)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
         time.sleep(0.05)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+    left = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+    return not left
 
 
 def _ctrl_c_as_in_a_terminal() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import heapq
 import json
+import os
 import pickle
 import queue
 import re
@@ -196,7 +197,8 @@ class _Reader:
     def __init__(self, context):
         self.tasks = context.Queue()
         self.results = context.Queue(CHUNKS_AHEAD)
-        self.process = context.Process(target=_serve, args=(self.tasks, self.results),
+        self.process = context.Process(target=_serve,
+                                       args=(self.tasks, self.results, os.getpid()),
                                        daemon=True)
 
     def start(self) -> None:
@@ -243,24 +245,56 @@ class _Reader:
             channel.close()
 
 
-def _serve(tasks, results) -> None:
-    """Read tasks until there are none left (in a worker process)."""
+def _serve(tasks, results, indexer: int) -> None:
+    """Read tasks until there are none left (in a worker process).
+
+    A reader whose indexer is gone (killed) ends by itself: it would otherwise wait for
+    ever for room to send its items. ``indexer`` is the indexer's pid, taken before the
+    reader started (asked later, the parent of a reader whose indexer died is another).
+    """
     as_worker()
-    while (task := tasks.get()) is not None:
+    while (task := _task(tasks, results, indexer)) is not None:
         for number, source, share in task:
             chunk: list = []
             try:
                 for item in read_part(source, share):
                     chunk.append(item)
                     if len(chunk) >= CHUNK_ITEMS:
-                        results.put(("items", number, chunk))
+                        _send(results, ("items", number, chunk), indexer)
                         chunk = []
             except BaseException as error:  # noqa: BLE001 - the indexer raises it
-                results.put(("error", number, _sendable(error)))
+                _send(results, ("error", number, _sendable(error)), indexer)
                 return
             if chunk:
-                results.put(("items", number, chunk))
-            results.put(("done", number, None))
+                _send(results, ("items", number, chunk), indexer)
+            _send(results, ("done", number, None), indexer)
+
+
+def _task(tasks, results, indexer: int):
+    """Return the next task (None: there is no more), waiting while the indexer lives."""
+    while True:
+        try:
+            return tasks.get(timeout=WAIT_SECONDS)
+        except queue.Empty:
+            _end_if_alone(indexer, results)
+
+
+def _send(results, message: tuple, indexer: int) -> None:
+    """Send a message to the indexer, waiting for room while the indexer lives."""
+    while True:
+        try:
+            results.put(message, timeout=WAIT_SECONDS)
+            return
+        except queue.Full:
+            _end_if_alone(indexer, results)
+
+
+def _end_if_alone(indexer: int, results) -> None:
+    """End this reader at once if the indexer that started it is gone: nothing it holds
+    needs closing, and what it has not sent has no one to read it."""
+    if os.getppid() != indexer:
+        results.cancel_join_thread()  # its queue's thread would wait for a reader
+        os._exit(0)
 
 
 def _sendable(error: BaseException) -> BaseException:
