@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import subprocess
@@ -324,6 +325,57 @@ def test_a_killed_indexer_leaves_the_index_unlocked_and_its_workers_stop(index_d
     while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
         time.sleep(0.05)
     assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+
+
+# The command, with an indexer that never reads its workers' results: they finish their
+# shares and wait to send them.
+INDEXER_THAT_DOES_NOT_LISTEN = """
+import sys, time
+from multiprocessing import connection
+from searchapp.cli import main
+connection.Connection.poll = lambda self, timeout=0.0: time.sleep(3600)
+main(sys.argv[1:])
+"""
+
+
+def test_workers_whose_indexer_is_killed_while_they_send_end_by_themselves(index_dir,
+                                                                          tmp_path):
+    import signal
+    from pathlib import Path
+
+    process, started = _index_with_two_workers(
+        index_dir, tmp_path, ["-c", INDEXER_THAT_DOES_NOT_LISTEN], quiet=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(map(_idle, started)):
+            pass  # _idle takes half a second
+        assert all(map(_idle, started)), "the workers did not finish their shares"
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in started):
+            time.sleep(0.05)
+        assert not any(Path(f"/proc/{pid}").exists() for pid in started)
+    finally:
+        process.kill()
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def _idle(pid: str) -> bool:
+    """Whether a process used no CPU for half a second (a worker waiting to send)."""
+    from pathlib import Path
+
+    def cpu():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[11]) + int(fields[12])
+    before = cpu()
+    time.sleep(0.5)
+    return before is not None and cpu() == before
 
 
 # The command, with workers slow to set their own signal handlers: the moment a fork

@@ -63,6 +63,10 @@ PROGRESS_SECONDS = 0.25
 # The descriptors of the write locks this process holds: a forked worker closes its copies,
 # so that a worker outliving a killed indexer does not keep the index locked.
 _held_lock_fds: set[int] = set()
+# The receiving ends of the workers' pipes, held by the indexer: a forked worker lets go of
+# its copies, so that once the indexer is gone (killed) no one holds one, and a worker
+# sending its result gets an error instead of waiting for ever for a reader.
+_receiving_fds: set[int] = set()
 
 
 def _cached_column_reader(self, fieldname, column):
@@ -540,6 +544,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
     try:
         for share in shares:
             receiver, sender = context.Pipe(duplex=False)
+            _receiving_fds.add(receiver.fileno())
             process = context.Process(
                 target=_worker_main, daemon=True,
                 args=(sender, str(ix.storage.folder), share, rebuild, limit, read, os.getpid(),
@@ -577,6 +582,7 @@ def _run_workers(ix, shares: list[list], rebuild: bool, progress, total: int) ->
             if process.is_alive():
                 process.terminate()
             process.join()
+            _receiving_fds.discard(receiver.fileno())
             receiver.close()
             # A stopped worker leaves its spill folder; its segment files go at the next commit.
             shutil.rmtree(Path(ix.storage.folder) / f"{INDEX_NAME}.{process.pid}.tmp",
@@ -590,12 +596,21 @@ def _worker_main(sender, index_dir: str, share: list, rebuild: bool, limit_mb: i
     for fd in _held_lock_fds:  # the indexer's, copied by a fork: only it releases them
         os.close(fd)
     _held_lock_fds.clear()
+    # The indexer's ends of the pipes, copied by a fork: each now reads /dev/null (its
+    # number stays taken, as the copied objects that name it are never closed).
+    with open(os.devnull, "rb") as null:
+        for fd in _receiving_fds:
+            os.dup2(null.fileno(), fd)
+    _receiving_fds.clear()
     _worker.update(read=read, parent=parent, bytes_done=bytes_done)
     try:
         message = ("done", _index_share(index_dir, share, rebuild, limit_mb))
     except Exception as error:  # the indexer raises it as its own
         message = ("error", error)
-    sender.send(message)
+    try:
+        sender.send(message)
+    except BrokenPipeError:
+        return  # the indexer is gone: there is no one to send the result to
     sender.close()
 
 
